@@ -1,0 +1,247 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! A misc character device, shaped like `kernel::miscdevice`, with the two
+//! things that one lacks: `poll`, and a `file_operations` table whose `.owner`
+//! pins the module while a file is open (the table lives in the C shim).
+//!
+//! C headers: [`include/linux/miscdevice.h`](srctree/include/linux/miscdevice.h).
+
+use kernel::{
+    bindings,
+    error::to_result,
+    fs::File,
+    iov::{IovIterDest, IovIterSource},
+    prelude::*,
+    sync::Arc,
+    types::{ForeignOwnable, Opaque},
+};
+
+use crate::wait::PollTable;
+
+extern "C" {
+    /// The shim's table, pointing at the callbacks that
+    /// [`export_chardev_callbacks`] defines.
+    static xtun_fops: bindings::file_operations;
+}
+
+/// `O_NONBLOCK` and `IOCB_NOWAIT`: the caller asked not to sleep.
+const O_NONBLOCK: u32 = bindings::O_NONBLOCK;
+const IOCB_NOWAIT: i32 = bindings::IOCB_NOWAIT as i32;
+
+/// What a driver implements to back the device; one `Arc<Self>` is shared by
+/// every open file.
+pub(crate) trait CharDevOps: Send + Sync + Sized + 'static {
+    fn open(&self) -> Result;
+    fn release(&self);
+    fn read(&self, dst: &mut IovIterDest<'_>, nonblock: bool) -> Result<usize>;
+    fn write(&self, src: &mut IovIterSource<'_>) -> Result<usize>;
+    /// Returns the ready mask (`EPOLL*`) after registering with `table`.
+    fn poll(&self, table: &PollTable<'_>) -> u32;
+}
+
+/// A registered misc device.
+///
+/// # Invariants
+///
+/// `misc` is registered with `misc_register` and deregistered exactly once in
+/// [`Drop`]; while registered, `data` is initialised.
+#[pin_data(PinnedDrop)]
+pub(crate) struct Registration<T: CharDevOps> {
+    data: Arc<T>,
+    #[pin]
+    misc: Opaque<bindings::miscdevice>,
+}
+
+// SAFETY: `misc_deregister` may be called from any thread.
+unsafe impl<T: CharDevOps> Send for Registration<T> {}
+// SAFETY: `&self` gives no access to the C structure.
+unsafe impl<T: CharDevOps> Sync for Registration<T> {}
+
+impl<T: CharDevOps> Registration<T> {
+    pub(crate) fn register(name: &'static CStr, data: Arc<T>) -> impl PinInit<Self, Error> {
+        // `data` comes first: `open` may run as soon as `misc_register` returns.
+        try_pin_init!(Self {
+            data,
+            misc <- Opaque::try_ffi_init(move |slot: *mut bindings::miscdevice| {
+                let mut misc: bindings::miscdevice = pin_init::zeroed();
+                misc.minor = bindings::MISC_DYNAMIC_MINOR as i32;
+                misc.name = name.as_char_ptr();
+                // SAFETY: the shim's table is a static that lives forever.
+                misc.fops = unsafe { &raw const xtun_fops };
+                // SAFETY: `slot` is valid for writes and pinned; it is
+                // deregistered in `drop` before its memory goes away.
+                unsafe {
+                    slot.write(misc);
+                    to_result(bindings::misc_register(slot))
+                }
+            }),
+        })
+    }
+}
+
+#[pinned_drop]
+impl<T: CharDevOps> PinnedDrop for Registration<T> {
+    fn drop(self: Pin<&mut Self>) {
+        // SAFETY: registered by the type invariants.
+        unsafe { bindings::misc_deregister(self.misc.get()) };
+    }
+}
+
+/// Borrows the data stored in an open file's `private_data`.
+///
+/// # Safety
+///
+/// `file` must be a file opened by [`open_callback`] and not yet released.
+unsafe fn file_data<'a, T: CharDevOps>(file: *mut bindings::file) -> &'a T {
+    // SAFETY: `open_callback` stored an `Arc<T>` that `release_callback`
+    // takes back; between them the file keeps it alive.
+    let data = unsafe { <Arc<T> as ForeignOwnable>::borrow((*file).private_data) };
+    // SAFETY: the borrow is valid for as long as the file is open, which
+    // outlives every file operation that calls this.
+    unsafe { &*(&*data as *const T) }
+}
+
+/// # Safety
+///
+/// Only the shim's `file_operations` may call this, for `open` on a device
+/// registered by [`Registration<T>`].
+pub(crate) unsafe fn open_callback<T: CharDevOps>(
+    inode: *mut bindings::inode,
+    file: *mut bindings::file,
+) -> c_int {
+    // SAFETY: `misc_open` set `private_data` to our `miscdevice`, which is the
+    // `misc` field of a live `Registration<T>` (it cannot be deregistered
+    // during open).
+    let reg = unsafe {
+        let misc = (*file).private_data.cast::<Opaque<bindings::miscdevice>>();
+        &*kernel::container_of!(misc, Registration<T>, misc)
+    };
+    if let Err(e) = reg.data.open() {
+        return e.to_errno();
+    }
+    // Frames are datagrams: no file position (as tun).
+    // SAFETY: `inode` and `file` are valid for the duration of open.
+    unsafe { bindings::stream_open(inode, file) };
+    // SAFETY: open owns `private_data`; `release_callback` takes it back.
+    unsafe { (*file).private_data = reg.data.clone().into_foreign() };
+    0
+}
+
+/// # Safety
+///
+/// As [`open_callback`], for `release`.
+pub(crate) unsafe fn release_callback<T: CharDevOps>(
+    _inode: *mut bindings::inode,
+    file: *mut bindings::file,
+) -> c_int {
+    // SAFETY: release owns `private_data`, stored by `open_callback`.
+    let data = unsafe { <Arc<T> as ForeignOwnable>::from_foreign((*file).private_data) };
+    data.release();
+    0
+}
+
+/// # Safety
+///
+/// As [`open_callback`], for `read_iter`: `kiocb` and `iter` are valid.
+pub(crate) unsafe fn read_iter_callback<T: CharDevOps>(
+    kiocb: *mut bindings::kiocb,
+    iter: *mut bindings::iov_iter,
+) -> isize {
+    // SAFETY: guaranteed by the caller.
+    let (file, nonblock) = unsafe { ((*kiocb).ki_filp, is_nonblocking(kiocb)) };
+    // SAFETY: the file is open; `iter` is a valid destination iterator.
+    let (data, dst) = unsafe { (file_data::<T>(file), IovIterDest::from_raw(iter)) };
+    match data.read(dst, nonblock) {
+        Ok(n) => n as isize,
+        Err(e) => e.to_errno() as isize,
+    }
+}
+
+/// # Safety
+///
+/// As [`open_callback`], for `write_iter`: `kiocb` and `iter` are valid.
+pub(crate) unsafe fn write_iter_callback<T: CharDevOps>(
+    kiocb: *mut bindings::kiocb,
+    iter: *mut bindings::iov_iter,
+) -> isize {
+    // SAFETY: the file is open; `iter` is a valid source iterator.
+    let (data, src) = unsafe { (file_data::<T>((*kiocb).ki_filp), IovIterSource::from_raw(iter)) };
+    match data.write(src) {
+        Ok(n) => n as isize,
+        Err(e) => e.to_errno() as isize,
+    }
+}
+
+/// # Safety
+///
+/// As [`open_callback`], for `poll`: `table` is null or valid for this call.
+pub(crate) unsafe fn poll_callback<T: CharDevOps>(
+    file: *mut bindings::file,
+    table: *mut bindings::poll_table,
+) -> bindings::__poll_t {
+    // SAFETY: the file is open, so valid, and has no fdget_pos region here.
+    let (data, file_ref) = unsafe { (file_data::<T>(file), File::from_raw_file(file)) };
+    // SAFETY: `table` is null or valid for this poll call on `file`.
+    let table = unsafe { PollTable::from_raw(table, file_ref) };
+    data.poll(&table)
+}
+
+/// # Safety
+///
+/// `kiocb` must be valid, with a valid `ki_filp`.
+unsafe fn is_nonblocking(kiocb: *mut bindings::kiocb) -> bool {
+    // SAFETY: guaranteed by the caller.
+    let (f_flags, ki_flags) = unsafe { ((*(*kiocb).ki_filp).f_flags, (*kiocb).ki_flags) };
+    f_flags & O_NONBLOCK != 0 || ki_flags & IOCB_NOWAIT != 0
+}
+
+/// Exports the `file_operations` callbacks that the C shim's table names.
+macro_rules! export_chardev_callbacks {
+    ($t:ty) => {
+        #[no_mangle]
+        unsafe extern "C" fn xtun_chr_open_callback(
+            inode: *mut kernel::bindings::inode,
+            file: *mut kernel::bindings::file,
+        ) -> kernel::ffi::c_int {
+            // SAFETY: called only through the shim's `file_operations`.
+            unsafe { $crate::chardev::open_callback::<$t>(inode, file) }
+        }
+
+        #[no_mangle]
+        unsafe extern "C" fn xtun_chr_release_callback(
+            inode: *mut kernel::bindings::inode,
+            file: *mut kernel::bindings::file,
+        ) -> kernel::ffi::c_int {
+            // SAFETY: called only through the shim's `file_operations`.
+            unsafe { $crate::chardev::release_callback::<$t>(inode, file) }
+        }
+
+        #[no_mangle]
+        unsafe extern "C" fn xtun_chr_read_iter_callback(
+            kiocb: *mut kernel::bindings::kiocb,
+            iter: *mut kernel::bindings::iov_iter,
+        ) -> isize {
+            // SAFETY: called only through the shim's `file_operations`.
+            unsafe { $crate::chardev::read_iter_callback::<$t>(kiocb, iter) }
+        }
+
+        #[no_mangle]
+        unsafe extern "C" fn xtun_chr_write_iter_callback(
+            kiocb: *mut kernel::bindings::kiocb,
+            iter: *mut kernel::bindings::iov_iter,
+        ) -> isize {
+            // SAFETY: called only through the shim's `file_operations`.
+            unsafe { $crate::chardev::write_iter_callback::<$t>(kiocb, iter) }
+        }
+
+        #[no_mangle]
+        unsafe extern "C" fn xtun_chr_poll_callback(
+            file: *mut kernel::bindings::file,
+            table: *mut kernel::bindings::poll_table,
+        ) -> kernel::bindings::__poll_t {
+            // SAFETY: called only through the shim's `file_operations`.
+            unsafe { $crate::chardev::poll_callback::<$t>(file, table) }
+        }
+    };
+}
+pub(crate) use export_chardev_callbacks;

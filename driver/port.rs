@@ -1,0 +1,176 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The xtun port: the state shared by the `xtun` net device and `/dev/xtun`,
+//! and every policy decision of the driver. No `unsafe` here.
+//!
+//! - xmit queues whole frames for the reader, bounded by `tx_queue_len`
+//!   (default 500); a frame that finds the queue full, or no reader
+//!   attached, is dropped and counted in tx_dropped (as tun does).
+//! - read returns one whole frame; a shorter buffer gets the frame's head,
+//!   and the return value is still the frame's length (as tun).
+//! - write injects one frame; a rejected write counts rx_dropped.
+//! - one open file at a time: a second `open` gets `EBUSY` (as tun without
+//!   IFF_MULTI_QUEUE); the carrier is on exactly while the file is open.
+//! - while the interface is down, read/write fail with `EIO` and poll
+//!   reports `EPOLLERR`; taking it down wakes blocked readers.
+
+use kernel::{
+    bindings,
+    iov::{IovIterDest, IovIterSource},
+    prelude::*,
+    sync::atomic::{Atomic, Full},
+};
+
+use crate::chardev::CharDevOps;
+use crate::netdev::{NetDev, NetDevOps, ETH_HLEN, VLAN_HLEN};
+use crate::skb::{Skb, SkbQueue};
+use crate::wait::{PollTable, WaitQueue};
+
+#[pin_data]
+pub(crate) struct Port {
+    dev: NetDev,
+    /// Frames sent by the stack, waiting for `read`.
+    #[pin]
+    queue: SkbQueue,
+    /// Readers and pollers waiting for a frame or for the link to go down.
+    #[pin]
+    readers: WaitQueue,
+    /// Whether `/dev/xtun` is open.
+    attached: Atomic<bool>,
+}
+
+impl Port {
+    pub(crate) fn new(dev: NetDev) -> impl PinInit<Self> {
+        pin_init!(Self {
+            dev,
+            queue <- SkbQueue::new(),
+            readers <- WaitQueue::new(),
+            attached: Atomic::new(false),
+        })
+    }
+
+    /// Drops every queued frame, counting each as a tx drop.
+    fn purge(&self) {
+        while let Some(skb) = self.queue.pop() {
+            self.dev.count_tx_dropped();
+            drop(skb);
+        }
+    }
+
+    /// Waits for a queued frame. Fails with `EIO` when the interface is
+    /// down, `EAGAIN` if the caller may not sleep.
+    fn next_frame(&self, nonblock: bool) -> Result<Skb> {
+        loop {
+            if !self.dev.is_running() {
+                return Err(EIO);
+            }
+            if let Some(skb) = self.queue.pop() {
+                return Ok(skb);
+            }
+            if nonblock {
+                return Err(EAGAIN);
+            }
+            self.readers
+                .wait_interruptible(|| !self.queue.is_empty() || !self.dev.is_running())?;
+        }
+    }
+
+    /// Checks and builds a frame written by the program.
+    fn frame_from_user(&self, src: &mut IovIterSource<'_>) -> Result<Skb> {
+        let len = src.len();
+        if !self.dev.is_running() {
+            return Err(EIO);
+        }
+        if len < ETH_HLEN {
+            return Err(EINVAL);
+        }
+        if len > self.dev.mtu() + ETH_HLEN + VLAN_HLEN {
+            return Err(EMSGSIZE);
+        }
+        Skb::from_user(&self.dev, len, src)
+    }
+}
+
+impl NetDevOps for Port {
+    fn open(&self, _dev: &NetDev) -> Result {
+        Ok(())
+    }
+
+    fn stop(&self, _dev: &NetDev) {
+        // `netif_running()` is already false: blocked readers see it and fail.
+        self.purge();
+        self.readers.wake_all();
+    }
+
+    fn start_xmit(&self, dev: &NetDev, mut skb: Skb) {
+        if !self.attached.load(kernel::sync::atomic::Relaxed)
+            || self.queue.len() >= dev.tx_queue_len()
+        {
+            dev.count_tx_dropped();
+            return; // `skb` is freed as a drop.
+        }
+        skb.orphan();
+        self.queue.push(skb);
+        self.readers.wake_all();
+    }
+}
+
+impl CharDevOps for Port {
+    fn open(&self) -> Result {
+        if self.attached.xchg(true, Full) {
+            return Err(EBUSY);
+        }
+        self.purge();
+        self.dev.set_carrier(true);
+        Ok(())
+    }
+
+    fn release(&self) {
+        self.dev.set_carrier(false);
+        self.attached.store(false, kernel::sync::atomic::Release);
+        self.purge();
+    }
+
+    fn read(&self, dst: &mut IovIterDest<'_>, nonblock: bool) -> Result<usize> {
+        if dst.is_empty() {
+            return Ok(0); // as tun: a zero-length read consumes nothing
+        }
+        let skb = self.next_frame(nonblock)?;
+        let len = skb.len();
+        if let Err(e) = skb.copy_to_user(dst) {
+            self.dev.count_tx_dropped();
+            return Err(e); // `skb` is freed as a drop.
+        }
+        self.dev.count_tx(len);
+        skb.consume();
+        Ok(len)
+    }
+
+    fn write(&self, src: &mut IovIterSource<'_>) -> Result<usize> {
+        let len = src.len();
+        let skb = match self.frame_from_user(src) {
+            Ok(skb) => skb,
+            Err(e) => {
+                self.dev.count_rx_dropped();
+                return Err(e);
+            }
+        };
+        // A frame refused by the backlog is counted by the core, not here.
+        if self.dev.receive(skb) {
+            self.dev.count_rx(len);
+        }
+        Ok(len)
+    }
+
+    fn poll(&self, table: &PollTable<'_>) -> u32 {
+        table.register(&self.readers);
+        if !self.dev.is_running() {
+            return bindings::EPOLLERR;
+        }
+        let mut mask = bindings::EPOLLOUT | bindings::EPOLLWRNORM;
+        if !self.queue.is_empty() {
+            mask |= bindings::EPOLLIN | bindings::EPOLLRDNORM;
+        }
+        mask
+    }
+}

@@ -1,0 +1,176 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Owned socket buffers and a bounded-by-caller queue of them.
+//!
+//! C headers: [`include/linux/skbuff.h`](srctree/include/linux/skbuff.h).
+
+use core::ptr::NonNull;
+use kernel::{
+    bindings,
+    iov::{IovIterDest, IovIterSource},
+    prelude::*,
+    types::Opaque,
+};
+
+use crate::netdev::NetDev;
+
+extern "C" {
+    fn xtun_alloc_rx_skb(dev: *mut bindings::net_device, len: u32) -> *mut bindings::sk_buff;
+    fn xtun_skb_orphan(skb: *mut bindings::sk_buff);
+    fn xtun_kfree_skb(skb: *mut bindings::sk_buff);
+    fn xtun_consume_skb(skb: *mut bindings::sk_buff);
+    fn xtun_skb_queue_init(queue: *mut bindings::sk_buff_head);
+    fn xtun_skb_queue_len(queue: *const bindings::sk_buff_head) -> u32;
+}
+
+/// A socket buffer owned by the driver.
+///
+/// # Invariants
+///
+/// `ptr` points to a valid `struct sk_buff` that nobody else references; it is
+/// freed exactly once, by [`Skb::consume`], by [`Drop`] (as a drop) or by
+/// handing it back to the kernel through [`Skb::into_raw`].
+pub(crate) struct Skb {
+    ptr: NonNull<bindings::sk_buff>,
+}
+
+// SAFETY: An owned skb may be freed or used from any thread.
+unsafe impl Send for Skb {}
+
+impl Skb {
+    /// Takes ownership of `ptr`.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` must be a valid skb whose ownership passes to the caller (e.g. the
+    /// skb given to `ndo_start_xmit`).
+    pub(crate) unsafe fn from_raw(ptr: *mut bindings::sk_buff) -> Option<Self> {
+        // INVARIANT: the caller hands over a valid, owned skb.
+        NonNull::new(ptr).map(|ptr| Self { ptr })
+    }
+
+    /// Gives up ownership, e.g. to `netif_rx`, which frees the skb.
+    pub(crate) fn into_raw(self) -> *mut bindings::sk_buff {
+        let ptr = self.ptr.as_ptr();
+        core::mem::forget(self);
+        ptr
+    }
+
+    /// Allocates a frame of `len` bytes for `dev` and fills it from `src`.
+    ///
+    /// Fails with `EFAULT` (and frees the skb) if `src` yields fewer bytes.
+    pub(crate) fn from_user(dev: &NetDev, len: usize, src: &mut IovIterSource<'_>) -> Result<Self> {
+        let len32 = u32::try_from(len).map_err(|_| EMSGSIZE)?;
+        // SAFETY: `dev` is a valid net_device by the type invariants of `NetDev`.
+        let raw = unsafe { xtun_alloc_rx_skb(dev.as_raw(), len32) };
+        // SAFETY: a freshly allocated skb is valid and owned by us.
+        let skb = unsafe { Self::from_raw(raw) }.ok_or(ENOMEM)?;
+        // SAFETY: the skb was allocated with at least `len` bytes of tailroom,
+        // so `skb_put` returns a pointer to `len` writable bytes that belong to
+        // this skb only and live as long as it does.
+        let data = unsafe {
+            let tail = bindings::skb_put(skb.ptr.as_ptr(), len32).cast::<u8>();
+            core::slice::from_raw_parts_mut(tail, len)
+        };
+        if src.copy_from_iter(data) != len {
+            return Err(EFAULT);
+        }
+        Ok(skb)
+    }
+
+    /// Length of the frame in bytes.
+    pub(crate) fn len(&self) -> usize {
+        // SAFETY: `ptr` is valid by the type invariants.
+        unsafe { (*self.ptr.as_ptr()).len as usize }
+    }
+
+    /// Copies the frame into `dst`, truncating it if `dst` is shorter.
+    pub(crate) fn copy_to_user(&self, dst: &mut IovIterDest<'_>) -> Result {
+        let len = self.len().min(dst.len());
+        // SAFETY: `ptr` is valid by the type invariants and `dst` wraps a valid
+        // iov_iter for writing; `len` fits both.
+        let ret = unsafe {
+            bindings::skb_copy_datagram_iter(self.ptr.as_ptr(), 0, dst.as_raw(), len as i32)
+        };
+        if ret != 0 {
+            return Err(EFAULT);
+        }
+        Ok(())
+    }
+
+    /// Detaches the skb from its sending socket, so that frames waiting in
+    /// our queue do not hold the sender's socket buffer budget.
+    pub(crate) fn orphan(&mut self) {
+        // SAFETY: `ptr` is valid and owned by the type invariants.
+        unsafe { xtun_skb_orphan(self.ptr.as_ptr()) };
+    }
+
+    /// Frees a frame that was delivered (not a drop: `consume_skb`).
+    pub(crate) fn consume(self) {
+        // SAFETY: we own the skb; `into_raw` stops `Drop` from freeing it again.
+        unsafe { xtun_consume_skb(self.into_raw()) };
+    }
+}
+
+impl Drop for Skb {
+    fn drop(&mut self) {
+        // SAFETY: we own the skb by the type invariants and free it once.
+        unsafe { xtun_kfree_skb(self.ptr.as_ptr()) };
+    }
+}
+
+/// A FIFO of skbs: the kernel's `sk_buff_head`, whose own lock is taken with
+/// interrupts disabled, so it may be used from softirq and process context.
+///
+/// # Invariants
+///
+/// `head` is initialised and holds only skbs owned by this queue.
+#[pin_data(PinnedDrop)]
+pub(crate) struct SkbQueue {
+    #[pin]
+    head: Opaque<bindings::sk_buff_head>,
+}
+
+// SAFETY: every access to the list goes through the queue's own spinlock.
+unsafe impl Send for SkbQueue {}
+// SAFETY: as above.
+unsafe impl Sync for SkbQueue {}
+
+impl SkbQueue {
+    pub(crate) fn new() -> impl PinInit<Self> {
+        pin_init!(Self {
+            // SAFETY: `slot` is valid for writes and pinned; the init function
+            // initialises the list and its lock.
+            head <- Opaque::ffi_init(|slot| unsafe { xtun_skb_queue_init(slot) }),
+        })
+    }
+
+    /// Number of queued frames (a snapshot: other CPUs may change it).
+    pub(crate) fn len(&self) -> usize {
+        // SAFETY: `head` is initialised by the type invariants.
+        unsafe { xtun_skb_queue_len(self.head.get()) as usize }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub(crate) fn push(&self, skb: Skb) {
+        // SAFETY: `head` is initialised; the queue takes over ownership of the skb.
+        unsafe { bindings::skb_queue_tail(self.head.get(), skb.into_raw()) };
+    }
+
+    pub(crate) fn pop(&self) -> Option<Skb> {
+        // SAFETY: `head` is initialised; a dequeued skb is owned by the caller.
+        unsafe { Skb::from_raw(bindings::skb_dequeue(self.head.get())) }
+    }
+}
+
+#[pinned_drop]
+impl PinnedDrop for SkbQueue {
+    fn drop(self: Pin<&mut Self>) {
+        while let Some(skb) = self.pop() {
+            drop(skb);
+        }
+    }
+}

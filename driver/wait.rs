@@ -1,0 +1,125 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! A wait queue whose waiters re-check their condition after queueing
+//! themselves (`wait_event_interruptible`), so a wake-up from a context that
+//! takes none of the waiter's locks (softirq xmit) is never lost.
+//!
+//! C headers: [`include/linux/wait.h`](srctree/include/linux/wait.h),
+//! [`include/linux/poll.h`](srctree/include/linux/poll.h).
+
+use kernel::{
+    bindings,
+    fs::File,
+    prelude::*,
+    static_lock_class,
+    types::Opaque,
+};
+
+/// # Invariants
+///
+/// `head` is an initialised `wait_queue_head`.
+#[pin_data]
+pub(crate) struct WaitQueue {
+    #[pin]
+    head: Opaque<bindings::wait_queue_head>,
+}
+
+// SAFETY: the wait queue has its own lock and may be used from any thread.
+unsafe impl Send for WaitQueue {}
+// SAFETY: as above.
+unsafe impl Sync for WaitQueue {}
+
+impl WaitQueue {
+    pub(crate) fn new() -> impl PinInit<Self> {
+        pin_init!(Self {
+            // SAFETY: `slot` is valid for writes and pinned; the name and the
+            // lock class key are static.
+            head <- Opaque::ffi_init(|slot| unsafe {
+                bindings::__init_waitqueue_head(
+                    slot,
+                    c"xtun_readers".as_ptr(),
+                    static_lock_class!().as_ptr(),
+                )
+            }),
+        })
+    }
+
+    /// Sleeps until `done()` is true. Fails with `ERESTARTSYS` on a signal.
+    pub(crate) fn wait_interruptible(&self, mut done: impl FnMut() -> bool) -> Result {
+        let entry = Opaque::<bindings::wait_queue_entry>::uninit();
+        let entry = core::pin::pin!(entry);
+        // SAFETY: `entry` is pinned on this stack frame and outlives its use
+        // on the queue: `finish_wait` below removes it before we return.
+        unsafe { bindings::init_wait_entry(entry.get(), 0) };
+        let result = loop {
+            // SAFETY: `head` is initialised and `entry` is initialised and pinned.
+            let pending = unsafe {
+                bindings::prepare_to_wait_event(
+                    self.head.get(),
+                    entry.get(),
+                    bindings::TASK_INTERRUPTIBLE as i32,
+                )
+            };
+            // Checked after queueing ourselves: a wake-up from here on makes
+            // `schedule()` return at once.
+            if done() {
+                break Ok(());
+            }
+            if pending != 0 {
+                break Err(ERESTARTSYS);
+            }
+            // SAFETY: sleeping is allowed: we hold no lock and are in process context.
+            unsafe { bindings::schedule() };
+        };
+        // SAFETY: `head` and `entry` are valid; this is a no-op if the entry
+        // was already removed.
+        unsafe { bindings::finish_wait(self.head.get(), entry.get()) };
+        result
+    }
+
+    /// Wakes every waiter (readers and pollers); callable from any context.
+    pub(crate) fn wake_all(&self) {
+        // SAFETY: `head` is initialised by the type invariants.
+        unsafe {
+            bindings::__wake_up(
+                self.head.get(),
+                bindings::TASK_INTERRUPTIBLE,
+                0,
+                core::ptr::null_mut(),
+            )
+        };
+    }
+}
+
+/// The `poll_table` given to a `poll` file operation.
+pub(crate) struct PollTable<'a> {
+    table: *mut bindings::poll_table,
+    file: &'a File,
+}
+
+impl<'a> PollTable<'a> {
+    /// # Safety
+    ///
+    /// `table` must be null or a poll table valid for the current `poll` call
+    /// on `file`.
+    pub(crate) unsafe fn from_raw(table: *mut bindings::poll_table, file: &'a File) -> Self {
+        Self { table, file }
+    }
+
+    /// Registers `queue` so the poller is woken when it is (`poll_wait`).
+    ///
+    /// The queue must live until the file is released: it does, because the
+    /// file holds a reference to the state that contains it.
+    pub(crate) fn register(&self, queue: &WaitQueue) {
+        if self.table.is_null() {
+            return;
+        }
+        // SAFETY: `table` is valid for this call by the constructor's contract.
+        let qproc = unsafe { (*self.table)._qproc };
+        if let Some(qproc) = qproc {
+            // SAFETY: `file` and `table` are valid for this poll call; `queue`
+            // is initialised and outlives the file's poll registrations.
+            unsafe { qproc(self.file.as_ptr(), queue.head.get(), self.table) };
+        }
+    }
+}

@@ -1,0 +1,166 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Glue between the kernel's C netdev API and the Rust driver.
+ *
+ * Nothing here decides anything: the ops tables point at Rust callbacks
+ * (xtun_*_callback), and every other function is a callable wrapper for an
+ * inline helper or a field that the Rust bindings cannot see.
+ */
+#include <linux/etherdevice.h>
+#include <linux/ethtool.h>
+#include <linux/fs.h>
+#include <linux/if_vlan.h>
+#include <linux/module.h>
+#include <linux/netdevice.h>
+#include <linux/poll.h>
+#include <linux/skbuff.h>
+
+#define XTUN_VERSION "0.1.0"
+#define XTUN_TX_QUEUE_LEN 500 /* as tun's TUN_READQ_SIZE */
+
+/* Implemented in Rust (netdev.rs / chardev.rs). */
+int xtun_ndo_open_callback(struct net_device *dev);
+int xtun_ndo_stop_callback(struct net_device *dev);
+netdev_tx_t xtun_ndo_start_xmit_callback(struct sk_buff *skb,
+					 struct net_device *dev);
+int xtun_chr_open_callback(struct inode *inode, struct file *file);
+int xtun_chr_release_callback(struct inode *inode, struct file *file);
+ssize_t xtun_chr_read_iter_callback(struct kiocb *iocb, struct iov_iter *to);
+ssize_t xtun_chr_write_iter_callback(struct kiocb *iocb,
+				     struct iov_iter *from);
+__poll_t xtun_chr_poll_callback(struct file *file, poll_table *wait);
+
+static const struct net_device_ops xtun_netdev_ops = {
+	.ndo_open = xtun_ndo_open_callback,
+	.ndo_stop = xtun_ndo_stop_callback,
+	.ndo_start_xmit = xtun_ndo_start_xmit_callback,
+	.ndo_set_mac_address = eth_mac_addr,
+	.ndo_validate_addr = eth_validate_addr,
+};
+
+static void xtun_get_drvinfo(struct net_device *dev,
+			     struct ethtool_drvinfo *info)
+{
+	strscpy(info->driver, KBUILD_MODNAME, sizeof(info->driver));
+	strscpy(info->version, XTUN_VERSION, sizeof(info->version));
+	strscpy(info->bus_info, "xtun", sizeof(info->bus_info));
+}
+
+static const struct ethtool_ops xtun_ethtool_ops = {
+	.get_drvinfo = xtun_get_drvinfo,
+	.get_link = ethtool_op_get_link,
+};
+
+/* `.owner` pins the module while /dev/xtun is open. */
+const struct file_operations xtun_fops = {
+	.owner = THIS_MODULE,
+	.open = xtun_chr_open_callback,
+	.release = xtun_chr_release_callback,
+	.read_iter = xtun_chr_read_iter_callback,
+	.write_iter = xtun_chr_write_iter_callback,
+	.poll = xtun_chr_poll_callback,
+};
+
+static void xtun_setup(struct net_device *dev)
+{
+	ether_setup(dev);
+	dev->netdev_ops = &xtun_netdev_ops;
+	dev->ethtool_ops = &xtun_ethtool_ops;
+	dev->pcpu_stat_type = NETDEV_PCPU_STAT_DSTATS;
+	dev->priv_flags |= IFF_LIVE_ADDR_CHANGE;
+	dev->tx_queue_len = XTUN_TX_QUEUE_LEN;
+	dev->min_mtu = ETH_MIN_MTU;
+	dev->max_mtu = ETH_MAX_MTU - dev->hard_header_len; /* as tun */
+	eth_hw_addr_random(dev);
+}
+
+/* The private area is one pointer: the Rust driver data. */
+struct net_device *xtun_alloc_netdev(const char *name)
+{
+	return alloc_netdev(sizeof(void *), name, NET_NAME_USER, xtun_setup);
+}
+
+void **xtun_driver_data(struct net_device *dev)
+{
+	return netdev_priv(dev);
+}
+
+unsigned int xtun_dev_mtu(const struct net_device *dev)
+{
+	return READ_ONCE(dev->mtu);
+}
+
+unsigned int xtun_dev_tx_queue_len(const struct net_device *dev)
+{
+	return READ_ONCE(dev->tx_queue_len);
+}
+
+bool xtun_dev_running(const struct net_device *dev)
+{
+	return netif_running(dev);
+}
+
+/* The dstats helpers use this_cpu_ptr(): callers may be preemptible. */
+void xtun_stats_rx(struct net_device *dev, unsigned int len)
+{
+	preempt_disable();
+	dev_dstats_rx_add(dev, len);
+	preempt_enable();
+}
+
+void xtun_stats_rx_dropped(struct net_device *dev)
+{
+	preempt_disable();
+	dev_dstats_rx_dropped(dev);
+	preempt_enable();
+}
+
+void xtun_stats_tx(struct net_device *dev, unsigned int len)
+{
+	preempt_disable();
+	dev_dstats_tx_add(dev, len);
+	preempt_enable();
+}
+
+void xtun_stats_tx_dropped(struct net_device *dev)
+{
+	preempt_disable();
+	dev_dstats_tx_dropped(dev);
+	preempt_enable();
+}
+
+int xtun_netif_rx_eth(struct sk_buff *skb, struct net_device *dev)
+{
+	skb->protocol = eth_type_trans(skb, dev);
+	return netif_rx(skb);
+}
+
+struct sk_buff *xtun_alloc_rx_skb(struct net_device *dev, unsigned int len)
+{
+	return __netdev_alloc_skb_ip_align(dev, len, GFP_KERNEL);
+}
+
+void xtun_skb_orphan(struct sk_buff *skb)
+{
+	skb_orphan(skb);
+}
+
+void xtun_kfree_skb(struct sk_buff *skb)
+{
+	kfree_skb(skb);
+}
+
+void xtun_consume_skb(struct sk_buff *skb)
+{
+	consume_skb(skb);
+}
+
+void xtun_skb_queue_init(struct sk_buff_head *queue)
+{
+	skb_queue_head_init(queue);
+}
+
+u32 xtun_skb_queue_len(const struct sk_buff_head *queue)
+{
+	return skb_queue_len_lockless(queue);
+}

@@ -1,0 +1,162 @@
+//! Helpers shared by the guest programs: the `/dev/xtun` device, the
+//! interface's sysfs counters, and small frame builders.
+
+pub mod packet;
+
+use std::{
+    fs::{File, OpenOptions},
+    io::{self, Read, Write},
+    os::{fd::AsRawFd, unix::fs::OpenOptionsExt},
+    time::Duration,
+};
+
+pub const DEVICE: &str = "/dev/xtun";
+pub const IFNAME: &str = "xtun";
+
+/// An open `/dev/xtun`: one `read` is one frame, one `write` is one frame.
+#[derive(Debug)]
+pub struct Xtun {
+    file: File,
+}
+
+impl Xtun {
+    pub fn open() -> io::Result<Xtun> {
+        Self::open_with(0)
+    }
+
+    pub fn open_nonblocking() -> io::Result<Xtun> {
+        Self::open_with(libc::O_NONBLOCK)
+    }
+
+    fn open_with(flags: i32) -> io::Result<Xtun> {
+        let file = OpenOptions::new().read(true).write(true).custom_flags(flags).open(DEVICE)?;
+        Ok(Xtun { file })
+    }
+
+    pub fn read_frame(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.file.read(buf)
+    }
+
+    pub fn write_frame(&mut self, frame: &[u8]) -> io::Result<usize> {
+        self.file.write(frame)
+    }
+
+    /// Raw write(2), for tests that pass pointers Rust would not make.
+    pub fn write_raw(&self, ptr: *const u8, len: usize) -> io::Result<usize> {
+        // SAFETY: the kernel validates the user pointer; a bad one is EFAULT.
+        let n = unsafe { libc::write(self.file.as_raw_fd(), ptr.cast(), len) };
+        if n < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(n as usize)
+        }
+    }
+
+    /// Raw read(2), for tests that pass pointers Rust would not make.
+    pub fn read_raw(&self, ptr: *mut u8, len: usize) -> io::Result<usize> {
+        // SAFETY: the kernel validates the user pointer; a bad one is EFAULT.
+        let n = unsafe { libc::read(self.file.as_raw_fd(), ptr.cast(), len) };
+        if n < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(n as usize)
+        }
+    }
+
+    /// poll(2) for `events`; returns the revents, 0 on timeout.
+    pub fn poll(&self, events: i16, timeout: Duration) -> io::Result<i16> {
+        let mut fds = libc::pollfd { fd: self.file.as_raw_fd(), events, revents: 0 };
+        // SAFETY: `fds` is a valid pollfd array of length 1.
+        let n = unsafe { libc::poll(&mut fds, 1, timeout.as_millis() as i32) };
+        match n {
+            n if n < 0 => Err(io::Error::last_os_error()),
+            0 => Ok(0),
+            _ => Ok(fds.revents),
+        }
+    }
+
+    pub fn raw_fd(&self) -> i32 {
+        self.file.as_raw_fd()
+    }
+}
+
+/// A counter of `xtun` from /sys/class/net/xtun/statistics.
+pub fn stat(name: &str) -> u64 {
+    let path = format!("/sys/class/net/{IFNAME}/statistics/{name}");
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {path}: {e}"))
+        .trim()
+        .parse()
+        .unwrap_or_else(|e| panic!("bad number in {path}: {e}"))
+}
+
+/// MAC address of an interface, from sysfs.
+pub fn mac_of(ifname: &str) -> io::Result<[u8; 6]> {
+    let text = std::fs::read_to_string(format!("/sys/class/net/{ifname}/address"))?;
+    parse_mac(text.trim()).ok_or_else(|| io::Error::other(format!("bad MAC {text}")))
+}
+
+pub fn parse_mac(text: &str) -> Option<[u8; 6]> {
+    let mut mac = [0u8; 6];
+    let mut parts = text.split(':');
+    for byte in &mut mac {
+        *byte = u8::from_str_radix(parts.next()?, 16).ok()?;
+    }
+    parts.next().is_none().then_some(mac)
+}
+
+pub fn parse_ipv4(text: &str) -> Option<[u8; 4]> {
+    text.parse::<std::net::Ipv4Addr>().ok().map(|a| a.octets())
+}
+
+pub fn format_mac(mac: &[u8; 6]) -> String {
+    mac.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")
+}
+
+/// A valid Ethernet + IPv4 + UDP frame, built with etherparse.
+pub fn udp_frame(src_mac: [u8; 6], dst_mac: [u8; 6], src: [u8; 4], dst: [u8; 4], port: u16, payload: &[u8]) -> Vec<u8> {
+    let builder = etherparse::PacketBuilder::ethernet2(src_mac, dst_mac).ipv4(src, dst, 64).udp(port, port);
+    let mut frame = Vec::with_capacity(builder.size(payload.len()));
+    builder.write(&mut frame, payload).expect("writing to a Vec cannot fail");
+    frame
+}
+
+/// Reads `--name value` style arguments.
+pub struct Args(Vec<String>);
+
+impl Args {
+    pub fn from_env() -> Args {
+        Args(std::env::args().skip(1).collect())
+    }
+
+    pub fn positional(&self, index: usize) -> Option<&str> {
+        self.0.iter().filter(|a| !a.starts_with("--")).nth(index).map(String::as_str)
+    }
+
+    pub fn value(&self, name: &str) -> Option<&str> {
+        let flag = format!("--{name}");
+        self.0.iter().position(|a| *a == flag).and_then(|i| self.0.get(i + 1)).map(String::as_str)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mac_round_trip() {
+        let mac = parse_mac("02:aB:00:10:ff:7e").unwrap();
+        assert_eq!(mac, [2, 0xab, 0, 0x10, 0xff, 0x7e]);
+        assert_eq!(format_mac(&mac), "02:ab:00:10:ff:7e");
+        assert_eq!(parse_mac("02:ab:00:10:ff"), None);
+        assert_eq!(parse_mac("02:ab:00:10:ff:7e:01"), None);
+    }
+
+    #[test]
+    fn udp_frame_is_valid_ethernet_ipv4_udp() {
+        let f = udp_frame([2; 6], [4; 6], [10, 0, 0, 1], [10, 0, 0, 2], 9, b"hi");
+        assert_eq!(f.len(), 14 + 20 + 8 + 2);
+        let p = etherparse::SlicedPacket::from_ethernet(&f).unwrap();
+        assert!(matches!(p.transport, Some(etherparse::TransportSlice::Udp(_))));
+    }
+}

@@ -1,0 +1,19 @@
+# xtun.ko is loaded: /dev/xtun is a misc char device and xtun is a real
+# Ethernet interface (ether type, random locally administered unicast MAC,
+# MTU 1500, txqueuelen 500, ARP on, carrier off while nobody has it open).
+. /xtun/tests/lib.sh
+grep -q '^xtun ' /proc/modules || fail "xtun is not in /proc/modules"
+[ -c /dev/xtun ] || fail "/dev/xtun is not a character device"
+grep -q ' xtun$' /proc/misc || fail "xtun is not a misc device"
+ip -d link show xtun || fail "no xtun interface"
+[ "$(cat /sys/class/net/xtun/type)" = 1 ] || fail "type is not ARPHRD_ETHER"
+[ "$(cat /sys/class/net/xtun/mtu)" = 1500 ] || fail "MTU is not 1500"
+[ "$(cat /sys/class/net/xtun/tx_queue_len)" = 500 ] || fail "txqueuelen is not 500"
+[ "$(cat /sys/class/net/xtun/addr_assign_type)" = 1 ] || fail "MAC is not random (NET_ADDR_RANDOM)"
+first=$(cut -c1-2 /sys/class/net/xtun/address)
+[ $((0x$first & 2)) = 2 ] || fail "MAC is not locally administered"
+[ $((0x$first & 1)) = 0 ] || fail "MAC is multicast"
+flags=$(cat /sys/class/net/xtun/flags)
+[ $((flags & 0x80)) = 0 ] || fail "IFF_NOARP is set"
+[ "$(cat /sys/class/net/xtun/carrier 2>/dev/null || echo down)" != 1 ] || fail "carrier on with no reader"
+echo "xtun $(cat /sys/class/net/xtun/address) mtu 1500 qlen 500"

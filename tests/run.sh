@@ -1,0 +1,52 @@
+#!/bin/sh
+# The guest test runner: runs every /xtun/tests/NN-*.sh in order and
+# writes KTAP to the virtio results port (and the console). After each
+# test it checks the kernel log: a WARN, BUG, Oops or leak report fails
+# the test that caused it.
+#
+# A test passes by exiting 0, skips by exiting 77, fails otherwise.
+
+results=$(ls /dev/vport*p1 2>/dev/null | head -n 1)
+[ -n "$results" ] || results=/dev/null
+emit() { echo "$*"; echo "$*" >> "$results"; }
+
+tests=""
+for t in /xtun/tests/[0-9]*.sh; do
+	name=$(basename "$t" .sh | sed 's/^[0-9]*-//')
+	case "$name" in *"$XTUN_FILTER"*) tests="$tests $t" ;; esac
+done
+set -- $tests
+
+emit "TAP version 13"
+emit "1..$#"
+dmesg -c > /dev/null
+n=0
+pass=0
+fail=0
+skip=0
+for t in "$@"; do
+	n=$((n + 1))
+	name=$(basename "$t" .sh | sed 's/^[0-9]*-//')
+	echo "# --- $name"
+	timeout -s KILL 300 sh "$t" > /tmp/test.out 2>&1
+	rc=$?
+	cat /tmp/test.out
+	splat=$(dmesg -c | grep -E 'WARNING:|BUG:|Oops|Call Trace|kmemleak|general protection|refcount_t|list_(add|del) corruption')
+	if [ -n "$splat" ]; then
+		emit "not ok $n $name"
+		echo "$splat" | sed 's/^/# kernel: /' | tee -a "$results"
+		fail=$((fail + 1))
+	elif [ $rc -eq 0 ]; then
+		emit "ok $n $name"
+		pass=$((pass + 1))
+	elif [ $rc -eq 77 ]; then
+		emit "ok $n $name # SKIP $(tail -n 1 /tmp/test.out)"
+		skip=$((skip + 1))
+	else
+		emit "not ok $n $name"
+		tail -n 15 /tmp/test.out | sed 's/^/# /' >> "$results"
+		fail=$((fail + 1))
+	fi
+done
+emit "# Totals: pass:$pass fail:$fail xfail:0 xpass:0 skip:$skip error:0"
+sync

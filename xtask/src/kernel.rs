@@ -1,0 +1,172 @@
+//! Stage `kernel`: a guest kernel with Rust support, cached.
+//!
+//! `make tinyconfig` + `qemu/kernel.config` + olddefconfig, then RUST=y +
+//! olddefconfig; then bzImage, modules_prepare and modules (the last gives
+//! Module.symvers, without which modpost rejects out-of-tree modules).
+//! The build lives in `~/.cache/xtun/build/<version>-<key>` where the key
+//! hashes the fragment and the rustc version, so a warm run builds nothing.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use xshell::{cmd, Shell};
+
+use crate::{deps, fragment, Workspace};
+
+pub struct Kernel {
+    /// The kernel build directory (`O=`), what `make -C` takes for modules.
+    pub build: PathBuf,
+    pub bzimage: PathBuf,
+    /// Environment every make in this tree needs (Rust toolchain paths).
+    pub env: Vec<(String, String)>,
+}
+
+impl Kernel {
+    /// A `make` in the kernel build tree with the right environment.
+    pub fn make<'a>(&self, sh: &'a Shell) -> xshell::Cmd<'a> {
+        let build = &self.build;
+        let mut c = cmd!(sh, "make -C {build}");
+        for (k, v) in &self.env {
+            c = c.env(k, v);
+        }
+        c
+    }
+}
+
+pub fn run(sh: &Shell, ws: &Workspace, tools: &deps::Tools) -> Result<Kernel> {
+    let env = vec![
+        ("LIBCLANG_PATH".to_string(), deps::LIBCLANG_PATH.to_string()),
+        ("RUST_LIB_SRC".to_string(), tools.rust_lib_src.display().to_string()),
+    ];
+    if let Some(kdir) = kdir() {
+        return users_tree(&kdir, env);
+    }
+    let (version, source) = unpack_source(sh, ws, tools)?;
+    let fragment_path = ws.root.join("qemu/kernel.config");
+    let fragment = sh.read_file(&fragment_path)?;
+    let key = fragment::stable_hash(&[fragment.as_bytes(), tools.rustc_version.as_bytes()]);
+    let build = ws.cache.join(format!("build/linux-{version}-{key:016x}"));
+    let kernel = Kernel { bzimage: build.join("arch/x86/boot/bzImage"), build, env };
+    let done = kernel.build.join(".xtun-built");
+    if done.exists() && kernel.bzimage.exists() {
+        eprintln!("    cached: {}", kernel.build.display());
+        return Ok(kernel);
+    }
+    eprintln!("    building linux {version} in {} (about 12 minutes on 2 cores)", kernel.build.display());
+    configure(sh, &source, &kernel, &fragment_path, &fragment)?;
+    let jobs = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).to_string();
+    let source_make = |targets: &[&str]| {
+        let build = &kernel.build;
+        let mut c = cmd!(sh, "make -C {source} O={build} -j{jobs} {targets...}");
+        for (k, v) in &kernel.env {
+            c = c.env(k, v);
+        }
+        c.quiet().run().context("kernel build failed: the make output above says why")
+    };
+    source_make(&["bzImage", "modules_prepare"])?;
+    source_make(&["modules"])?;
+    sh.write_file(&done, "")?;
+    Ok(kernel)
+}
+
+fn kdir() -> Option<PathBuf> {
+    std::env::var_os("KDIR").map(PathBuf::from)
+}
+
+/// A user's own tree: must already be built with Rust support.
+fn users_tree(kdir: &Path, env: Vec<(String, String)>) -> Result<Kernel> {
+    let need = |file: &str, why: &str| -> Result<()> {
+        if !kdir.join(file).exists() {
+            bail!("KDIR={} has no {file}: {why}", kdir.display());
+        }
+        Ok(())
+    };
+    need(".config", "configure and build it first (see README)")?;
+    need("Module.symvers", "run `make modules` there once")?;
+    need("arch/x86/boot/bzImage", "run `make bzImage` there")?;
+    need("usr/gen_init_cpio", "enable CONFIG_BLK_DEV_INITRD")?;
+    let config = std::fs::read_to_string(kdir.join(".config"))?;
+    if !config.lines().any(|l| l == "CONFIG_RUST=y") {
+        bail!("KDIR={} is not built with CONFIG_RUST=y", kdir.display());
+    }
+    Ok(Kernel { build: kdir.to_path_buf(), bzimage: kdir.join("arch/x86/boot/bzImage"), env })
+}
+
+/// Fetches (once) and unpacks (once) the Debian kernel source.
+fn unpack_source(sh: &Shell, ws: &Workspace, tools: &deps::Tools) -> Result<(String, PathBuf)> {
+    let pinned = deps::KERNEL_VERSION;
+    let upstream = |deb_version: &str| deb_version.split('-').next().unwrap_or(deb_version).to_string();
+    let source = ws.cache.join(format!("src/linux-{}", upstream(pinned)));
+    if source.join(".xtun-unpacked").exists() {
+        return Ok((upstream(pinned), source));
+    }
+    let package = deps::KERNEL_PACKAGE;
+    let available = tools.apt.versions(sh, package)?;
+    let deb_version = if available.iter().any(|v| v == pinned) {
+        pinned.to_string()
+    } else {
+        let newest = available.first().with_context(|| format!("trixie-backports has no {package}"))?;
+        eprintln!("    {package} {pinned} is gone from the archive; using {newest}");
+        newest.clone()
+    };
+    let source = ws.cache.join(format!("src/linux-{}", upstream(&deb_version)));
+    if source.join(".xtun-unpacked").exists() {
+        return Ok((upstream(&deb_version), source));
+    }
+    let deb = tools.apt.download(sh, package, &deb_version)?;
+    let tmp = ws.cache.join("src/.unpack");
+    sh.remove_path(&tmp)?;
+    sh.remove_path(&source)?;
+    eprintln!("    unpacking {package} {deb_version}");
+    cmd!(sh, "dpkg-deb -x {deb} {tmp}").run()?;
+    let tarball = tmp.join(format!("usr/src/{package}.tar.xz"));
+    let src_dir = ws.cache.join("src");
+    cmd!(sh, "tar -xJf {tarball} -C {src_dir}").run().context("cannot unpack the kernel source")?;
+    sh.remove_path(&tmp)?;
+    let unpacked = src_dir.join(package);
+    std::fs::rename(&unpacked, &source)
+        .with_context(|| format!("cannot move {} to {}", unpacked.display(), source.display()))?;
+    sh.write_file(source.join(".xtun-unpacked"), "")?;
+    Ok((upstream(&deb_version), source))
+}
+
+fn configure(sh: &Shell, source: &Path, kernel: &Kernel, fragment_path: &Path, fragment: &str) -> Result<()> {
+    let build = &kernel.build;
+    sh.create_dir(build)?;
+    let make = |target: &str| {
+        let mut c = cmd!(sh, "make -s -C {source} O={build} {target}");
+        for (k, v) in &kernel.env {
+            c = c.env(k, v);
+        }
+        c.quiet().run().with_context(|| format!("`make {target}` failed"))
+    };
+    make("tinyconfig")?;
+    let config = build.join(".config");
+    cmd!(sh, "{source}/scripts/kconfig/merge_config.sh -m -O {build} {config} {fragment_path}")
+        .quiet()
+        .ignore_stdout()
+        .run()?;
+    make("olddefconfig")?;
+    let available = {
+        let mut c = cmd!(sh, "make -s -C {source} O={build} rustavailable");
+        for (k, v) in &kernel.env {
+            c = c.env(k, v);
+        }
+        c.ignore_status().read()?
+    };
+    if !available.contains("Rust is available!") {
+        bail!("the kernel says Rust is not available:\n{available}\nrun `cargo xtask deps` and check rustc/bindgen/rust-src");
+    }
+    cmd!(sh, "{source}/scripts/config --file {config} --enable RUST").run()?;
+    make("olddefconfig")?;
+    let merged = sh.read_file(&config)?;
+    let dropped = fragment::missing(&merged, fragment);
+    if !dropped.is_empty() {
+        let names: Vec<_> = dropped.iter().map(|s| format!("{}={}", s.name, s.value)).collect();
+        bail!("Kconfig dropped options of qemu/kernel.config (unmet dependencies?): {}", names.join(" "));
+    }
+    if !merged.lines().any(|l| l == "CONFIG_RUST=y") {
+        bail!("CONFIG_RUST=y did not stick; see `make menuconfig` in {} for its dependencies", build.display());
+    }
+    Ok(())
+}

@@ -1,0 +1,104 @@
+//! `cargo xtask`: builds the guest kernel, the xtun module and an initrd,
+//! and boots them under QEMU, interactively (`vm`) or to run the guest
+//! test suite (`test`). One module per stage.
+
+mod deps;
+mod flags;
+mod fragment;
+mod initrd;
+mod kernel;
+mod ktap;
+mod lab;
+mod module;
+mod programs;
+mod qemu;
+mod test;
+mod vm;
+
+use std::{path::PathBuf, time::Instant};
+
+use anyhow::Result;
+use xshell::Shell;
+
+fn main() {
+    if let Err(err) = try_main() {
+        eprintln!("error: {err:#}");
+        std::process::exit(2);
+    }
+}
+
+fn try_main() -> Result<()> {
+    let flags = flags::parse(std::env::args().skip(1))?;
+    let sh = Shell::new()?;
+    let ws = Workspace::locate(&sh)?;
+    match flags.command {
+        flags::Command::Help => {
+            print!("{}", flags::HELP);
+            Ok(())
+        }
+        flags::Command::Deps => deps::run(&sh, &ws).map(drop),
+        flags::Command::Build => build(&sh, &ws, &flags).map(drop),
+        flags::Command::Vm => {
+            let artifacts = build(&sh, &ws, &flags)?;
+            vm::run(&sh, &ws, &flags, &artifacts)
+        }
+        flags::Command::Test => {
+            let code = test::run(&sh, &ws, &flags)?;
+            std::process::exit(code)
+        }
+    }
+}
+
+/// Where things live: the repository and the per-user build cache.
+pub struct Workspace {
+    pub root: PathBuf,
+    pub target: PathBuf,
+    pub cache: PathBuf,
+}
+
+impl Workspace {
+    fn locate(sh: &Shell) -> Result<Workspace> {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").canonicalize()?;
+        let target = root.join("target");
+        let cache = match std::env::var_os("XTUN_CACHE") {
+            Some(dir) => PathBuf::from(dir),
+            None => {
+                let home = std::env::var_os("HOME").unwrap_or_else(|| "/root".into());
+                PathBuf::from(home).join(".cache/xtun")
+            }
+        };
+        sh.create_dir(&target)?;
+        sh.create_dir(&cache)?;
+        Ok(Workspace { root, target, cache })
+    }
+}
+
+/// Everything a boot needs.
+pub struct Artifacts {
+    pub kernel: kernel::Kernel,
+    pub initrd: PathBuf,
+}
+
+/// deps -> kernel -> module -> guest programs -> initrd.
+pub fn build(sh: &Shell, ws: &Workspace, flags: &flags::Flags) -> Result<Artifacts> {
+    let tools = stage("deps", || deps::run(sh, ws))?;
+    let kernel = stage("kernel", || kernel::run(sh, ws, &tools))?;
+    let module = stage("module", || module::run(sh, ws, &kernel))?;
+    let programs = stage("guest programs", || programs::run(sh, ws))?;
+    let initrd = stage("initrd", || initrd::run(sh, ws, &kernel, &module, &programs))?;
+    let _ = flags;
+    Ok(Artifacts { kernel, initrd })
+}
+
+/// Runs one named stage, printing its name and how long it took.
+pub fn stage<T>(name: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    eprintln!("==> {name}");
+    let start = Instant::now();
+    let result = f();
+    let took = start.elapsed().as_secs_f64();
+    match &result {
+        Ok(_) => eprintln!("    {name}: done in {took:.1}s"),
+        Err(_) => eprintln!("    {name}: FAILED after {took:.1}s"),
+    }
+    result.map_err(|e| e.context(format!("stage `{name}` failed")))
+}

@@ -1,0 +1,134 @@
+//! The QEMU command line, and a quick KVM probe.
+
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Accel {
+    Tcg,
+    Kvm,
+}
+
+impl Accel {
+    pub fn name(self) -> &'static str {
+        match self {
+            Accel::Tcg => "TCG (software emulation)",
+            Accel::Kvm => "KVM",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Net {
+    /// virtio-net on the lab's tap (see lab.rs).
+    Tap(String),
+    /// QEMU's user networking: no root needed, no lab ping.
+    User,
+}
+
+/// What the guest's /init does, passed on the kernel command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Shell,
+    Test,
+    Probe,
+}
+
+pub struct Boot<'a> {
+    pub kernel: &'a Path,
+    pub initrd: &'a Path,
+    pub mode: Mode,
+    pub accel: Accel,
+    pub net: Net,
+    /// File that receives the guest's results port.
+    pub results: Option<PathBuf>,
+    /// Extra `key=value` words for /init.
+    pub extra: Vec<String>,
+}
+
+impl Boot<'_> {
+    pub fn args(&self) -> Vec<String> {
+        let mut a: Vec<String> = Vec::new();
+        let mut push = |words: &[&str]| a.extend(words.iter().map(|w| w.to_string()));
+        push(&["-nodefaults", "-no-reboot", "-m", "1024", "-smp", "2", "-display", "none"]);
+        match self.accel {
+            Accel::Tcg => push(&["-accel", "tcg"]),
+            Accel::Kvm => push(&["-accel", "kvm", "-cpu", "host"]),
+        }
+        match self.mode {
+            // mon:stdio: Ctrl-A X quits, Ctrl-A C reaches the monitor.
+            Mode::Shell => push(&["-serial", "mon:stdio"]),
+            Mode::Test | Mode::Probe => push(&["-serial", "stdio", "-monitor", "none"]),
+        }
+        let (kernel, initrd) = (self.kernel.display().to_string(), self.initrd.display().to_string());
+        push(&["-kernel", &kernel, "-initrd", &initrd]);
+        let netdev = match &self.net {
+            Net::Tap(ifname) => format!("tap,id=net0,ifname={ifname},script=no,downscript=no"),
+            Net::User => "user,id=net0".to_string(),
+        };
+        push(&["-netdev", &netdev, "-device", "virtio-net-pci,netdev=net0,mac=52:54:00:12:34:56"]);
+        if let Some(results) = &self.results {
+            let chardev = format!("file,id=results,path={}", results.display());
+            push(&["-device", "virtio-serial-pci", "-chardev", &chardev]);
+            push(&["-device", "virtserialport,chardev=results,name=xtun.results"]);
+        }
+        let mode = match self.mode {
+            Mode::Shell => "shell",
+            Mode::Test => "test",
+            Mode::Probe => "probe",
+        };
+        let net = match self.net {
+            Net::Tap(_) => "tap",
+            Net::User => "user",
+        };
+        let mut cmdline = format!("console=ttyS0 panic=-1 oops=panic xtunlab={mode} xtunnet={net}");
+        for word in &self.extra {
+            cmdline.push(' ');
+            cmdline.push_str(word);
+        }
+        push(&["-append", &cmdline]);
+        a
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_boot_has_results_port_and_tap() {
+        let boot = Boot {
+            kernel: Path::new("/k"),
+            initrd: Path::new("/i"),
+            mode: Mode::Test,
+            accel: Accel::Tcg,
+            net: Net::Tap("xttap0".into()),
+            results: Some(PathBuf::from("/r")),
+            extra: vec!["xtunfilter=ping".into()],
+        };
+        let args = boot.args().join(" ");
+        assert!(args.contains("-accel tcg"), "{args}");
+        assert!(args.contains("-smp 2"), "{args}");
+        assert!(args.contains("ifname=xttap0"), "{args}");
+        assert!(args.contains("path=/r"), "{args}");
+        assert!(args.contains("xtunlab=test xtunnet=tap xtunfilter=ping"), "{args}");
+        assert!(args.contains("-serial stdio"), "{args}");
+    }
+
+    #[test]
+    fn shell_boot_multiplexes_the_monitor() {
+        let boot = Boot {
+            kernel: Path::new("/k"),
+            initrd: Path::new("/i"),
+            mode: Mode::Shell,
+            accel: Accel::Kvm,
+            net: Net::User,
+            results: None,
+            extra: vec![],
+        };
+        let args = boot.args().join(" ");
+        assert!(args.contains("-serial mon:stdio"), "{args}");
+        assert!(args.contains("-accel kvm -cpu host"), "{args}");
+        assert!(args.contains("user,id=net0"), "{args}");
+        assert!(!args.contains("virtserialport"), "{args}");
+    }
+}
