@@ -26,7 +26,8 @@ extern "C" {
 
 /// `O_NONBLOCK` and `IOCB_NOWAIT`: the caller asked not to sleep.
 const O_NONBLOCK: u32 = bindings::O_NONBLOCK;
-const IOCB_NOWAIT: i32 = bindings::IOCB_NOWAIT as i32;
+/// `IOCB_NOWAIT` is `RWF_NOWAIT` (include/linux/fs.h), a macro bindgen skips.
+const IOCB_NOWAIT: i32 = 0x8;
 
 /// What a driver implements to back the device; one `Arc<Self>` is shared by
 /// every open file.

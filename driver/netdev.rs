@@ -6,7 +6,7 @@
 //! C headers: [`include/linux/netdevice.h`](srctree/include/linux/netdevice.h),
 //! [`include/linux/etherdevice.h`](srctree/include/linux/etherdevice.h).
 
-use core::ptr::NonNull;
+use core::{marker::PhantomData, ptr::NonNull};
 use kernel::{
     bindings,
     error::from_result,
@@ -37,8 +37,8 @@ extern "C" {
 
 /// `NET_RX_SUCCESS` from `include/linux/netdevice.h`.
 const NET_RX_SUCCESS: c_int = 0;
-/// `NETDEV_TX_OK` from `include/linux/netdevice.h`.
-const NETDEV_TX_OK: bindings::netdev_tx_t = 0;
+/// `NETDEV_TX_OK` (`enum netdev_tx`, int-sized) from `include/linux/netdevice.h`.
+const NETDEV_TX_OK: c_int = 0;
 
 /// Ethernet header length (`ETH_HLEN`).
 pub(crate) const ETH_HLEN: usize = 14;
@@ -250,7 +250,7 @@ pub(crate) unsafe fn ndo_stop_callback<T: NetDevOps>(dev: *mut bindings::net_dev
 pub(crate) unsafe fn ndo_start_xmit_callback<T: NetDevOps>(
     skb: *mut bindings::sk_buff,
     dev: *mut bindings::net_device,
-) -> bindings::netdev_tx_t {
+) -> c_int {
     // SAFETY: `ndo_start_xmit` hands us ownership of a valid skb.
     if let Some(skb) = unsafe { Skb::from_raw(skb) } {
         // SAFETY: guaranteed by the caller.
@@ -282,7 +282,7 @@ macro_rules! export_netdev_callbacks {
         unsafe extern "C" fn xtun_ndo_start_xmit_callback(
             skb: *mut kernel::bindings::sk_buff,
             dev: *mut kernel::bindings::net_device,
-        ) -> kernel::bindings::netdev_tx_t {
+        ) -> kernel::ffi::c_int {
             // SAFETY: called only through the shim's `net_device_ops`.
             unsafe { $crate::netdev::ndo_start_xmit_callback::<$t>(skb, dev) }
         }

@@ -15,7 +15,6 @@
 //!   reports `EPOLLERR`; taking it down wakes blocked readers.
 
 use kernel::{
-    bindings,
     iov::{IovIterDest, IovIterSource},
     prelude::*,
     sync::atomic::{Atomic, Full},
@@ -24,7 +23,7 @@ use kernel::{
 use crate::chardev::CharDevOps;
 use crate::netdev::{NetDev, NetDevOps, ETH_HLEN, VLAN_HLEN};
 use crate::skb::{Skb, SkbQueue};
-use crate::wait::{PollTable, WaitQueue};
+use crate::wait::{events::*, PollTable, WaitQueue};
 
 #[pin_data]
 pub(crate) struct Port {
@@ -165,11 +164,11 @@ impl CharDevOps for Port {
     fn poll(&self, table: &PollTable<'_>) -> u32 {
         table.register(&self.readers);
         if !self.dev.is_running() {
-            return bindings::EPOLLERR;
+            return EPOLLERR;
         }
-        let mut mask = bindings::EPOLLOUT | bindings::EPOLLWRNORM;
+        let mut mask = EPOLLOUT | EPOLLWRNORM;
         if !self.queue.is_empty() {
-            mask |= bindings::EPOLLIN | bindings::EPOLLRDNORM;
+            mask |= EPOLLIN | EPOLLRDNORM;
         }
         mask
     }

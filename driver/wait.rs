@@ -91,6 +91,16 @@ impl WaitQueue {
     }
 }
 
+/// Poll event bits (include/uapi/linux/eventpoll.h); bindgen skips these
+/// macros because of their `__force` casts.
+pub(crate) mod events {
+    pub(crate) const EPOLLIN: u32 = 0x0001;
+    pub(crate) const EPOLLOUT: u32 = 0x0004;
+    pub(crate) const EPOLLERR: u32 = 0x0008;
+    pub(crate) const EPOLLRDNORM: u32 = 0x0040;
+    pub(crate) const EPOLLWRNORM: u32 = 0x0100;
+}
+
 /// The `poll_table` given to a `poll` file operation.
 pub(crate) struct PollTable<'a> {
     table: *mut bindings::poll_table,
