@@ -2,6 +2,7 @@
 //! interface's sysfs counters, and small frame builders.
 
 pub mod packet;
+pub mod phy;
 
 use std::{
     fs::{File, OpenOptions},

@@ -1,0 +1,248 @@
+//! A userspace TCP/IP stack (smoltcp) on /dev/xtun, at 10.99.0.2 on the far
+//! side of the xtun interface. It answers ARP and ICMP echo itself.
+//!
+//! usage:
+//!   xtun-stack serve PORT            HTTP/1.0 server: GET /<N> returns N bytes
+//!                                    of `xtun-stack pattern N`; 16 connections at once
+//!   xtun-stack get IP PORT PATH      HTTP/1.0 client; body to stdout, MB/s to stderr
+//!   xtun-stack pattern N             the N-byte body `serve` sends, to compare
+//! options: --ip 10.99.0.2/24 --mac 02:00:00:99:00:02 --gateway 10.99.0.1
+
+use std::{
+    io::Write,
+    time::{Duration, Instant as StdInstant},
+};
+
+use smoltcp::{
+    iface::{Config, Interface, SocketHandle, SocketSet},
+    socket::tcp,
+    time::Instant,
+    wire::{EthernetAddress, IpAddress, IpCidr, Ipv4Address},
+};
+use xtun_guest::{parse_ipv4, parse_mac, phy::XtunPhy, Args};
+
+const CONNECTIONS: usize = 16;
+const BUFFER: usize = 64 * 1024;
+
+fn main() {
+    let args = Args::from_env();
+    let result = match args.positional(0) {
+        Some("serve") => args.positional(1).and_then(|p| p.parse().ok()).ok_or("serve PORT".into()).and_then(|port| serve(&args, port)),
+        Some("get") => match (args.positional(1).and_then(parse_ipv4), args.positional(2).and_then(|p| p.parse().ok()), args.positional(3)) {
+            (Some(ip), Some(port), Some(path)) => get(&args, ip, port, path),
+            _ => Err("get IP PORT PATH".into()),
+        },
+        Some("pattern") => match args.positional(1).and_then(|n| n.parse().ok()) {
+            Some(n) => std::io::stdout().write_all(&pattern(0, n)).map_err(|e| e.to_string()),
+            None => Err("pattern N".into()),
+        },
+        _ => Err("usage: xtun-stack serve PORT | get IP PORT PATH | pattern N".into()),
+    };
+    if let Err(e) = result {
+        eprintln!("xtun-stack: {e}");
+        std::process::exit(1);
+    }
+}
+
+/// Bytes `offset..offset+len` of the body: a hash of the position, so a
+/// reordered, repeated or dropped segment changes the content.
+fn pattern(offset: usize, len: usize) -> Vec<u8> {
+    (offset..offset + len).map(|i| ((i as u32).wrapping_mul(2_654_435_761) >> 24) as u8).collect()
+}
+
+fn now() -> Instant {
+    Instant::now()
+}
+
+struct Stack {
+    phy: XtunPhy,
+    iface: Interface,
+    sockets: SocketSet<'static>,
+}
+
+impl Stack {
+    fn new(args: &Args) -> Result<Stack, String> {
+        let mut phy = XtunPhy::open().map_err(|e| format!("open /dev/xtun: {e}"))?;
+        let mac = args.value("mac").map(|m| parse_mac(m).ok_or("bad --mac")).transpose()?.unwrap_or([2, 0, 0, 0x99, 0, 2]);
+        let cidr = args.value("ip").unwrap_or("10.99.0.2/24");
+        let (ip, prefix) = cidr.split_once('/').ok_or("--ip wants A.B.C.D/N")?;
+        let ip = parse_ipv4(ip).ok_or("bad --ip")?;
+        let prefix: u8 = prefix.parse().map_err(|_| "bad --ip prefix")?;
+        let gateway = parse_ipv4(args.value("gateway").unwrap_or("10.99.0.1")).ok_or("bad --gateway")?;
+        let mut config = Config::new(EthernetAddress(mac).into());
+        config.random_seed = u64::from(std::process::id()) ^ 0x9e37_79b9_7f4a_7c15;
+        let mut iface = Interface::new(config, &mut phy, now());
+        iface.update_ip_addrs(|addrs| {
+            addrs.push(IpCidr::new(IpAddress::v4(ip[0], ip[1], ip[2], ip[3]), prefix)).expect("one address fits");
+        });
+        iface
+            .routes_mut()
+            .add_default_ipv4_route(Ipv4Address::new(gateway[0], gateway[1], gateway[2], gateway[3]))
+            .map_err(|e| format!("route: {e}"))?;
+        Ok(Stack { phy, iface, sockets: SocketSet::new(vec![]) })
+    }
+
+    fn add_socket(&mut self) -> SocketHandle {
+        let socket = tcp::Socket::new(tcp::SocketBuffer::new(vec![0; BUFFER]), tcp::SocketBuffer::new(vec![0; BUFFER]));
+        self.sockets.add(socket)
+    }
+
+    /// Runs the interface, then sleeps on the device until the next event.
+    fn turn(&mut self) -> Result<(), String> {
+        self.iface.poll(now(), &mut self.phy, &mut self.sockets);
+        if let Some(e) = self.phy.error.take() {
+            return Err(format!("/dev/xtun: {e}"));
+        }
+        let delay = self.iface.poll_delay(now(), &self.sockets).map(|d| Duration::from_micros(d.total_micros()));
+        wait_readable(self.phy.raw_fd(), delay.unwrap_or(Duration::from_secs(1)));
+        Ok(())
+    }
+}
+
+fn wait_readable(fd: i32, timeout: Duration) {
+    let mut fds = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+    let ms = timeout.as_millis().min(1000) as i32;
+    // SAFETY: one valid pollfd.
+    unsafe { libc::poll(&mut fds, 1, ms) };
+}
+
+/// Per-connection state of the HTTP server.
+#[derive(Default)]
+struct Conn {
+    request: Vec<u8>,
+    body_len: Option<usize>,
+    header: Vec<u8>,
+    sent: usize,
+}
+
+fn serve(args: &Args, port: u16) -> Result<(), String> {
+    let mut stack = Stack::new(args)?;
+    let handles: Vec<SocketHandle> = (0..CONNECTIONS).map(|_| stack.add_socket()).collect();
+    let mut conns: Vec<Conn> = (0..CONNECTIONS).map(|_| Conn::default()).collect();
+    let mut served = 0u64;
+    eprintln!("xtun-stack: serving HTTP on port {port}");
+    loop {
+        stack.turn()?;
+        for (handle, conn) in handles.iter().zip(conns.iter_mut()) {
+            let socket = stack.sockets.get_mut::<tcp::Socket>(*handle);
+            if !socket.is_open() {
+                *conn = Conn::default();
+                socket.listen(port).map_err(|e| format!("listen: {e}"))?;
+                continue;
+            }
+            if conn.body_len.is_none() && socket.can_recv() {
+                let mut buf = [0u8; 1024];
+                let n = socket.recv_slice(&mut buf).map_err(|e| format!("recv: {e}"))?;
+                conn.request.extend_from_slice(&buf[..n]);
+                if let Some(len) = parse_request(&conn.request) {
+                    conn.body_len = Some(len);
+                    conn.header = format!("HTTP/1.0 200 OK\r\nContent-Length: {len}\r\nContent-Type: application/octet-stream\r\n\r\n").into_bytes();
+                } else if conn.request.len() > 4096 {
+                    socket.abort();
+                }
+            }
+            let Some(body_len) = conn.body_len else { continue };
+            let total = conn.header.len() + body_len;
+            while conn.sent < total && socket.can_send() {
+                let chunk = if conn.sent < conn.header.len() {
+                    conn.header[conn.sent..].to_vec()
+                } else {
+                    let off = conn.sent - conn.header.len();
+                    pattern(off, (body_len - off).min(16 * 1024))
+                };
+                let n = socket.send_slice(&chunk).map_err(|e| format!("send: {e}"))?;
+                conn.sent += n;
+                if n == 0 {
+                    break;
+                }
+            }
+            if conn.sent == total && socket.may_send() {
+                socket.close();
+                served += 1;
+                if served % 50 == 0 {
+                    eprintln!("xtun-stack: {served} responses served");
+                }
+            }
+        }
+    }
+}
+
+/// "GET /<N> HTTP/1.x ... \r\n\r\n" -> N (the body size asked for).
+fn parse_request(request: &[u8]) -> Option<usize> {
+    let text = std::str::from_utf8(request).ok()?;
+    if !text.contains("\r\n\r\n") {
+        return None;
+    }
+    let path = text.strip_prefix("GET /")?.split_whitespace().next()?;
+    Some(path.parse().unwrap_or(0))
+}
+
+fn get(args: &Args, ip: [u8; 4], port: u16, path: &str) -> Result<(), String> {
+    let mut stack = Stack::new(args)?;
+    let handle = stack.add_socket();
+    let local_port = 49152 + (std::process::id() % 16384) as u16;
+    let remote = (IpAddress::v4(ip[0], ip[1], ip[2], ip[3]), port);
+    stack
+        .sockets
+        .get_mut::<tcp::Socket>(handle)
+        .connect(stack.iface.context(), remote, local_port)
+        .map_err(|e| format!("connect: {e}"))?;
+    let request = format!("GET {path} HTTP/1.0\r\nHost: {}.{}.{}.{}\r\n\r\n", ip[0], ip[1], ip[2], ip[3]);
+    let (mut sent, mut response) = (false, Vec::new());
+    let start = StdInstant::now();
+    let deadline = start + Duration::from_secs(120);
+    loop {
+        stack.turn()?;
+        let socket = stack.sockets.get_mut::<tcp::Socket>(handle);
+        if !sent && socket.can_send() {
+            socket.send_slice(request.as_bytes()).map_err(|e| format!("send: {e}"))?;
+            sent = true;
+        }
+        while socket.can_recv() {
+            let mut buf = [0u8; 16384];
+            let n = socket.recv_slice(&mut buf).map_err(|e| format!("recv: {e}"))?;
+            response.extend_from_slice(&buf[..n]);
+        }
+        if sent && !socket.may_recv() && socket.state() != tcp::State::SynSent {
+            socket.close();
+            break;
+        }
+        if StdInstant::now() > deadline {
+            return Err(format!("timed out after {} bytes", response.len()));
+        }
+    }
+    // Let the FIN go out before we exit.
+    for _ in 0..20 {
+        stack.turn()?;
+    }
+    let split = response.windows(4).position(|w| w == b"\r\n\r\n").ok_or("no HTTP header in the response")?;
+    let head = String::from_utf8_lossy(&response[..split]);
+    if !head.starts_with("HTTP/1.") || !head.lines().next().unwrap_or("").contains(" 200") {
+        return Err(format!("bad response: {}", head.lines().next().unwrap_or("")));
+    }
+    let body = &response[split + 4..];
+    let secs = start.elapsed().as_secs_f64();
+    eprintln!("xtun-stack: {} bytes in {secs:.2} s: {:.2} MB/s", body.len(), body.len() as f64 / secs / 1e6);
+    std::io::stdout().write_all(body).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_parsing() {
+        assert_eq!(parse_request(b"GET /1048576 HTTP/1.1\r\nHost: x\r\n\r\n"), Some(1048576));
+        assert_eq!(parse_request(b"GET /1048576 HTTP/1.1\r\nHost: x\r\n"), None);
+        assert_eq!(parse_request(b"GET / HTTP/1.0\r\n\r\n"), Some(0));
+        assert_eq!(parse_request(b"POST /5 HTTP/1.0\r\n\r\n"), None);
+    }
+
+    #[test]
+    fn pattern_is_position_dependent_and_resumable() {
+        let whole = pattern(0, 70000);
+        assert_eq!(&whole[65536..], &pattern(65536, 70000 - 65536)[..]);
+        assert_ne!(&whole[..1460], &whole[1460..2920]);
+        assert_ne!(&whole[..251], &whole[251..502]);
+    }
+}

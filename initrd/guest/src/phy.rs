@@ -1,0 +1,76 @@
+//! smoltcp's `phy::Device` over /dev/xtun: one read is one received frame,
+//! one write one transmitted frame. The fd is non-blocking; the caller
+//! sleeps in poll(2) on it between `Interface::poll` calls.
+
+use std::io;
+
+use smoltcp::{
+    phy::{self, DeviceCapabilities, Medium},
+    time::Instant,
+};
+
+use crate::Xtun;
+
+pub struct XtunPhy {
+    dev: Xtun,
+    rx: Vec<u8>,
+    /// The first error the device returned (e.g. EIO: link down).
+    pub error: Option<io::Error>,
+}
+
+impl XtunPhy {
+    pub fn open() -> io::Result<XtunPhy> {
+        Ok(XtunPhy { dev: Xtun::open_nonblocking()?, rx: vec![0; 65536], error: None })
+    }
+
+    pub fn raw_fd(&self) -> i32 {
+        self.dev.raw_fd()
+    }
+}
+
+pub struct RxToken(Vec<u8>);
+pub struct TxToken<'a>(&'a mut XtunPhy);
+
+impl phy::Device for XtunPhy {
+    type RxToken<'a> = RxToken;
+    type TxToken<'a> = TxToken<'a>;
+
+    fn capabilities(&self) -> DeviceCapabilities {
+        let mut caps = DeviceCapabilities::default();
+        caps.medium = Medium::Ethernet;
+        caps.max_transmission_unit = 1514;
+        caps
+    }
+
+    fn receive(&mut self, _now: Instant) -> Option<(RxToken, TxToken<'_>)> {
+        match self.dev.read_frame(&mut self.rx) {
+            Ok(n) => Some((RxToken(self.rx[..n].to_vec()), TxToken(self))),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => None,
+            Err(e) => {
+                self.error.get_or_insert(e);
+                None
+            }
+        }
+    }
+
+    fn transmit(&mut self, _now: Instant) -> Option<TxToken<'_>> {
+        Some(TxToken(self))
+    }
+}
+
+impl phy::RxToken for RxToken {
+    fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
+        f(&self.0)
+    }
+}
+
+impl phy::TxToken for TxToken<'_> {
+    fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
+        let mut frame = vec![0; len];
+        let result = f(&mut frame);
+        if let Err(e) = self.0.dev.write_frame(&frame) {
+            self.0.error.get_or_insert(e);
+        }
+        result
+    }
+}
