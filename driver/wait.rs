@@ -37,7 +37,7 @@ impl WaitQueue {
             head <- Opaque::ffi_init(|slot| unsafe {
                 bindings::__init_waitqueue_head(
                     slot,
-                    c"xtun_readers".as_ptr(),
+                    c"xtun_readers".as_char_ptr(),
                     static_lock_class!().as_ptr(),
                 )
             }),

@@ -15,20 +15,10 @@
 #include <linux/poll.h>
 #include <linux/skbuff.h>
 
+#include "xtun_shim.h"
+
 #define XTUN_VERSION "0.1.0"
 #define XTUN_TX_QUEUE_LEN 500 /* as tun's TUN_READQ_SIZE */
-
-/* Implemented in Rust (netdev.rs / chardev.rs). */
-int xtun_ndo_open_callback(struct net_device *dev);
-int xtun_ndo_stop_callback(struct net_device *dev);
-netdev_tx_t xtun_ndo_start_xmit_callback(struct sk_buff *skb,
-					 struct net_device *dev);
-int xtun_chr_open_callback(struct inode *inode, struct file *file);
-int xtun_chr_release_callback(struct inode *inode, struct file *file);
-ssize_t xtun_chr_read_iter_callback(struct kiocb *iocb, struct iov_iter *to);
-ssize_t xtun_chr_write_iter_callback(struct kiocb *iocb,
-				     struct iov_iter *from);
-__poll_t xtun_chr_poll_callback(struct file *file, poll_table *wait);
 
 static const struct net_device_ops xtun_netdev_ops = {
 	.ndo_open = xtun_ndo_open_callback,

@@ -6,7 +6,7 @@ xtun-stack serve 8080 &
 sleep 0.5
 size=1048576
 start=$(date +%s)
-wget -q -T 60 -O /tmp/body http://10.99.0.2:8080/$size || fail "wget from xtun-stack failed"
+timeout 60 wget -q -O /tmp/body http://10.99.0.2:8080/$size || fail "wget from xtun-stack failed"
 end=$(date +%s)
 xtun-stack pattern $size > /tmp/want
 got=$(sha256sum < /tmp/body | cut -d' ' -f1)

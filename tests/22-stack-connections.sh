@@ -8,13 +8,13 @@ xtun-stack pattern 1000 > /tmp/small
 i=0
 while [ $i -lt 100 ]; do
 	i=$((i + 1))
-	wget -q -T 10 -O /tmp/seq http://10.99.0.2:8080/1000 || fail "sequential request $i failed"
+	timeout 10 wget -q -O /tmp/seq http://10.99.0.2:8080/1000 || fail "sequential request $i failed"
 	cmp -s /tmp/seq /tmp/small || fail "sequential request $i: wrong body"
 done
 echo "100 sequential requests ok"
 pids=""
 for j in 1 2 3 4 5 6 7 8 9 10; do
-	( wget -q -T 20 -O /tmp/par.$j http://10.99.0.2:8080/1000 && cmp -s /tmp/par.$j /tmp/small ) &
+	( timeout 20 wget -q -O /tmp/par.$j http://10.99.0.2:8080/1000 && cmp -s /tmp/par.$j /tmp/small ) &
 	pids="$pids $!"
 done
 bad=0

@@ -1,5 +1,6 @@
 # Shared helpers for guest tests; each test sources this file.
 set -u
+. /etc/profile
 
 fail() { echo "FAIL: $*"; exit 1; }
 skip() { echo "$*"; exit 77; }

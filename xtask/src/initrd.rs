@@ -92,6 +92,7 @@ pub fn run(sh: &Shell, ws: &Workspace, kernel: &Kernel, module: &Path, programs:
         }
     }
     spec.file("/init", ws.root.join("initrd/init"), 0o755);
+    spec.file("/etc/profile", ws.root.join("initrd/profile"), 0o644);
     spec.file("/etc/passwd", ws.root.join("initrd/passwd"), 0o644);
     spec.file("/etc/group", ws.root.join("initrd/group"), 0o644);
     spec.file("/lib/modules/xtun.ko", module, 0o644);
@@ -114,7 +115,7 @@ pub fn run(sh: &Shell, ws: &Workspace, kernel: &Kernel, module: &Path, programs:
     let cpio = ws.target.join("initrd.cpio");
     let initrd = ws.target.join("initrd.gz");
     cmd!(sh, "{gen} -t 0 -o {cpio} {spec_path}").quiet().run().context("gen_init_cpio failed")?;
-    cmd!(sh, "gzip -n -9 -f {cpio}").run()?;
+    cmd!(sh, "gzip -n -f {cpio}").quiet().run()?;
     sh.copy_file(ws.target.join("initrd.cpio.gz"), &initrd)?;
     sh.remove_path(ws.target.join("initrd.cpio.gz"))?;
     Ok(initrd)

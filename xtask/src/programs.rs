@@ -16,6 +16,7 @@ pub fn run(sh: &Shell, ws: &Workspace) -> Result<Vec<PathBuf>> {
     let _dir = sh.push_dir(&ws.root);
     // An explicit --target keeps RUSTFLAGS away from build scripts and proc macros.
     cmd!(sh, "cargo build --quiet --release --package xtun-guest --target {TARGET}")
+        .quiet()
         .env("RUSTFLAGS", "-C target-feature=+crt-static")
         .run()
         .context("cannot build the guest programs in initrd/guest")?;

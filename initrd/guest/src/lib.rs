@@ -34,6 +34,32 @@ impl Xtun {
         Ok(Xtun { file })
     }
 
+    /// The kernel's own tap device `name` (IFF_TAP | IFF_NO_PI), for
+    /// side-by-side comparisons: the same frame-per-read/write interface.
+    pub fn open_tap(name: &str, nonblock: bool) -> io::Result<Xtun> {
+        let flags = if nonblock { libc::O_NONBLOCK } else { 0 };
+        let file = OpenOptions::new().read(true).write(true).custom_flags(flags).open("/dev/net/tun")?;
+        // SAFETY: ifreq is plain data; zero is a valid start.
+        let mut ifr: libc::ifreq = unsafe { std::mem::zeroed() };
+        for (dst, src) in ifr.ifr_name.iter_mut().zip(name.bytes().take(libc::IFNAMSIZ - 1)) {
+            *dst = src as libc::c_char;
+        }
+        ifr.ifr_ifru.ifru_flags = (libc::IFF_TAP | libc::IFF_NO_PI) as i16;
+        // SAFETY: TUNSETIFF takes a pointer to a valid ifreq.
+        if unsafe { libc::ioctl(file.as_raw_fd(), libc::TUNSETIFF, &mut ifr) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(Xtun { file })
+    }
+
+    /// `xtun` (this driver) or `tap:NAME` (the kernel's tap), non-blocking.
+    pub fn open_spec(spec: &str) -> io::Result<Xtun> {
+        match spec.strip_prefix("tap:") {
+            Some(name) => Self::open_tap(name, true),
+            None => Self::open_nonblocking(),
+        }
+    }
+
     pub fn read_frame(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.file.read(buf)
     }

@@ -19,8 +19,9 @@ pub struct XtunPhy {
 }
 
 impl XtunPhy {
-    pub fn open() -> io::Result<XtunPhy> {
-        Ok(XtunPhy { dev: Xtun::open_nonblocking()?, rx: vec![0; 65536], error: None })
+    /// `spec` is `xtun` or `tap:NAME` (see [`Xtun::open_spec`]).
+    pub fn open(spec: &str) -> io::Result<XtunPhy> {
+        Ok(XtunPhy { dev: Xtun::open_spec(spec)?, rx: vec![0; 65536], error: None })
     }
 
     pub fn raw_fd(&self) -> i32 {

@@ -181,6 +181,9 @@ fn counters() -> Result<(), String> {
     let mut buf = [0u8; 2048];
     while dev.read_frame(&mut buf).is_ok() {}
     let sock = PacketSocket::bind(IFNAME).map_err(|e| e.to_string())?;
+    // A listener, so the written datagrams draw no ICMP port unreachable.
+    let udp = std::net::UdpSocket::bind("10.99.0.1:9").map_err(|e| format!("bind 10.99.0.1:9: {e}"))?;
+    udp.set_read_timeout(Some(Duration::from_secs(2))).map_err(|e| e.to_string())?;
     let before = ["rx_packets", "rx_bytes", "tx_packets", "tx_bytes"].map(stat);
     let frame = valid_frame(200)?;
     for _ in 0..7 {
@@ -200,6 +203,10 @@ fn counters() -> Result<(), String> {
         }
     }
     let after = ["rx_packets", "rx_bytes", "tx_packets", "tx_bytes"].map(stat);
+    let mut datagram = [0u8; 2048];
+    for i in 0..7 {
+        udp.recv(&mut datagram).map_err(|e| format!("written datagram {i} never reached the socket: {e}"))?;
+    }
     let delta: Vec<u64> = after.iter().zip(before).map(|(a, b)| a - b).collect();
     let want = [7, 7 * frame.len() as u64, 5, 5 * out.len() as u64];
     println!("# rx_packets rx_bytes tx_packets tx_bytes grew by {delta:?}, want {want:?}");

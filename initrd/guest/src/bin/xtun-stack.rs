@@ -7,6 +7,7 @@
 //!   xtun-stack get IP PORT PATH      HTTP/1.0 client; body to stdout, MB/s to stderr
 //!   xtun-stack pattern N             the N-byte body `serve` sends, to compare
 //! options: --ip 10.99.0.2/24 --mac 02:00:00:99:00:02 --gateway 10.99.0.1
+//!          --dev xtun | tap:NAME (the kernel's tap, for comparisons)
 
 use std::{
     io::Write,
@@ -62,7 +63,8 @@ struct Stack {
 
 impl Stack {
     fn new(args: &Args) -> Result<Stack, String> {
-        let mut phy = XtunPhy::open().map_err(|e| format!("open /dev/xtun: {e}"))?;
+        let spec = args.value("dev").unwrap_or("xtun");
+        let mut phy = XtunPhy::open(spec).map_err(|e| format!("open {spec}: {e}"))?;
         let mac = args.value("mac").map(|m| parse_mac(m).ok_or("bad --mac")).transpose()?.unwrap_or([2, 0, 0, 0x99, 0, 2]);
         let cidr = args.value("ip").unwrap_or("10.99.0.2/24");
         let (ip, prefix) = cidr.split_once('/').ok_or("--ip wants A.B.C.D/N")?;

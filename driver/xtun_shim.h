@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The C shim's interface: what Rust calls (netdev.rs, skb.rs declare the
+ * same functions in `extern "C"` blocks) and the Rust callbacks the ops
+ * tables point at (exported by the macros in netdev.rs and chardev.rs).
+ */
+#ifndef XTUN_SHIM_H
+#define XTUN_SHIM_H
+
+#include <linux/fs.h>
+#include <linux/netdevice.h>
+#include <linux/poll.h>
+#include <linux/skbuff.h>
+
+/* Implemented in Rust. */
+int xtun_ndo_open_callback(struct net_device *dev);
+int xtun_ndo_stop_callback(struct net_device *dev);
+netdev_tx_t xtun_ndo_start_xmit_callback(struct sk_buff *skb,
+					 struct net_device *dev);
+int xtun_chr_open_callback(struct inode *inode, struct file *file);
+int xtun_chr_release_callback(struct inode *inode, struct file *file);
+ssize_t xtun_chr_read_iter_callback(struct kiocb *iocb, struct iov_iter *to);
+ssize_t xtun_chr_write_iter_callback(struct kiocb *iocb,
+				     struct iov_iter *from);
+__poll_t xtun_chr_poll_callback(struct file *file, poll_table *wait);
+
+/* Implemented in xtun_shim.c, called from Rust. */
+extern const struct file_operations xtun_fops;
+struct net_device *xtun_alloc_netdev(const char *name);
+void **xtun_driver_data(struct net_device *dev);
+unsigned int xtun_dev_mtu(const struct net_device *dev);
+unsigned int xtun_dev_tx_queue_len(const struct net_device *dev);
+bool xtun_dev_running(const struct net_device *dev);
+void xtun_stats_rx(struct net_device *dev, unsigned int len);
+void xtun_stats_rx_dropped(struct net_device *dev);
+void xtun_stats_tx(struct net_device *dev, unsigned int len);
+void xtun_stats_tx_dropped(struct net_device *dev);
+int xtun_netif_rx_eth(struct sk_buff *skb, struct net_device *dev);
+struct sk_buff *xtun_alloc_rx_skb(struct net_device *dev, unsigned int len);
+void xtun_skb_orphan(struct sk_buff *skb);
+void xtun_kfree_skb(struct sk_buff *skb);
+void xtun_consume_skb(struct sk_buff *skb);
+void xtun_skb_queue_init(struct sk_buff_head *queue);
+u32 xtun_skb_queue_len(const struct sk_buff_head *queue);
+
+#endif /* XTUN_SHIM_H */
