@@ -28,8 +28,11 @@ for t in "$@"; do
 	n=$((n + 1))
 	name=$(basename "$t" .sh | sed 's/^[0-9]*-//')
 	echo "# --- $name"
+	t0=$(cut -d' ' -f1 /proc/uptime)
 	timeout -s KILL 300 sh "$t" > /tmp/test.out 2>&1
 	rc=$?
+	t1=$(cut -d' ' -f1 /proc/uptime)
+	echo "$t1 - $t0" | awk '{ printf "# %s took %.1f s\n", name, $1 - $3 }' name="$name" >> "$results"
 	cat /tmp/test.out
 	splat=$(dmesg -c | grep -E 'WARNING:|BUG:|Oops|Call Trace|kmemleak|general protection|refcount_t|list_(add|del) corruption')
 	if [ -n "$splat" ]; then

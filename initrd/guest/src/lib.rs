@@ -3,6 +3,7 @@
 
 pub mod packet;
 pub mod phy;
+pub mod reply;
 
 use std::{
     fs::{File, OpenOptions},
@@ -109,7 +110,12 @@ impl Xtun {
 
 /// A counter of `xtun` from /sys/class/net/xtun/statistics.
 pub fn stat(name: &str) -> u64 {
-    let path = format!("/sys/class/net/{IFNAME}/statistics/{name}");
+    stat_of(IFNAME, name)
+}
+
+/// A counter of interface `ifname` from sysfs.
+pub fn stat_of(ifname: &str, name: &str) -> u64 {
+    let path = format!("/sys/class/net/{ifname}/statistics/{name}");
     std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("cannot read {path}: {e}"))
         .trim()

@@ -1,0 +1,385 @@
+//! Side-by-side benchmark of xtun and the kernel's own tap (IFF_TAP |
+//! IFF_NO_PI): the same code measures both, the device is a parameter.
+//!
+//! usage: xtun-bench all [--pairs N] [--seconds S] [--boot B]
+//!        xtun-bench <read-pps|write-pps|ping-rtt|tcp> --dev xtun|tap:NAME [--seconds S]
+//!
+//! `all` runs every metric as interleaved pairs (xtun, tap, xtun, tap, ...)
+//! and prints one JSON object per measurement, for `cargo xtask bench`.
+//! Each device gets the same setup: 10.99.0.1/24 on its interface, the peer
+//! 10.99.0.2 at 02:00:00:99:00:02, IPv6 off.
+
+use std::{
+    io,
+    net::UdpSocket,
+    process::{Child, Command},
+    sync::{
+        atomic::{AtomicBool, AtomicU64, Ordering},
+        Arc,
+    },
+    thread,
+    time::{Duration, Instant},
+};
+
+use xtun_guest::{mac_of, reply::answer, stat_of, udp_frame, Args, Xtun};
+
+const PEER_MAC: [u8; 6] = [2, 0, 0, 0x99, 0, 2];
+const PEER: [u8; 4] = [10, 99, 0, 2];
+const LOCAL: [u8; 4] = [10, 99, 0, 1];
+const TAP_NAME: &str = "xtap0";
+
+#[derive(Clone, Copy, PartialEq)]
+enum Dev {
+    Xtun,
+    Tap,
+}
+
+impl Dev {
+    fn name(self) -> &'static str {
+        match self {
+            Dev::Xtun => "xtun",
+            Dev::Tap => "tap",
+        }
+    }
+    fn ifname(self) -> &'static str {
+        match self {
+            Dev::Xtun => "xtun",
+            Dev::Tap => TAP_NAME,
+        }
+    }
+    fn spec(self) -> String {
+        match self {
+            Dev::Xtun => "xtun".into(),
+            Dev::Tap => format!("tap:{TAP_NAME}"),
+        }
+    }
+    fn parse(spec: &str) -> Option<Dev> {
+        match spec {
+            "xtun" => Some(Dev::Xtun),
+            s if s.starts_with("tap") => Some(Dev::Tap),
+            _ => None,
+        }
+    }
+}
+
+/// One figure: `value` in the metric's unit, plus extra numbers.
+struct Figure {
+    value: f64,
+    extra: Vec<(&'static str, f64)>,
+}
+
+type Metric = fn(Dev, Duration) -> Result<Figure, String>;
+const METRICS: &[(&str, Metric, &str)] = &[
+    ("read_pps", read_pps, "frames/s"),
+    ("write_pps", write_pps, "frames/s"),
+    ("ping_rtt_us", ping_rtt, "us"),
+    ("tcp_mbps", tcp, "MB/s"),
+];
+
+fn main() {
+    let args = Args::from_env();
+    let seconds: f64 = args.value("seconds").and_then(|s| s.parse().ok()).unwrap_or(1.0);
+    let duration = Duration::from_secs_f64(seconds);
+    let result = match args.positional(0) {
+        Some("all") => {
+            let pairs: usize = args.value("pairs").and_then(|s| s.parse().ok()).unwrap_or(5);
+            let boot = args.value("boot").unwrap_or("0").to_string();
+            run_all(pairs, duration, &boot)
+        }
+        Some(name) => match (METRICS.iter().find(|m| m.0.starts_with(&name.replace('-', "_"))), args.value("dev").and_then(Dev::parse)) {
+            (Some((metric, f, unit)), Some(dev)) => f(dev, duration).map(|fig| println!("{metric} {}: {:.1} {unit}", dev.name(), fig.value)),
+            _ => Err("usage: xtun-bench all | <read-pps|write-pps|ping-rtt|tcp> --dev xtun|tap".into()),
+        },
+        None => Err("usage: xtun-bench all | <metric> --dev xtun|tap".into()),
+    };
+    if let Err(e) = result {
+        eprintln!("xtun-bench: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn run_all(pairs: usize, duration: Duration, boot: &str) -> Result<(), String> {
+    for (metric, f, unit) in METRICS {
+        for pair in 0..pairs {
+            for dev in [Dev::Xtun, Dev::Tap] {
+                let fig = f(dev, duration).map_err(|e| format!("{metric} on {}: {e}", dev.name()))?;
+                let extra: String = fig.extra.iter().map(|(k, v)| format!(",\"{k}\":{v:.3}")).collect();
+                println!(
+                    "{{\"boot\":{boot},\"pair\":{pair},\"metric\":\"{metric}\",\"unit\":\"{unit}\",\"device\":\"{}\",\"value\":{:.3}{extra}}}",
+                    dev.name(),
+                    fig.value
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+fn ip(args: &[&str]) -> Result<(), String> {
+    let out = Command::new("/usr/sbin/ip").args(args).output().map_err(|e| format!("ip: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!("ip {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim()))
+    }
+}
+
+/// Opens `dev` and gives its interface the common test setup.
+fn open(dev: Dev, nonblock: bool) -> Result<Xtun, String> {
+    let file = match dev {
+        Dev::Xtun if nonblock => Xtun::open_nonblocking(),
+        Dev::Xtun => Xtun::open(),
+        Dev::Tap => Xtun::open_tap(TAP_NAME, nonblock),
+    }
+    .map_err(|e| format!("open {}: {e}", dev.name()))?;
+    configure(dev)?;
+    Ok(file)
+}
+
+fn configure(dev: Dev) -> Result<(), String> {
+    let ifname = dev.ifname();
+    let _ = std::fs::write(format!("/proc/sys/net/ipv6/conf/{ifname}/disable_ipv6"), "1");
+    ip(&["addr", "flush", "dev", ifname])?;
+    ip(&["addr", "add", "10.99.0.1/24", "dev", ifname])?;
+    ip(&["link", "set", ifname, "up"])?;
+    ip(&["neigh", "replace", "10.99.0.2", "lladdr", "02:00:00:99:00:02", "dev", ifname, "nud", "permanent"])
+}
+
+/// Undoes `configure` for xtun (a tap vanishes when its fd closes).
+fn release(dev: Dev) {
+    if dev == Dev::Xtun {
+        let _ = ip(&["addr", "flush", "dev", "xtun"]);
+        let _ = ip(&["link", "set", "xtun", "down"]);
+    }
+}
+
+/// The kernel sends small UDP datagrams out of the device as fast as it
+/// can; a reader drains the character device. Frames read per second.
+fn read_pps(dev: Dev, duration: Duration) -> Result<Figure, String> {
+    let mut file = open(dev, true)?;
+    let dropped = stat_of(dev.ifname(), "tx_dropped");
+    let stop = Arc::new(AtomicBool::new(false));
+    let sent = Arc::new(AtomicU64::new(0));
+    let sender = {
+        let (stop, sent) = (stop.clone(), sent.clone());
+        thread::spawn(move || {
+            let sock = UdpSocket::bind("10.99.0.1:0").expect("bind sender");
+            sock.connect("10.99.0.2:9").expect("connect sender");
+            let payload = [0x42u8; 18];
+            while !stop.load(Ordering::Relaxed) {
+                if sock.send(&payload).is_ok() {
+                    sent.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        })
+    };
+    let mut buf = [0u8; 2048];
+    let (mut frames, start) = (0u64, Instant::now());
+    while start.elapsed() < duration {
+        match file.read_frame(&mut buf) {
+            Ok(_) => frames += 1,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                let _ = file.poll(libc::POLLIN, Duration::from_millis(10));
+            }
+            Err(e) => return Err(format!("read: {e}")),
+        }
+    }
+    let secs = start.elapsed().as_secs_f64();
+    stop.store(true, Ordering::Relaxed);
+    sender.join().map_err(|_| "sender panicked")?;
+    let dropped = stat_of(dev.ifname(), "tx_dropped") - dropped;
+    drop(file);
+    release(dev);
+    Ok(Figure {
+        value: frames as f64 / secs,
+        extra: vec![("dropped", dropped as f64), ("sent", sent.load(Ordering::Relaxed) as f64)],
+    })
+}
+
+/// A writer injects valid UDP frames for a local socket. Datagrams the
+/// socket receives per second.
+fn write_pps(dev: Dev, duration: Duration) -> Result<Figure, String> {
+    let mut file = open(dev, false)?;
+    let sock = UdpSocket::bind("10.99.0.1:5555").map_err(|e| format!("bind: {e}"))?;
+    sock.set_read_timeout(Some(Duration::from_millis(200))).map_err(|e| e.to_string())?;
+    let mac = mac_of(dev.ifname()).map_err(|e| e.to_string())?;
+    let frame = udp_frame(PEER_MAC, mac, PEER, LOCAL, 5555, &[0x17; 18]);
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let stop = stop.clone();
+        thread::spawn(move || {
+            let mut written = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                if file.write_frame(&frame).is_ok() {
+                    written += 1;
+                }
+            }
+            (written, file)
+        })
+    };
+    let mut buf = [0u8; 64];
+    let (mut delivered, start) = (0u64, Instant::now());
+    while start.elapsed() < duration {
+        if sock.recv(&mut buf).is_ok() {
+            delivered += 1;
+        }
+    }
+    let secs = start.elapsed().as_secs_f64();
+    stop.store(true, Ordering::Relaxed);
+    let (written, file) = writer.join().map_err(|_| "writer panicked")?;
+    drop(file);
+    release(dev);
+    Ok(Figure { value: delivered as f64 / secs, extra: vec![("written", written as f64)] })
+}
+
+/// ICMP echo through a responder on the device: RTT min/avg/p99 in us
+/// (value = avg).
+fn ping_rtt(dev: Dev, duration: Duration) -> Result<Figure, String> {
+    let file = open(dev, true)?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let responder = {
+        let stop = stop.clone();
+        let mut file = file;
+        thread::spawn(move || {
+            let mut buf = vec![0u8; 2048];
+            while !stop.load(Ordering::Relaxed) {
+                match file.read_frame(&mut buf) {
+                    Ok(n) => {
+                        if let Some(reply) = answer(&buf[..n], PEER, PEER_MAC) {
+                            let _ = file.write_frame(&reply);
+                        }
+                    }
+                    Err(_) => {
+                        let _ = file.poll(libc::POLLIN, Duration::from_millis(10));
+                    }
+                }
+            }
+            file
+        })
+    };
+    let count = ((duration.as_secs_f64() / 0.002) as usize).clamp(20, 1000);
+    let rtts = ping(dev.ifname(), count);
+    stop.store(true, Ordering::Relaxed);
+    let file = responder.join().map_err(|_| "responder panicked")?;
+    drop(file);
+    release(dev);
+    let mut rtts = rtts?;
+    rtts.sort_by(f64::total_cmp);
+    let avg = rtts.iter().sum::<f64>() / rtts.len() as f64;
+    let p99 = rtts[(rtts.len() * 99 / 100).min(rtts.len() - 1)];
+    Ok(Figure { value: avg, extra: vec![("min", rtts[0]), ("p99", p99), ("count", rtts.len() as f64)] })
+}
+
+/// `count` echo requests, one after the other, on a raw ICMP socket bound
+/// to `ifname`; RTTs in microseconds.
+fn ping(ifname: &str, count: usize) -> Result<Vec<f64>, String> {
+    // SAFETY: plain socket(2).
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_RAW, libc::IPPROTO_ICMP) };
+    if fd < 0 {
+        return Err(format!("raw socket: {}", io::Error::last_os_error()));
+    }
+    let close = CloseFd(fd);
+    // SAFETY: the name is a valid buffer of its length.
+    unsafe { libc::setsockopt(fd, libc::SOL_SOCKET, libc::SO_BINDTODEVICE, ifname.as_ptr().cast(), ifname.len() as u32) };
+    // SAFETY: sockaddr_in is plain data.
+    let mut to: libc::sockaddr_in = unsafe { std::mem::zeroed() };
+    to.sin_family = libc::AF_INET as u16;
+    to.sin_addr.s_addr = u32::from_ne_bytes(PEER);
+    let id = std::process::id() as u16;
+    let mut rtts = Vec::with_capacity(count);
+    let mut buf = [0u8; 256];
+    for seq in 0..count as u16 {
+        let header = etherparse::Icmpv4Header::with_checksum(
+            etherparse::Icmpv4Type::EchoRequest(etherparse::IcmpEchoHeader { id, seq }),
+            &[0u8; 56],
+        );
+        let mut packet = header.to_bytes().to_vec();
+        packet.extend_from_slice(&[0u8; 56]);
+        let sent = Instant::now();
+        // SAFETY: valid buffer and address.
+        let n = unsafe {
+            libc::sendto(fd, packet.as_ptr().cast(), packet.len(), 0, (&raw const to).cast(), std::mem::size_of_val(&to) as u32)
+        };
+        if n < 0 {
+            return Err(format!("sendto: {}", io::Error::last_os_error()));
+        }
+        loop {
+            let mut fds = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+            // SAFETY: one valid pollfd.
+            if unsafe { libc::poll(&mut fds, 1, 1000) } <= 0 {
+                return Err(format!("no echo reply for seq {seq} within 1 s"));
+            }
+            // SAFETY: valid buffer.
+            let n = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), 0) };
+            if n < 28 {
+                continue;
+            }
+            // IPv4 header (20 bytes, no options from the responder), then ICMP.
+            let icmp = &buf[20..n as usize];
+            if icmp[0] == 0 && u16::from_be_bytes([icmp[4], icmp[5]]) == id && u16::from_be_bytes([icmp[6], icmp[7]]) == seq {
+                rtts.push(sent.elapsed().as_secs_f64() * 1e6);
+                break;
+            }
+        }
+    }
+    drop(close);
+    Ok(rtts)
+}
+
+struct CloseFd(i32);
+impl Drop for CloseFd {
+    fn drop(&mut self) {
+        // SAFETY: we own the fd.
+        unsafe { libc::close(self.0) };
+    }
+}
+
+/// TCP through the userspace stack (xtun-stack serve) on the device: the
+/// guest kernel's wget fetches 4 MiB. MB/s.
+fn tcp(dev: Dev, duration: Duration) -> Result<Figure, String> {
+    let size: usize = if duration < Duration::from_millis(500) { 256 * 1024 } else { 4 * 1024 * 1024 };
+    let mut server = Server(
+        Command::new("/usr/bin/xtun-stack")
+            .args(["serve", "8080", "--dev", &dev.spec()])
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .map_err(|e| format!("xtun-stack: {e}"))?,
+    );
+    // The tap exists once xtun-stack has opened it.
+    let start = Instant::now();
+    while !std::path::Path::new(&format!("/sys/class/net/{}", dev.ifname())).exists() {
+        if start.elapsed() > Duration::from_secs(5) {
+            return Err("the device never appeared".into());
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+    thread::sleep(Duration::from_millis(100));
+    configure(dev)?;
+    let _ = ip(&["neigh", "del", "10.99.0.2", "dev", dev.ifname()]);
+    let url = format!("http://10.99.0.2:8080/{size}");
+    let start = Instant::now();
+    let out = Command::new("/bin/busybox")
+        .args(["wget", "-q", "-O", "/dev/null", &url])
+        .output()
+        .map_err(|e| format!("wget: {e}"))?;
+    let secs = start.elapsed().as_secs_f64();
+    server.stop();
+    release(dev);
+    if !out.status.success() {
+        return Err(format!("wget failed: {}", String::from_utf8_lossy(&out.stderr)));
+    }
+    Ok(Figure { value: size as f64 / secs / 1e6, extra: vec![("bytes", size as f64)] })
+}
+
+struct Server(Child);
+impl Server {
+    fn stop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
