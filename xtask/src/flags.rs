@@ -14,6 +14,8 @@ COMMANDS:
              (serial console; Ctrl-A X quits)
     test     build, boot, run every guest test; prints `ok N name` / `not ok N name`
              and `N passed, N failed`; exits non-zero on any failure
+    bench    xtun against the kernel's tap in one guest: paired ratios, a table and
+             target/xtun-bench.json (--quick: one short pass, seconds)
     build    only build the kernel, the module and the initrd
     deps     only check for and install the build tools
     help     print this text
@@ -24,12 +26,14 @@ OPTIONS:
     --kdir <DIR>         use your own built kernel tree (also KDIR=<DIR> in the environment)
     --timeout <SECS>     whole guest run limit for `test` (default 900)
     --filter <TEXT>      run only guest tests whose name contains TEXT (test)
+    --quick              one boot, one pair, short runs (bench)
 ";
 
 #[derive(Debug, PartialEq)]
 pub enum Command {
     Vm,
     Test,
+    Bench,
     Build,
     Deps,
     Help,
@@ -43,6 +47,7 @@ pub struct Flags {
     pub kdir: Option<PathBuf>,
     pub timeout_secs: u64,
     pub filter: Option<String>,
+    pub quick: bool,
 }
 
 pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Flags> {
@@ -51,6 +56,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Flags> {
         None | Some("help" | "-h" | "--help") => Command::Help,
         Some("vm") => Command::Vm,
         Some("test") => Command::Test,
+        Some("bench") => Command::Bench,
         Some("build") => Command::Build,
         Some("deps") => Command::Deps,
         Some(other) => bail!("unknown command `{other}`: run `cargo xtask help` for the list"),
@@ -62,6 +68,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Flags> {
         kdir: std::env::var_os("KDIR").map(PathBuf::from),
         timeout_secs: 900,
         filter: None,
+        quick: false,
     };
     while let Some(arg) = args.next() {
         let mut value = |name: &str| match args.next() {
@@ -71,6 +78,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Flags> {
         match arg.as_str() {
             "-v" | "--verbose" => flags.verbose = true,
             "--kvm" => flags.kvm = true,
+            "--quick" => flags.quick = true,
             "--kdir" => flags.kdir = Some(PathBuf::from(value("--kdir")?)),
             "--timeout" => {
                 let v = value("--timeout")?;

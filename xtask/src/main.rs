@@ -2,6 +2,7 @@
 //! and boots them under QEMU, interactively (`vm`) or to run the guest
 //! test suite (`test`). One module per stage.
 
+mod bench;
 mod deps;
 mod flags;
 mod fragment;
@@ -42,6 +43,7 @@ fn try_main() -> Result<()> {
             let artifacts = build(&sh, &ws, &flags)?;
             vm::run(&sh, &ws, &flags, &artifacts)
         }
+        flags::Command::Bench => bench::run(&sh, &ws, &flags),
         flags::Command::Test => {
             let code = test::run(&sh, &ws, &flags)?;
             std::process::exit(code)

@@ -30,6 +30,7 @@ pub enum Net {
 pub enum Mode {
     Shell,
     Test,
+    Bench,
     Probe,
 }
 
@@ -57,7 +58,7 @@ impl Boot<'_> {
         match self.mode {
             // mon:stdio: Ctrl-A X quits, Ctrl-A C reaches the monitor.
             Mode::Shell => push(&["-serial", "mon:stdio"]),
-            Mode::Test | Mode::Probe => push(&["-serial", "stdio", "-monitor", "none"]),
+            Mode::Test | Mode::Bench | Mode::Probe => push(&["-serial", "stdio", "-monitor", "none"]),
         }
         let (kernel, initrd) = (self.kernel.display().to_string(), self.initrd.display().to_string());
         push(&["-kernel", &kernel, "-initrd", &initrd]);
@@ -74,6 +75,7 @@ impl Boot<'_> {
         let mode = match self.mode {
             Mode::Shell => "shell",
             Mode::Test => "test",
+            Mode::Bench => "bench",
             Mode::Probe => "probe",
         };
         let net = match self.net {

@@ -85,25 +85,29 @@ impl Stack {
     }
 
     fn add_socket(&mut self) -> SocketHandle {
-        let socket = tcp::Socket::new(tcp::SocketBuffer::new(vec![0; BUFFER]), tcp::SocketBuffer::new(vec![0; BUFFER]));
+        let mut socket = tcp::Socket::new(tcp::SocketBuffer::new(vec![0; BUFFER]), tcp::SocketBuffer::new(vec![0; BUFFER]));
+        // Acknowledge at once: a delayed ACK stalls a Linux sender that
+        // waits for it (smoltcp acks no more eagerly on every 2nd segment).
+        socket.set_ack_delay(None);
         self.sockets.add(socket)
     }
 
-    /// Runs the interface, then sleeps on the device until the next event.
-    fn turn(&mut self) -> Result<(), String> {
+    /// Runs the interface, then sleeps on the device until the next event
+    /// (a frame, a smoltcp timer, or at most `max_wait`).
+    fn turn(&mut self, max_wait: Duration) -> Result<(), String> {
         self.iface.poll(now(), &mut self.phy, &mut self.sockets);
         if let Some(e) = self.phy.error.take() {
             return Err(format!("/dev/xtun: {e}"));
         }
         let delay = self.iface.poll_delay(now(), &self.sockets).map(|d| Duration::from_micros(d.total_micros()));
-        wait_readable(self.phy.raw_fd(), delay.unwrap_or(Duration::from_secs(1)));
+        wait_readable(self.phy.raw_fd(), delay.unwrap_or(max_wait).min(max_wait));
         Ok(())
     }
 }
 
 fn wait_readable(fd: i32, timeout: Duration) {
     let mut fds = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
-    let ms = timeout.as_millis().min(1000) as i32;
+    let ms = timeout.as_millis() as i32;
     // SAFETY: one valid pollfd.
     unsafe { libc::poll(&mut fds, 1, ms) };
 }
@@ -124,7 +128,7 @@ fn serve(args: &Args, port: u16) -> Result<(), String> {
     let mut served = 0u64;
     eprintln!("xtun-stack: serving HTTP on port {port}");
     loop {
-        stack.turn()?;
+        stack.turn(Duration::from_secs(1))?;
         for (handle, conn) in handles.iter().zip(conns.iter_mut()) {
             let socket = stack.sockets.get_mut::<tcp::Socket>(*handle);
             if !socket.is_open() {
@@ -194,7 +198,7 @@ fn get(args: &Args, ip: [u8; 4], port: u16, path: &str) -> Result<(), String> {
     let start = StdInstant::now();
     let deadline = start + Duration::from_secs(120);
     loop {
-        stack.turn()?;
+        stack.turn(Duration::from_secs(1))?;
         let socket = stack.sockets.get_mut::<tcp::Socket>(handle);
         if !sent && socket.can_send() {
             socket.send_slice(request.as_bytes()).map_err(|e| format!("send: {e}"))?;
@@ -213,9 +217,14 @@ fn get(args: &Args, ip: [u8; 4], port: u16, path: &str) -> Result<(), String> {
             return Err(format!("timed out after {} bytes", response.len()));
         }
     }
-    // Let the FIN go out before we exit.
-    for _ in 0..20 {
-        stack.turn()?;
+    // Let our FIN out and its ACK in before we exit.
+    let linger = StdInstant::now() + Duration::from_millis(500);
+    while StdInstant::now() < linger {
+        let state = stack.sockets.get::<tcp::Socket>(handle).state();
+        if matches!(state, tcp::State::Closed | tcp::State::TimeWait) {
+            break;
+        }
+        stack.turn(Duration::from_millis(20))?;
     }
     let split = response.windows(4).position(|w| w == b"\r\n\r\n").ok_or("no HTTP header in the response")?;
     let head = String::from_utf8_lossy(&response[..split]);

@@ -1,0 +1,231 @@
+//! `cargo xtask bench`: xtun against the kernel's own tap, side by side in
+//! the same guest. The guest program `xtun-bench all` measures each metric
+//! as interleaved pairs (xtun, tap, xtun, tap, ...) and prints one flat
+//! JSON object per measurement; this module boots the guest `boots` times,
+//! collects them and reports, per metric and device, the median, min and
+//! max, and the median of the per-pair ratios xtun/tap. Under TCG
+//! identical runs differ by 30-60%, so only the paired ratios mean much.
+
+use std::collections::BTreeMap;
+
+use anyhow::{bail, Context, Result};
+use xshell::Shell;
+
+use crate::{
+    build,
+    flags::Flags,
+    qemu::{Boot, Mode, Net},
+    test::{choose_accel, run_guest},
+    Workspace,
+};
+
+/// (metric, higher is better, target ratio xtun/tap).
+const TARGETS: &[(&str, bool, f64)] = &[
+    ("read_pps", true, 1.0),
+    ("write_pps", true, 1.0),
+    ("ping_rtt_us", false, 1.1),
+    ("tcp_mbps", true, 0.9),
+];
+
+pub fn run(sh: &Shell, ws: &Workspace, flags: &Flags) -> Result<()> {
+    let artifacts = build(sh, ws, flags)?;
+    let accel = choose_accel(flags, ws, &artifacts)?;
+    let (boots, pairs, seconds) = if flags.quick { (1, 1, "0.3") } else { (3, 5, "1") };
+    let mut samples = Vec::new();
+    for boot in 0..boots {
+        eprintln!("==> bench boot {}/{boots} ({}, {pairs} pairs of {seconds} s)", boot + 1, accel.name());
+        let results = ws.target.join("xtun-bench.txt");
+        let run = run_guest(
+            &[],
+            &Boot {
+                kernel: &artifacts.kernel.bzimage,
+                initrd: &artifacts.initrd,
+                mode: Mode::Bench,
+                accel,
+                net: Net::User,
+                results: Some(results.clone()),
+                extra: vec![format!("xtunbench={pairs},{seconds},{boot}")],
+            },
+            &ws.target.join("xtun-bench-console.log"),
+            None,
+            flags.verbose,
+            flags.timeout_secs,
+        )?;
+        let text = std::fs::read_to_string(&results).unwrap_or_default();
+        let got: Vec<Sample> = text.lines().filter_map(Sample::parse).collect();
+        if got.len() != pairs * 2 * TARGETS.len() || run.timed_out {
+            let tail: Vec<&str> = run.console.lines().rev().take(30).collect();
+            let tail: Vec<&str> = tail.into_iter().rev().collect();
+            bail!("bench boot {} gave {} of {} measurements; console tail:\n{}", boot + 1, got.len(), pairs * 2 * TARGETS.len(), tail.join("\n"));
+        }
+        samples.extend(got);
+    }
+    let report = Report::new(&samples);
+    print!("{}", report.table(accel.name(), boots, pairs, seconds));
+    let json = ws.target.join("xtun-bench.json");
+    std::fs::write(&json, report.json(accel.name(), &samples)).context("cannot write target/xtun-bench.json")?;
+    eprintln!("    wrote {}", json.display());
+    Ok(())
+}
+
+/// One measurement from the guest.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    pub boot: u32,
+    pub pair: u32,
+    pub metric: String,
+    pub device: String,
+    pub value: f64,
+    pub raw: String,
+}
+
+impl Sample {
+    /// Parses one flat JSON object line as `xtun-bench` prints it.
+    pub fn parse(line: &str) -> Option<Sample> {
+        let body = line.trim().strip_prefix('{')?.strip_suffix('}')?;
+        let mut fields = BTreeMap::new();
+        for field in body.split(',') {
+            let (k, v) = field.split_once(':')?;
+            fields.insert(k.trim().trim_matches('"').to_string(), v.trim().trim_matches('"').to_string());
+        }
+        Some(Sample {
+            boot: fields.get("boot")?.parse().ok()?,
+            pair: fields.get("pair")?.parse().ok()?,
+            metric: fields.get("metric")?.clone(),
+            device: fields.get("device")?.clone(),
+            value: fields.get("value")?.parse().ok()?,
+            raw: line.trim().to_string(),
+        })
+    }
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    if n == 0 {
+        return f64::NAN;
+    }
+    if n % 2 == 1 {
+        values[n / 2]
+    } else {
+        (values[n / 2 - 1] + values[n / 2]) / 2.0
+    }
+}
+
+pub struct Row {
+    pub metric: &'static str,
+    pub higher_is_better: bool,
+    pub target: f64,
+    /// (median, min, max) for xtun and for tap.
+    pub xtun: (f64, f64, f64),
+    pub tap: (f64, f64, f64),
+    pub ratio: f64,
+}
+
+impl Row {
+    pub fn met(&self) -> bool {
+        if self.higher_is_better {
+            self.ratio >= self.target
+        } else {
+            self.ratio <= self.target
+        }
+    }
+}
+
+pub struct Report {
+    pub rows: Vec<Row>,
+}
+
+impl Report {
+    pub fn new(samples: &[Sample]) -> Report {
+        let stats = |metric: &str, device: &str| {
+            let mut v: Vec<f64> = samples.iter().filter(|s| s.metric == metric && s.device == device).map(|s| s.value).collect();
+            let min = v.iter().copied().fold(f64::INFINITY, f64::min);
+            let max = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            (median(&mut v), min, max)
+        };
+        let rows = TARGETS
+            .iter()
+            .map(|&(metric, higher_is_better, target)| {
+                let mut ratios: Vec<f64> = samples
+                    .iter()
+                    .filter(|s| s.metric == metric && s.device == "xtun")
+                    .filter_map(|x| {
+                        let tap = samples.iter().find(|t| t.metric == metric && t.device == "tap" && t.boot == x.boot && t.pair == x.pair)?;
+                        (tap.value > 0.0).then(|| x.value / tap.value)
+                    })
+                    .collect();
+                Row { metric, higher_is_better, target, xtun: stats(metric, "xtun"), tap: stats(metric, "tap"), ratio: median(&mut ratios) }
+            })
+            .collect();
+        Report { rows }
+    }
+
+    pub fn table(&self, accel: &str, boots: usize, pairs: usize, seconds: &str) -> String {
+        let mut out = format!("xtun vs tap: {boots} boot(s) x {pairs} interleaved pair(s), {seconds} s each, {accel}, -smp 2\n");
+        out += &format!("{:<12} {:>26} {:>26} {:>11} {:>8}  {}\n", "metric", "xtun median (min..max)", "tap median (min..max)", "xtun/tap", "target", "met");
+        for r in &self.rows {
+            let fmt = |(m, lo, hi): (f64, f64, f64)| format!("{m:.1} ({lo:.1}..{hi:.1})");
+            let target = format!("{}{:.1}", if r.higher_is_better { ">=" } else { "<=" }, r.target);
+            out += &format!("{:<12} {:>26} {:>26} {:>11.3} {:>8}  {}\n", r.metric, fmt(r.xtun), fmt(r.tap), r.ratio, target, if r.met() { "yes" } else { "NO" });
+        }
+        out
+    }
+
+    pub fn json(&self, accel: &str, samples: &[Sample]) -> String {
+        let rows: Vec<String> = self
+            .rows
+            .iter()
+            .map(|r| {
+                format!(
+                    "    {{\"metric\": \"{}\", \"xtun_median\": {:.3}, \"xtun_min\": {:.3}, \"xtun_max\": {:.3}, \"tap_median\": {:.3}, \"tap_min\": {:.3}, \"tap_max\": {:.3}, \"ratio_median\": {:.4}, \"target\": {}, \"higher_is_better\": {}, \"met\": {}}}",
+                    r.metric, r.xtun.0, r.xtun.1, r.xtun.2, r.tap.0, r.tap.1, r.tap.2, r.ratio, r.target, r.higher_is_better, r.met()
+                )
+            })
+            .collect();
+        let raw: Vec<String> = samples.iter().map(|s| format!("    {}", s.raw)).collect();
+        format!("{{\n  \"accelerator\": \"{accel}\",\n  \"summary\": [\n{}\n  ],\n  \"samples\": [\n{}\n  ]\n}}\n", rows.join(",\n"), raw.join(",\n"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(boot: u32, pair: u32, metric: &str, device: &str, value: f64) -> Sample {
+        Sample { boot, pair, metric: metric.into(), device: device.into(), value, raw: String::new() }
+    }
+
+    #[test]
+    fn parses_guest_lines() {
+        let line = r#"{"boot":2,"pair":1,"metric":"read_pps","unit":"frames/s","device":"tap","value":12345.500,"dropped":3.000}"#;
+        let sample = Sample::parse(line).unwrap();
+        assert_eq!((sample.boot, sample.pair, sample.value), (2, 1, 12345.5));
+        assert_eq!((sample.metric.as_str(), sample.device.as_str()), ("read_pps", "tap"));
+        assert_eq!(Sample::parse("ok 1 x"), None);
+    }
+
+    #[test]
+    fn ratios_are_paired_and_medians_are_medians() {
+        let samples = vec![
+            s(0, 0, "read_pps", "xtun", 100.0),
+            s(0, 0, "read_pps", "tap", 50.0),
+            s(0, 1, "read_pps", "xtun", 10.0),
+            s(0, 1, "read_pps", "tap", 10.0),
+            s(1, 0, "read_pps", "xtun", 30.0),
+            s(1, 0, "read_pps", "tap", 20.0),
+            s(0, 0, "ping_rtt_us", "xtun", 120.0),
+            s(0, 0, "ping_rtt_us", "tap", 100.0),
+        ];
+        let r = Report::new(&samples);
+        let read = &r.rows[0];
+        // Pair ratios 2.0, 1.0, 1.5: median 1.5, not the ratio of medians (30/20).
+        assert_eq!(read.ratio, 1.5);
+        assert_eq!(read.xtun, (30.0, 10.0, 100.0));
+        assert!(read.met());
+        let ping = r.rows.iter().find(|r| r.metric == "ping_rtt_us").unwrap();
+        assert!((ping.ratio - 1.2).abs() < 1e-9);
+        assert!(!ping.met(), "1.2x the RTT misses the <= 1.1 target");
+        assert_eq!(median(&mut [4.0, 1.0, 3.0, 2.0]), 2.5);
+    }
+}
