@@ -54,19 +54,56 @@ pub fn run(sh: &Shell, ws: &Workspace, tools: &deps::Tools) -> Result<Kernel> {
     }
     eprintln!("    building linux {version} in {} (about 12 minutes on 2 cores)", kernel.build.display());
     configure(sh, &source, &kernel, &fragment_path, &fragment)?;
-    let jobs = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).to_string();
-    let source_make = |targets: &[&str]| {
-        let build = &kernel.build;
-        let mut c = cmd!(sh, "make -C {source} O={build} -j{jobs} {targets...}");
-        for (k, v) in &kernel.env {
-            c = c.env(k, v);
-        }
-        c.quiet().run().context("kernel build failed: the make output above says why")
-    };
-    source_make(&["bzImage", "modules_prepare"])?;
-    source_make(&["modules"])?;
+    let log = kernel.build.join("xtun-build.log");
+    eprintln!("    make output goes to {}", log.display());
+    make_logged(&source, &kernel, &["bzImage", "modules_prepare", "modules"], &log)?;
     sh.write_file(&done, "")?;
     Ok(kernel)
+}
+
+/// Runs make with its output in `log`, printing a progress line every 30 s
+/// and the log's tail if it fails.
+fn make_logged(source: &Path, kernel: &Kernel, targets: &[&str], log: &Path) -> Result<()> {
+    use std::io::{BufRead, BufReader, Write};
+    let jobs = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    let mut args = vec![
+        "-C".to_string(),
+        source.display().to_string(),
+        format!("O={}", kernel.build.display()),
+        format!("-j{jobs}"),
+    ];
+    args.extend(targets.iter().map(|t| t.to_string()));
+    let mut expr = duct::cmd("make", &args).stderr_to_stdout().unchecked();
+    for (k, v) in &kernel.env {
+        expr = expr.env(k, v);
+    }
+    let reader = expr.reader().context("cannot start make")?;
+    let mut file = std::fs::File::create(log)?;
+    let (start, mut last, mut compiled) = (std::time::Instant::now(), std::time::Instant::now(), 0usize);
+    let mut tail = std::collections::VecDeque::new();
+    for line in BufReader::new(&reader).lines() {
+        let line = line?;
+        writeln!(file, "{line}")?;
+        if line.starts_with("  CC") || line.starts_with("  RUSTC") {
+            compiled += 1;
+        }
+        tail.push_back(line);
+        if tail.len() > 40 {
+            tail.pop_front();
+        }
+        if last.elapsed().as_secs() >= 30 {
+            last = std::time::Instant::now();
+            eprintln!("    kernel: {compiled} objects compiled, {}s", start.elapsed().as_secs());
+        }
+    }
+    let output = reader.try_wait()?.context("make did not finish")?;
+    if !output.status.success() {
+        for line in &tail {
+            eprintln!("{line}");
+        }
+        bail!("kernel build failed (full log: {}); the lines above say why", log.display());
+    }
+    Ok(())
 }
 
 fn kdir() -> Option<PathBuf> {

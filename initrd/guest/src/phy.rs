@@ -14,14 +14,17 @@ use crate::Xtun;
 pub struct XtunPhy {
     dev: Xtun,
     rx: Vec<u8>,
-    /// The first error the device returned (e.g. EIO: link down).
+    /// The first unexpected error the device returned.
     pub error: Option<io::Error>,
+    /// xtun fails read and write with EIO while the interface is down;
+    /// the stack keeps going (TCP retransmits) until it comes back up.
+    pub link_down: bool,
 }
 
 impl XtunPhy {
     /// `spec` is `xtun` or `tap:NAME` (see [`Xtun::open_spec`]).
     pub fn open(spec: &str) -> io::Result<XtunPhy> {
-        Ok(XtunPhy { dev: Xtun::open_spec(spec)?, rx: vec![0; 65536], error: None })
+        Ok(XtunPhy { dev: Xtun::open_spec(spec)?, rx: vec![0; 65536], error: None, link_down: false })
     }
 
     pub fn raw_fd(&self) -> i32 {
@@ -44,9 +47,14 @@ impl phy::Device for XtunPhy {
     }
 
     fn receive(&mut self, _now: Instant) -> Option<(RxToken, TxToken<'_>)> {
+        self.link_down = false;
         match self.dev.read_frame(&mut self.rx) {
             Ok(n) => Some((RxToken(self.rx[..n].to_vec()), TxToken(self))),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => None,
+            Err(e) if e.raw_os_error() == Some(libc::EIO) => {
+                self.link_down = true;
+                None
+            }
             Err(e) => {
                 self.error.get_or_insert(e);
                 None
@@ -69,8 +77,10 @@ impl phy::TxToken for TxToken<'_> {
     fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
         let mut frame = vec![0; len];
         let result = f(&mut frame);
-        if let Err(e) = self.0.dev.write_frame(&frame) {
-            self.0.error.get_or_insert(e);
+        match self.0.dev.write_frame(&frame) {
+            Err(e) if e.raw_os_error() == Some(libc::EIO) => self.0.link_down = true,
+            Err(e) => drop(self.0.error.get_or_insert(e)),
+            Ok(_) => {}
         }
         result
     }

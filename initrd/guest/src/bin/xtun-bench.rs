@@ -338,6 +338,9 @@ impl Drop for CloseFd {
 /// guest kernel's wget fetches 4 MiB. MB/s.
 fn tcp(dev: Dev, duration: Duration) -> Result<Figure, String> {
     let size: usize = if duration < Duration::from_millis(500) { 256 * 1024 } else { 4 * 1024 * 1024 };
+    if dev == Dev::Xtun {
+        configure(dev)?; // the tap, below, exists only once it is opened
+    }
     let mut server = Server(
         Command::new("/usr/bin/xtun-stack")
             .args(["serve", "8080", "--dev", &dev.spec()])
@@ -354,7 +357,10 @@ fn tcp(dev: Dev, duration: Duration) -> Result<Figure, String> {
         thread::sleep(Duration::from_millis(20));
     }
     thread::sleep(Duration::from_millis(100));
-    configure(dev)?;
+    if dev == Dev::Tap {
+        configure(dev)?;
+    }
+    // The stack answers ARP itself.
     let _ = ip(&["neigh", "del", "10.99.0.2", "dev", dev.ifname()]);
     let url = format!("http://10.99.0.2:8080/{size}");
     let start = Instant::now();

@@ -99,6 +99,11 @@ impl Stack {
         if let Some(e) = self.phy.error.take() {
             return Err(format!("/dev/xtun: {e}"));
         }
+        if self.phy.link_down {
+            // poll(2) reports EPOLLERR at once while down: just wait a little.
+            std::thread::sleep(Duration::from_millis(20));
+            return Ok(());
+        }
         let delay = self.iface.poll_delay(now(), &self.sockets).map(|d| Duration::from_micros(d.total_micros()));
         wait_readable(self.phy.raw_fd(), delay.unwrap_or(max_wait).min(max_wait));
         Ok(())
