@@ -52,8 +52,8 @@ pub struct Tools {
     pub apt: PrivateApt,
 }
 
-pub fn run(sh: &Shell, ws: &Workspace) -> Result<Tools> {
-    install_packages(sh)?;
+pub fn run(sh: &Shell, ws: &Workspace, profile: &crate::kernel::Profile) -> Result<Tools> {
+    install_packages(sh, profile.packages)?;
     install_bindgen(sh)?;
     let apt = PrivateApt::new(sh, &ws.cache.join("apt"))?;
     let rustc_version = cmd!(sh, "rustc --version").read().context("cannot run rustc")?;
@@ -65,9 +65,10 @@ fn is_root(sh: &Shell) -> bool {
     cmd!(sh, "id -u").read().map(|s| s.trim() == "0").unwrap_or(false)
 }
 
-fn install_packages(sh: &Shell) -> Result<()> {
+fn install_packages(sh: &Shell, extra: &[(&str, &str)]) -> Result<()> {
     let missing: Vec<&str> = PACKAGES
         .iter()
+        .chain(extra)
         .filter(|(_, file)| !Path::new(file).exists())
         .map(|(pkg, _)| *pkg)
         .collect();

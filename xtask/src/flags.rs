@@ -26,6 +26,10 @@ OPTIONS:
     --kdir <DIR>         use your own built kernel tree (also KDIR=<DIR> in the environment)
     --timeout <SECS>     whole guest run limit for `test` (default 900)
     --filter <TEXT>      run only guest tests whose name contains TEXT (test)
+    --debug-kernel       use the debug kernel profile (KASAN, kmemleak, lockdep, panic_on_warn;
+                         built with clang, cached separately) (test, vm, bench)
+    --stress-secs <SECS> how long the xtun-stress guest test runs (default 15)
+    --seed <N>           replay xtun-stress with this seed (it prints its seed)
     --quick              one boot, one pair, short runs (bench)
 ";
 
@@ -48,6 +52,9 @@ pub struct Flags {
     pub timeout_secs: u64,
     pub filter: Option<String>,
     pub quick: bool,
+    pub debug_kernel: bool,
+    pub stress_secs: Option<u64>,
+    pub seed: Option<String>,
 }
 
 pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Flags> {
@@ -69,6 +76,9 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Flags> {
         timeout_secs: 900,
         filter: None,
         quick: false,
+        debug_kernel: false,
+        stress_secs: None,
+        seed: None,
     };
     while let Some(arg) = args.next() {
         let mut value = |name: &str| match args.next() {
@@ -79,6 +89,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Flags> {
             "-v" | "--verbose" => flags.verbose = true,
             "--kvm" => flags.kvm = true,
             "--quick" => flags.quick = true,
+            "--debug-kernel" => flags.debug_kernel = true,
             "--kdir" => flags.kdir = Some(PathBuf::from(value("--kdir")?)),
             "--timeout" => {
                 let v = value("--timeout")?;
@@ -87,6 +98,15 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Flags> {
                     .map_err(|_| anyhow::anyhow!("--timeout takes whole seconds, not `{v}`"))?;
             }
             "--filter" => flags.filter = Some(value("--filter")?),
+            "--seed" => {
+                let v = value("--seed")?;
+                v.parse::<u64>().map_err(|_| anyhow::anyhow!("--seed takes a number, not `{v}`"))?;
+                flags.seed = Some(v);
+            }
+            "--stress-secs" => {
+                let v = value("--stress-secs")?;
+                flags.stress_secs = Some(v.parse().map_err(|_| anyhow::anyhow!("--stress-secs takes whole seconds, not `{v}`"))?);
+            }
             "-h" | "--help" => flags.command = Command::Help,
             other => bail!("unknown option `{other}`: run `cargo xtask help`"),
         }

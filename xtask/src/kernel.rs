@@ -13,12 +13,45 @@ use xshell::{cmd, Shell};
 
 use crate::{deps, fragment, Workspace};
 
+/// A kernel flavour: its fragments, compiler and boot settings.
+pub struct Profile {
+    pub name: &'static str,
+    /// Fragments under qemu/, merged in order on top of tinyconfig.
+    fragments: &'static [&'static str],
+    /// `LLVM=` for make (the debug profile needs clang for Rust + KASAN).
+    llvm: Option<&'static str>,
+    /// Extra Debian packages: (package, file that proves it).
+    pub packages: &'static [(&'static str, &'static str)],
+    pub cmdline: &'static [&'static str],
+    pub memory_mb: u32,
+}
+
+impl Profile {
+    pub fn of(flags: &crate::flags::Flags) -> Profile {
+        if flags.debug_kernel {
+            Profile {
+                name: "debug",
+                fragments: &["kernel.config", "debug.config"],
+                llvm: Some("/usr/lib/llvm-19/bin/"),
+                packages: &[("clang-19", "/usr/bin/clang-19"), ("lld-19", "/usr/bin/ld.lld-19"), ("llvm-19", "/usr/bin/llvm-ar-19")],
+                cmdline: &["panic_on_warn=1", "kmemleak=on"],
+                memory_mb: 2048,
+            }
+        } else {
+            Profile { name: "normal", fragments: &["kernel.config"], llvm: None, packages: &[], cmdline: &[], memory_mb: 1024 }
+        }
+    }
+}
+
 pub struct Kernel {
     /// The kernel build directory (`O=`), what `make -C` takes for modules.
     pub build: PathBuf,
     pub bzimage: PathBuf,
     /// Environment every make in this tree needs (Rust toolchain paths).
     pub env: Vec<(String, String)>,
+    /// Kernel command line words and guest memory this profile needs.
+    pub cmdline: Vec<String>,
+    pub memory_mb: u32,
 }
 
 impl Kernel {
@@ -33,20 +66,33 @@ impl Kernel {
     }
 }
 
-pub fn run(sh: &Shell, ws: &Workspace, tools: &deps::Tools) -> Result<Kernel> {
-    let env = vec![
+pub fn run(sh: &Shell, ws: &Workspace, tools: &deps::Tools, profile: &Profile) -> Result<Kernel> {
+    let mut env = vec![
         ("LIBCLANG_PATH".to_string(), deps::LIBCLANG_PATH.to_string()),
         ("RUST_LIB_SRC".to_string(), tools.rust_lib_src.display().to_string()),
     ];
+    if let Some(llvm) = profile.llvm {
+        env.push(("LLVM".to_string(), llvm.to_string()));
+    }
+    let cmdline: Vec<String> = profile.cmdline.iter().map(|w| w.to_string()).collect();
     if let Some(kdir) = kdir() {
-        return users_tree(&kdir, env);
+        return users_tree(&kdir, env, cmdline, profile.memory_mb);
     }
     let (version, source) = unpack_source(sh, ws, tools)?;
-    let fragment_path = ws.root.join("qemu/kernel.config");
-    let fragment = sh.read_file(&fragment_path)?;
-    let key = fragment::stable_hash(&[fragment.as_bytes(), tools.rustc_version.as_bytes()]);
-    let build = ws.cache.join(format!("build/linux-{version}-{key:016x}"));
-    let kernel = Kernel { bzimage: build.join("arch/x86/boot/bzImage"), build, env };
+    let mut fragment = String::new();
+    for name in profile.fragments {
+        fragment += &sh.read_file(ws.root.join("qemu").join(name))?;
+    }
+    let fragment_path = ws.target.join(format!("kernel-{}.config", profile.name));
+    sh.write_file(&fragment_path, &fragment)?;
+    // The normal profile's key predates profiles: keep it, so caches stay warm.
+    let key = match profile.name {
+        "normal" => fragment::stable_hash(&[fragment.as_bytes(), tools.rustc_version.as_bytes()]),
+        name => fragment::stable_hash(&[fragment.as_bytes(), tools.rustc_version.as_bytes(), name.as_bytes()]),
+    };
+    let suffix = if profile.name == "normal" { String::new() } else { format!("-{}", profile.name) };
+    let build = ws.cache.join(format!("build/linux-{version}-{key:016x}{suffix}"));
+    let kernel = Kernel { bzimage: build.join("arch/x86/boot/bzImage"), build, env, cmdline, memory_mb: profile.memory_mb };
     let done = kernel.build.join(".xtun-built");
     if done.exists() && kernel.bzimage.exists() {
         eprintln!("    cached: {}", kernel.build.display());
@@ -111,7 +157,7 @@ fn kdir() -> Option<PathBuf> {
 }
 
 /// A user's own tree: must already be built with Rust support.
-fn users_tree(kdir: &Path, env: Vec<(String, String)>) -> Result<Kernel> {
+fn users_tree(kdir: &Path, env: Vec<(String, String)>, cmdline: Vec<String>, memory_mb: u32) -> Result<Kernel> {
     let need = |file: &str, why: &str| -> Result<()> {
         if !kdir.join(file).exists() {
             bail!("KDIR={} has no {file}: {why}", kdir.display());
@@ -126,7 +172,7 @@ fn users_tree(kdir: &Path, env: Vec<(String, String)>) -> Result<Kernel> {
     if !config.lines().any(|l| l == "CONFIG_RUST=y") {
         bail!("KDIR={} is not built with CONFIG_RUST=y", kdir.display());
     }
-    Ok(Kernel { build: kdir.to_path_buf(), bzimage: kdir.join("arch/x86/boot/bzImage"), env })
+    Ok(Kernel { build: kdir.to_path_buf(), bzimage: kdir.join("arch/x86/boot/bzImage"), env, cmdline, memory_mb })
 }
 
 /// Fetches (once) and unpacks (once) the Debian kernel source.

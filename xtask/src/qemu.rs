@@ -36,6 +36,7 @@ pub enum Mode {
 
 pub struct Boot<'a> {
     pub kernel: &'a Path,
+    pub memory_mb: u32,
     pub initrd: &'a Path,
     pub mode: Mode,
     pub accel: Accel,
@@ -50,7 +51,8 @@ impl Boot<'_> {
     pub fn args(&self) -> Vec<String> {
         let mut a: Vec<String> = Vec::new();
         let mut push = |words: &[&str]| a.extend(words.iter().map(|w| w.to_string()));
-        push(&["-nodefaults", "-no-reboot", "-m", "1024", "-smp", "2", "-display", "none"]);
+        let memory = self.memory_mb.to_string();
+        push(&["-nodefaults", "-no-reboot", "-m", &memory, "-smp", "2", "-display", "none"]);
         match self.accel {
             Accel::Tcg => push(&["-accel", "tcg"]),
             Accel::Kvm => push(&["-accel", "kvm", "-cpu", "host"]),
@@ -100,6 +102,7 @@ mod tests {
     fn test_boot_has_results_port_and_tap() {
         let boot = Boot {
             kernel: Path::new("/k"),
+            memory_mb: 1024,
             initrd: Path::new("/i"),
             mode: Mode::Test,
             accel: Accel::Tcg,
@@ -120,6 +123,7 @@ mod tests {
     fn shell_boot_multiplexes_the_monitor() {
         let boot = Boot {
             kernel: Path::new("/k"),
+            memory_mb: 1024,
             initrd: Path::new("/i"),
             mode: Mode::Shell,
             accel: Accel::Kvm,

@@ -42,12 +42,19 @@ pub fn run(sh: &Shell, ws: &Workspace, flags: &Flags) -> Result<i32> {
     let lab = root_or_user_net(sh)?;
     let results_path = ws.target.join("xtun-results.txt");
     let console_path = ws.target.join("xtun-console.log");
-    let mut extra = Vec::new();
+    let mut extra = artifacts.kernel.cmdline.clone();
+    if let Some(secs) = flags.stress_secs {
+        extra.push(format!("xtunstress={secs}"));
+    }
+    if let Some(seed) = &flags.seed {
+        extra.push(format!("xtunseed={seed}"));
+    }
     if let Some(filter) = &flags.filter {
         extra.push(format!("xtunfilter={filter}"));
     }
     let boot = Boot {
         kernel: &artifacts.kernel.bzimage,
+        memory_mb: artifacts.kernel.memory_mb,
         initrd: &artifacts.initrd,
         mode: Mode::Test,
         accel,
@@ -264,12 +271,13 @@ pub fn choose_accel(flags: &Flags, ws: &Workspace, artifacts: &Artifacts) -> Res
     }
     let boot = Boot {
         kernel: &artifacts.kernel.bzimage,
+        memory_mb: artifacts.kernel.memory_mb,
         initrd: &artifacts.initrd,
         mode: Mode::Probe,
         accel: Accel::Kvm,
         net: Net::User,
         results: None,
-        extra: vec![],
+        extra: artifacts.kernel.cmdline.clone(),
     };
     let run = run_guest(&[], &boot, &ws.target.join("kvm-probe.log"), None, false, 30)?;
     if run.console.contains("XTUN-PROBE-OK") {

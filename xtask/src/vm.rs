@@ -17,12 +17,13 @@ pub fn run(sh: &Shell, ws: &Workspace, flags: &Flags, artifacts: &Artifacts) -> 
     let net = lab.as_ref().map_or(Net::User, |_| Net::Tap(lab::TAP.to_string()));
     let boot = Boot {
         kernel: &artifacts.kernel.bzimage,
+        memory_mb: artifacts.kernel.memory_mb,
         initrd: &artifacts.initrd,
         mode: Mode::Shell,
         accel: accel,
         net,
         results: None,
-        extra: vec![],
+        extra: artifacts.kernel.cmdline.clone(),
     };
     eprintln!("==> booting a guest shell ({}); Ctrl-A X quits", accel.name());
     if let Some(lab) = &lab {
