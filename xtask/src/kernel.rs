@@ -98,6 +98,7 @@ pub fn run(sh: &Shell, ws: &Workspace, tools: &deps::Tools, profile: &Profile) -
         eprintln!("    cached: {}", kernel.build.display());
         return Ok(kernel);
     }
+    need_space(sh, &ws.cache, 3)?;
     eprintln!("    building linux {version} in {} (about 12 minutes on 2 cores)", kernel.build.display());
     configure(sh, &source, &kernel, &fragment_path, &fragment)?;
     let log = kernel.build.join("xtun-build.log");
@@ -152,6 +153,25 @@ fn make_logged(source: &Path, kernel: &Kernel, targets: &[&str], log: &Path) -> 
     Ok(())
 }
 
+/// Fails early, and says so, when `dir` has less than `gib` GiB free.
+fn need_space(sh: &Shell, dir: &Path, gib: u64) -> Result<()> {
+    let out = cmd!(sh, "df -Pk {dir}").quiet().read()?;
+    let free_kib: u64 = out
+        .lines()
+        .nth(1)
+        .and_then(|l| l.split_whitespace().nth(3))
+        .and_then(|v| v.parse().ok())
+        .context("cannot read free space from df")?;
+    if free_kib < gib * 1024 * 1024 {
+        bail!(
+            "{} has {} MiB free; the kernel needs {gib} GiB: free some space or set XTUN_CACHE to a bigger disk",
+            dir.display(),
+            free_kib / 1024
+        );
+    }
+    Ok(())
+}
+
 fn kdir() -> Option<PathBuf> {
     std::env::var_os("KDIR").map(PathBuf::from)
 }
@@ -196,6 +216,7 @@ fn unpack_source(sh: &Shell, ws: &Workspace, tools: &deps::Tools) -> Result<(Str
     if source.join(".xtun-unpacked").exists() {
         return Ok((upstream(&deb_version), source));
     }
+    need_space(sh, &ws.cache, 4)?;
     let deb = tools.apt.download(sh, package, &deb_version)?;
     let tmp = ws.cache.join("src/.unpack");
     sh.remove_path(&tmp)?;
