@@ -1,5 +1,7 @@
-# After everything above: a kmemleak scan finds nothing allocated by xtun.
-# Only the debug kernel (--debug-kernel) has kmemleak; elsewhere this skips.
+# After everything above: a kmemleak scan finds no object leaked while the
+# suite ran (the runner cleared the boot's suspects first). Leaks from a
+# module instance that was unloaded cannot be named by symbol any more, so
+# any new unreferenced object fails. Only the debug kernel has kmemleak.
 . /xtun/tests/lib.sh
 [ -e /sys/kernel/debug/kmemleak ] || skip "no kmemleak in this kernel (run with --debug-kernel)"
 rmmod xtun && insmod /lib/modules/xtun.ko || fail "reload before the scan"
@@ -8,8 +10,8 @@ sleep 6
 echo scan > /sys/kernel/debug/kmemleak
 report=$(cat /sys/kernel/debug/kmemleak)
 count=$(echo "$report" | grep -c 'unreferenced object')
-echo "kmemleak: $count unreferenced objects in all"
-if echo "$report" | grep -qi xtun; then
-	echo "$report" | head -n 60
-	fail "kmemleak reports objects from xtun"
+echo "kmemleak: $count unreferenced objects since the suite started"
+if [ "$count" -gt 0 ]; then
+	echo "$report" | head -n 80
+	fail "kmemleak found $count leaked objects"
 fi
