@@ -23,6 +23,8 @@ const TOOLS: &[(&str, &str)] = &[
     ("/usr/sbin/ethtool", "/usr/sbin/ethtool"),
     ("/usr/bin/tcpdump", "/usr/bin/tcpdump"),
     ("/usr/bin/iperf3", "/usr/bin/iperf3"),
+    // iputils ping, for -f (busybox's ping has no flood mode).
+    ("/usr/bin/ping", "/usr/bin/ping"),
 ];
 
 /// One line of a gen_init_cpio spec, keyed by guest path.
