@@ -136,6 +136,11 @@ fn serve(args: &Args, port: u16) -> Result<(), String> {
         stack.turn(Duration::from_secs(1))?;
         for (handle, conn) in handles.iter().zip(conns.iter_mut()) {
             let socket = stack.sockets.get_mut::<tcp::Socket>(*handle);
+            // We close first, so we hold TIME_WAIT; free the socket for the
+            // next connection instead (the client has everything by then).
+            if socket.state() == tcp::State::TimeWait {
+                socket.abort();
+            }
             if !socket.is_open() {
                 *conn = Conn::default();
                 socket.listen(port).map_err(|e| format!("listen: {e}"))?;

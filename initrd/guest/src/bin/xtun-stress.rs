@@ -168,7 +168,8 @@ fn writer(shared: &Shared, rng: &mut Rng) {
         1 => rng.below(20) as usize,
         _ => 14 + rng.below(1600) as usize,
     };
-    let frame: Vec<u8> = if rng.below(2) == 0 {
+    // Valid IPv4 frames stop at the 65535-byte IP limit; random ones go on.
+    let frame: Vec<u8> = if rng.below(2) == 0 && len < 65_000 {
         let mac = mac_of(IFNAME).unwrap_or([2, 0, 0, 0, 0, 1]);
         udp_frame([2, 0, 0, 0x99, 0, 2], mac, [10, 99, 0, 2], [10, 99, 0, 1], 9 + rng.below(100) as u16, &vec![0x33; len.saturating_sub(42)])
     } else {
