@@ -92,21 +92,26 @@ impl Stack {
         self.sockets.add(socket)
     }
 
-    /// Runs the interface, then sleeps on the device until the next event
-    /// (a frame, a smoltcp timer, or at most `max_wait`).
-    fn turn(&mut self, max_wait: Duration) -> Result<(), String> {
+    /// Runs the interface: frames in, timers, frames out.
+    fn poll(&mut self) -> Result<(), String> {
         self.iface.poll(now(), &mut self.phy, &mut self.sockets);
-        if let Some(e) = self.phy.error.take() {
-            return Err(format!("/dev/xtun: {e}"));
+        match self.phy.error.take() {
+            Some(e) => Err(format!("/dev/xtun: {e}")),
+            None => Ok(()),
         }
+    }
+
+    /// Sleeps on the device until a frame, the next smoltcp timer, or
+    /// `max_wait`. Call it after handling the sockets: data they queued
+    /// makes smoltcp ask for an immediate poll.
+    fn wait(&mut self, max_wait: Duration) {
         if self.phy.link_down {
             // poll(2) reports EPOLLERR at once while down: just wait a little.
             std::thread::sleep(Duration::from_millis(20));
-            return Ok(());
+            return;
         }
         let delay = self.iface.poll_delay(now(), &self.sockets).map(|d| Duration::from_micros(d.total_micros()));
         wait_readable(self.phy.raw_fd(), delay.unwrap_or(max_wait).min(max_wait));
-        Ok(())
     }
 }
 
@@ -133,7 +138,7 @@ fn serve(args: &Args, port: u16) -> Result<(), String> {
     let mut served = 0u64;
     eprintln!("xtun-stack: serving HTTP on port {port}");
     loop {
-        stack.turn(Duration::from_secs(1))?;
+        stack.poll()?;
         for (handle, conn) in handles.iter().zip(conns.iter_mut()) {
             let socket = stack.sockets.get_mut::<tcp::Socket>(*handle);
             // We close first, so we hold TIME_WAIT; free the socket for the
@@ -180,6 +185,7 @@ fn serve(args: &Args, port: u16) -> Result<(), String> {
                 }
             }
         }
+        stack.wait(Duration::from_secs(1));
     }
 }
 
@@ -208,7 +214,7 @@ fn get(args: &Args, ip: [u8; 4], port: u16, path: &str) -> Result<(), String> {
     let start = StdInstant::now();
     let deadline = start + Duration::from_secs(120);
     loop {
-        stack.turn(Duration::from_secs(1))?;
+        stack.poll()?;
         let socket = stack.sockets.get_mut::<tcp::Socket>(handle);
         if !sent && socket.can_send() {
             socket.send_slice(request.as_bytes()).map_err(|e| format!("send: {e}"))?;
@@ -226,6 +232,7 @@ fn get(args: &Args, ip: [u8; 4], port: u16, path: &str) -> Result<(), String> {
         if StdInstant::now() > deadline {
             return Err(format!("timed out after {} bytes", response.len()));
         }
+        stack.wait(Duration::from_secs(1));
     }
     // Let our FIN out and its ACK in before we exit.
     let linger = StdInstant::now() + Duration::from_millis(500);
@@ -234,7 +241,8 @@ fn get(args: &Args, ip: [u8; 4], port: u16, path: &str) -> Result<(), String> {
         if matches!(state, tcp::State::Closed | tcp::State::TimeWait) {
             break;
         }
-        stack.turn(Duration::from_millis(20))?;
+        stack.poll()?;
+        stack.wait(Duration::from_millis(20));
     }
     let split = response.windows(4).position(|w| w == b"\r\n\r\n").ok_or("no HTTP header in the response")?;
     let head = String::from_utf8_lossy(&response[..split]);

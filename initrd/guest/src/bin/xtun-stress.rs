@@ -238,6 +238,9 @@ fn second_open(shared: &Shared, _rng: &mut Rng) {
     match Xtun::open() {
         Err(e) if held.is_some() && e.raw_os_error() == Some(libc::EBUSY) => {}
         Ok(_) if held.is_none() => {}
+        // A child forked by the link thread may still share the old file
+        // for a moment (until it execs): that is a holder too.
+        Err(e) if held.is_none() && e.raw_os_error() == Some(libc::EBUSY) => {}
         Err(e) if held.is_none() => shared.unexpected(format!("open while nobody holds the device: {e}")),
         other => shared.unexpected(format!("second open while held: {:?}", other.map(|_| ()))),
     }
@@ -250,9 +253,24 @@ fn reopen(shared: &Shared, rng: &mut Rng) {
     let mut dev = shared.dev.write().unwrap();
     drop(dev.take()); // carrier off, queue dropped
     thread::sleep(Duration::from_millis(rng.below(20)));
-    match Xtun::open() {
+    match open_retrying() {
         Ok(d) => *dev = Some(d),
         Err(e) => shared.unexpected(format!("reopen: {e}")),
+    }
+}
+
+/// Opens /dev/xtun, waiting out EBUSY while a just-forked child (an `ip`
+/// the link thread runs) still shares the file we closed.
+fn open_retrying() -> std::io::Result<Xtun> {
+    let mut tries = 0;
+    loop {
+        match Xtun::open() {
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) && tries < 200 => {
+                tries += 1;
+                thread::sleep(Duration::from_millis(5));
+            }
+            other => return other,
+        }
     }
 }
 
