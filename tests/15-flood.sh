@@ -11,12 +11,12 @@ holder=$!
 sleep 0.3
 dropped=$(stat tx_dropped)
 # -l: keep 1000 echo requests in flight, since no reply ever comes.
-/usr/bin/ping -f -l 1000 -c 3000 -w 20 -I xtun 10.99.0.2 > /tmp/flood.out 2>&1
+/usr/bin/ping -f -l 1000 -c 1500 -w 10 -I xtun 10.99.0.2 > /tmp/flood.out 2>&1
 grep -i 'no buffer space' /tmp/flood.out && fail "ping flood hit ENOBUFS"
 sent=$(sed -n 's/^\([0-9]*\) packets transmitted.*/\1/p' /tmp/flood.out)
 grew=$(( $(stat tx_dropped) - dropped ))
 echo "ping -f with no reader: $sent sent, tx_dropped +$grew"
-[ "${sent:-0}" -ge 2000 ] || fail "ping -f sent only ${sent:-0} requests"
+[ "${sent:-0}" -ge 1000 ] || fail "ping -f sent only ${sent:-0} requests"
 [ "$grew" -eq $((sent - 500)) ] || fail "tx_dropped grew by $grew, want $((sent - 500))"
 kill $holder; wait $holder 2>/dev/null
 xtun-responder --ip 10.99.0.2 &

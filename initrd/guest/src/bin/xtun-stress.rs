@@ -173,7 +173,15 @@ fn writer(shared: &Shared, rng: &mut Rng) {
         let mac = mac_of(IFNAME).unwrap_or([2, 0, 0, 0, 0, 1]);
         udp_frame([2, 0, 0, 0x99, 0, 2], mac, [10, 99, 0, 2], [10, 99, 0, 1], 9 + rng.below(100) as u16, &vec![0x33; len.saturating_sub(42)])
     } else {
-        (0..len).map(|_| rng.next() as u8).collect()
+        let mut random: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
+        // The IPv4 ethertype: a frame we accepted (rx_packets) must not also
+        // be counted as a core rx_dropped for want of a protocol handler,
+        // which happens to unknown ethertypes while a link flap has
+        // unhooked the packet tap.
+        if len >= 14 {
+            random[12..14].copy_from_slice(&[0x08, 0x00]);
+        }
+        random
     };
     let bad_pointer = rng.below(16) == 0;
     with_dev(shared, |dev| {
