@@ -41,7 +41,7 @@ for t in "$@"; do
 	t1=$(cut -d' ' -f1 /proc/uptime)
 	echo "$t1 - $t0" | awk '{ printf "# %s took %.1f s\n", name, $1 - $3 }' name="$name" >> "$results"
 	cat /tmp/test.out
-	splat=$(dmesg -c | grep -E 'WARNING:|BUG:|Oops|Call Trace|kmemleak|general protection|refcount_t|list_(add|del) corruption')
+	splat=$(dmesg -c | grep -E 'WARNING:|BUG:|Oops|Call Trace|suspected memory leak|general protection|refcount_t|list_(add|del) corruption')
 	if [ -n "$splat" ]; then
 		emit "not ok $n $name"
 		echo "$splat" | sed 's/^/# kernel: /' | tee -a "$results"

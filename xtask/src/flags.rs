@@ -24,7 +24,7 @@ OPTIONS:
     -v, --verbose        show the guest console live (test)
     --kvm                use KVM after a quick probe (default: TCG, see README)
     --kdir <DIR>         use your own built kernel tree (also KDIR=<DIR> in the environment)
-    --timeout <SECS>     whole guest run limit for `test` (default 900)
+    --timeout <SECS>     whole guest run limit (default 900; 2700 with --debug-kernel)
     --filter <TEXT>      run only guest tests whose name contains TEXT (test)
     --debug-kernel       use the debug kernel profile (KASAN, kmemleak, lockdep, panic_on_warn;
                          built with clang, cached separately) (test, vm, bench)
@@ -80,6 +80,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Flags> {
         stress_secs: None,
         seed: None,
     };
+    let mut timeout_given = false;
     while let Some(arg) = args.next() {
         let mut value = |name: &str| match args.next() {
             Some(v) => Ok(v),
@@ -92,6 +93,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Flags> {
             "--debug-kernel" => flags.debug_kernel = true,
             "--kdir" => flags.kdir = Some(PathBuf::from(value("--kdir")?)),
             "--timeout" => {
+                timeout_given = true;
                 let v = value("--timeout")?;
                 flags.timeout_secs = v
                     .parse()
@@ -110,6 +112,9 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Flags> {
             "-h" | "--help" => flags.command = Command::Help,
             other => bail!("unknown option `{other}`: run `cargo xtask help`"),
         }
+    }
+    if flags.debug_kernel && !timeout_given {
+        flags.timeout_secs = 2700; // KASAN and lockdep slow TCG down a lot
     }
     Ok(flags)
 }

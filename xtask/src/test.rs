@@ -30,7 +30,7 @@ use crate::{
 };
 
 /// Console lines that mean the kernel hit a bug.
-const SPLATS: &[&str] = &["WARNING:", "BUG:", "Oops", "Kernel panic", "Call Trace:", "general protection fault", "kmemleak:"];
+const SPLATS: &[&str] = &["WARNING:", "BUG:", "Oops", "Kernel panic", "Call Trace:", "general protection fault", "suspected memory leak"];
 
 pub fn run(sh: &Shell, ws: &Workspace, flags: &Flags) -> Result<i32> {
     stage("host unit tests (cargo test)", || {
