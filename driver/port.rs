@@ -110,7 +110,7 @@ impl NetDevOps for Port {
         }
         skb.orphan();
         self.queue.push(skb);
-        self.readers.wake_all();
+        self.readers.wake_if_waiting();
     }
 }
 

@@ -77,6 +77,25 @@ impl WaitQueue {
         result
     }
 
+    /// Wakes every waiter, if there is one (`wq_has_sleeper` + wake-up):
+    /// the hot path (xmit) then takes no wait-queue lock while the reader
+    /// is busy. Callable from any context.
+    pub(crate) fn wake_if_waiting(&self) {
+        // Pairs with the barrier in `prepare_to_wait_event` (set_current_state
+        // after queueing the waiter): either the waiter sees our queued frame
+        // when it re-checks its condition, or we see it on the list here.
+        core::sync::atomic::fence(core::sync::atomic::Ordering::SeqCst);
+        // SAFETY: `head` is initialised; reading the list head's `next`
+        // pointer without the lock is what `waitqueue_active` does.
+        let active = unsafe {
+            let list = &raw mut (*self.head.get()).head;
+            core::ptr::read_volatile(&raw const (*list).next) != list
+        };
+        if active {
+            self.wake_all();
+        }
+    }
+
     /// Wakes every waiter (readers and pollers); callable from any context.
     pub(crate) fn wake_all(&self) {
         // SAFETY: `head` is initialised by the type invariants.
