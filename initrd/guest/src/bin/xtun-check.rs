@@ -34,11 +34,18 @@ fn main() {
     let args = Args::from_env();
     let name = args.positional(0).unwrap_or("list");
     if name == "hold" {
-        // Keeps /dev/xtun open until killed (for rmmod and carrier tests).
-        let _dev = Xtun::open().expect("cannot open /dev/xtun");
-        println!("holding /dev/xtun open");
+        // Keeps /dev/xtun open until killed (for rmmod and carrier tests):
+        // idle, blocked in read(), or waiting in poll().
+        let mut dev = Xtun::open().expect("cannot open /dev/xtun");
+        let how = args.positional(1).unwrap_or("idle");
+        println!("holding /dev/xtun open ({how})");
+        let mut buf = [0u8; 2048];
         loop {
-            thread::sleep(Duration::from_secs(3600));
+            match how {
+                "read" => drop(dev.read_frame(&mut buf)),
+                "poll" => drop(dev.poll(libc::POLLIN, Duration::from_secs(3600))),
+                _ => thread::sleep(Duration::from_secs(3600)),
+            }
         }
     }
     let Some((_, check, what)) = CHECKS.iter().find(|(n, _, _)| *n == name) else {
