@@ -13,7 +13,9 @@ for how in read poll; do
 	kill $holder; wait $holder 2>/dev/null
 	echo "rmmod refused while blocked in $how; the waiter was killed cleanly"
 done
-( while :; do ( exec 3<> /dev/xtun ) 2>/dev/null; done ) &
+# dd opens without O_CREAT: a shell's `<>` would create a regular file
+# /dev/xtun while the module is out, and the next insmod would find it there.
+( while :; do dd if=/dev/xtun of=/dev/null count=0 2>/dev/null; done ) &
 racer=$!
 i=0
 unloaded=0
@@ -26,5 +28,6 @@ while [ $i -lt 100 ]; do
 done
 kill $racer; wait $racer 2>/dev/null
 grep -q '^xtun ' /proc/modules || insmod /lib/modules/xtun.ko || fail "final insmod"
+[ -c /dev/xtun ] || fail "/dev/xtun is not a character device after the races"
 echo "100 rounds racing open/close: $unloaded unloads went through, the rest were refused"
 [ "$unloaded" -gt 0 ] || fail "rmmod never won the race"
