@@ -42,13 +42,15 @@ pub fn run(sh: &Shell, ws: &Workspace, flags: &Flags) -> Result<i32> {
     let lab = root_or_user_net(sh)?;
     let results_path = ws.target.join("xtun-results.txt");
     let console_path = ws.target.join("xtun-console.log");
-    let mut extra = artifacts.kernel.cmdline.clone();
+    // The guest takes the first `key=` it finds: the user's flags go first.
+    let mut extra = Vec::new();
     if let Some(secs) = flags.stress_secs {
         extra.push(format!("xtunstress={secs}"));
     }
     if let Some(seed) = &flags.seed {
         extra.push(format!("xtunseed={seed}"));
     }
+    extra.extend(artifacts.kernel.cmdline.iter().cloned());
     if let Some(filter) = &flags.filter {
         extra.push(format!("xtunfilter={filter}"));
     }
