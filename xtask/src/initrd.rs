@@ -111,15 +111,15 @@ pub fn run(sh: &Shell, ws: &Workspace, kernel: &Kernel, module: &Path, programs:
         spec.file(&format!("/xtun/tests/{name}"), &script, mode);
     }
 
-    let spec_path = ws.target.join("initrd.spec");
+    let spec_path = ws.target.join(format!("initrd-{}.spec", kernel.profile));
     sh.write_file(&spec_path, spec.render())?;
     let gen = gen_init_cpio(sh, ws, kernel)?;
-    let cpio = ws.target.join("initrd.cpio");
-    let initrd = ws.target.join("initrd.gz");
+    let cpio = ws.target.join(format!("initrd-{}.cpio", kernel.profile));
+    let initrd = ws.target.join(format!("initrd-{}.gz", kernel.profile));
     cmd!(sh, "{gen} -t 0 -o {cpio} {spec_path}").quiet().run().context("gen_init_cpio failed")?;
     cmd!(sh, "gzip -n -f {cpio}").quiet().run()?;
-    sh.copy_file(ws.target.join("initrd.cpio.gz"), &initrd)?;
-    sh.remove_path(ws.target.join("initrd.cpio.gz"))?;
+    let gz = ws.target.join(format!("initrd-{}.cpio.gz", kernel.profile));
+    std::fs::rename(&gz, &initrd).context("cannot move the initrd into place")?;
     Ok(initrd)
 }
 

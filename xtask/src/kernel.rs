@@ -44,6 +44,8 @@ impl Profile {
 }
 
 pub struct Kernel {
+    /// The profile's name: artifacts built against this kernel are kept apart.
+    pub profile: &'static str,
     /// The kernel build directory (`O=`), what `make -C` takes for modules.
     pub build: PathBuf,
     pub bzimage: PathBuf,
@@ -76,7 +78,7 @@ pub fn run(sh: &Shell, ws: &Workspace, tools: &deps::Tools, profile: &Profile) -
     }
     let cmdline: Vec<String> = profile.cmdline.iter().map(|w| w.to_string()).collect();
     if let Some(kdir) = kdir() {
-        return users_tree(&kdir, env, cmdline, profile.memory_mb);
+        return users_tree(&kdir, env, cmdline, profile);
     }
     let (version, source) = unpack_source(sh, ws, tools)?;
     let mut fragment = String::new();
@@ -92,7 +94,14 @@ pub fn run(sh: &Shell, ws: &Workspace, tools: &deps::Tools, profile: &Profile) -
     };
     let suffix = if profile.name == "normal" { String::new() } else { format!("-{}", profile.name) };
     let build = ws.cache.join(format!("build/linux-{version}-{key:016x}{suffix}"));
-    let kernel = Kernel { bzimage: build.join("arch/x86/boot/bzImage"), build, env, cmdline, memory_mb: profile.memory_mb };
+    let kernel = Kernel {
+        profile: profile.name,
+        bzimage: build.join("arch/x86/boot/bzImage"),
+        build,
+        env,
+        cmdline,
+        memory_mb: profile.memory_mb,
+    };
     let done = kernel.build.join(".xtun-built");
     if done.exists() && kernel.bzimage.exists() {
         eprintln!("    cached: {}", kernel.build.display());
@@ -177,7 +186,7 @@ fn kdir() -> Option<PathBuf> {
 }
 
 /// A user's own tree: must already be built with Rust support.
-fn users_tree(kdir: &Path, env: Vec<(String, String)>, cmdline: Vec<String>, memory_mb: u32) -> Result<Kernel> {
+fn users_tree(kdir: &Path, env: Vec<(String, String)>, cmdline: Vec<String>, profile: &Profile) -> Result<Kernel> {
     let need = |file: &str, why: &str| -> Result<()> {
         if !kdir.join(file).exists() {
             bail!("KDIR={} has no {file}: {why}", kdir.display());
@@ -192,7 +201,14 @@ fn users_tree(kdir: &Path, env: Vec<(String, String)>, cmdline: Vec<String>, mem
     if !config.lines().any(|l| l == "CONFIG_RUST=y") {
         bail!("KDIR={} is not built with CONFIG_RUST=y", kdir.display());
     }
-    Ok(Kernel { build: kdir.to_path_buf(), bzimage: kdir.join("arch/x86/boot/bzImage"), env, cmdline, memory_mb })
+    Ok(Kernel {
+        profile: "kdir",
+        build: kdir.to_path_buf(),
+        bzimage: kdir.join("arch/x86/boot/bzImage"),
+        env,
+        cmdline,
+        memory_mb: profile.memory_mb,
+    })
 }
 
 /// Fetches (once) and unpacks (once) the Debian kernel source.

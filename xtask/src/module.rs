@@ -1,6 +1,8 @@
 //! Stage `module`: builds `driver/` out of tree against the guest kernel.
-//! The sources are copied to `target/xtun-module` so the build's output
-//! never lands in the repository. Warnings are errors (see driver/Kbuild).
+//! The sources are copied to `target/xtun-module-<profile>` (one per kernel
+//! profile, so a debug build never stands in for a normal one) and the
+//! build's output never lands in the repository. Warnings are errors (see
+//! driver/Kbuild).
 
 use std::path::PathBuf;
 
@@ -10,7 +12,7 @@ use xshell::Shell;
 use crate::{kernel::Kernel, Workspace};
 
 pub fn run(sh: &Shell, ws: &Workspace, kernel: &Kernel) -> Result<PathBuf> {
-    let dir = ws.target.join("xtun-module");
+    let dir = ws.target.join(format!("xtun-module-{}", kernel.profile));
     sh.create_dir(&dir)?;
     for entry in std::fs::read_dir(ws.root.join("driver"))? {
         let path = entry?.path();
