@@ -1,8 +1,8 @@
 //! `cargo xtask test`: host unit tests, then the guest suite.
 //!
 //! The guest writes KTAP to a virtio-serial port that QEMU stores in
-//! `target/xtun-results.txt` (the console cannot fake a result); the console
-//! goes to `target/xtun-console.log` and is shown live with `-v`, or its last
+//! `target/xtun-results-<profile>.txt` (the console cannot fake a result); the
+//! console goes to `target/xtun-console-<profile>.log`, shown live with `-v`, or its last
 //! 40 lines on failure. A missing result, a kernel splat or the timeout fail
 //! the run. The host adds its own checks: the lab pings the guest's eth0.
 
@@ -40,8 +40,10 @@ pub fn run(sh: &Shell, ws: &Workspace, flags: &Flags) -> Result<i32> {
     let artifacts = build(sh, ws, flags)?;
     let accel = choose_accel(flags, ws, &artifacts)?;
     let lab = root_or_user_net(sh)?;
-    let results_path = ws.target.join("xtun-results.txt");
-    let console_path = ws.target.join("xtun-console.log");
+    // Per profile, so a normal and a debug run can go on side by side.
+    let profile = artifacts.kernel.profile;
+    let results_path = ws.target.join(format!("xtun-results-{profile}.txt"));
+    let console_path = ws.target.join(format!("xtun-console-{profile}.log"));
     // The guest takes the first `key=` it finds: the user's flags go first.
     let mut extra = Vec::new();
     if let Some(secs) = flags.stress_secs {
