@@ -36,7 +36,7 @@ for t in "$@"; do
 	name=$(basename "$t" .sh | sed 's/^[0-9]*-//')
 	echo "# --- $name"
 	t0=$(cut -d' ' -f1 /proc/uptime)
-	timeout -s KILL 300 sh "$t" > /tmp/test.out 2>&1
+	timeout -s KILL "${XTUN_TEST_TIMEOUT:-300}" sh "$t" > /tmp/test.out 2>&1
 	rc=$?
 	t1=$(cut -d' ' -f1 /proc/uptime)
 	echo "$t1 - $t0" | awk '{ printf "# %s took %.1f s\n", name, $1 - $3 }' name="$name" >> "$results"

@@ -34,7 +34,7 @@ impl Profile {
                 fragments: &["kernel.config", "debug.config"],
                 llvm: Some("/usr/lib/llvm-19/bin/"),
                 packages: &[("clang-19", "/usr/bin/clang-19"), ("lld-19", "/usr/bin/ld.lld-19"), ("llvm-19", "/usr/bin/llvm-ar-19")],
-                cmdline: &["panic_on_warn=1", "kmemleak=on", "xtuncycles=200", "xtunstress=60"],
+                cmdline: &["panic_on_warn=1", "kmemleak=on", "xtuncycles=200", "xtunstress=60", "xtuntesttimeout=1500"],
                 memory_mb: 2048,
             }
         } else {
