@@ -108,6 +108,17 @@ impl Xtun {
     }
 }
 
+/// Runs iproute2's `ip` (by full path: busybox would shadow it); the error
+/// carries ip's own message.
+pub fn ip(args: &[&str]) -> Result<(), String> {
+    let out = std::process::Command::new("/usr/sbin/ip").args(args).output().map_err(|e| format!("ip: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!("ip {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim()))
+    }
+}
+
 /// A counter of `xtun` from /sys/class/net/xtun/statistics.
 pub fn stat(name: &str) -> u64 {
     stat_of(IFNAME, name)

@@ -21,7 +21,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use xtun_guest::{mac_of, reply::answer, stat_of, udp_frame, Args, Xtun};
+use xtun_guest::{ip, mac_of, reply::answer, stat_of, udp_frame, Args, Xtun};
 
 const PEER_MAC: [u8; 6] = [2, 0, 0, 0x99, 0, 2];
 const PEER: [u8; 4] = [10, 99, 0, 2];
@@ -113,15 +113,6 @@ fn run_all(pairs: usize, duration: Duration, boot: &str) -> Result<(), String> {
         }
     }
     Ok(())
-}
-
-fn ip(args: &[&str]) -> Result<(), String> {
-    let out = Command::new("/usr/sbin/ip").args(args).output().map_err(|e| format!("ip: {e}"))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!("ip {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim()))
-    }
 }
 
 /// Opens `dev` and gives its interface the common test setup.

@@ -7,12 +7,11 @@
 
 use std::{
     io,
-    process::Command,
     thread,
     time::{Duration, Instant},
 };
 
-use xtun_guest::{mac_of, packet::PacketSocket, stat, udp_frame, Args, Xtun, IFNAME};
+use xtun_guest::{ip, mac_of, packet::PacketSocket, stat, udp_frame, Args, Xtun, IFNAME};
 
 type Check = fn() -> Result<(), String>;
 
@@ -83,11 +82,6 @@ fn expect_errno<T: std::fmt::Debug>(what: &str, r: io::Result<T>, want: i32, nam
     ensure(got == want, || format!("{what}: errno {got}, want {want} ({name})"))?;
     println!("# {what}: {name} as expected");
     Ok(())
-}
-
-fn ip(args: &[&str]) -> Result<(), String> {
-    let status = Command::new("ip").args(args).status().map_err(|e| format!("ip: {e}"))?;
-    ensure(status.success(), || format!("`ip {}` failed", args.join(" ")))
 }
 
 fn open() -> Result<Xtun, String> {

@@ -15,7 +15,6 @@
 use std::{
     net::UdpSocket,
     os::fd::AsRawFd,
-    process::Command,
     sync::{
         atomic::{AtomicBool, AtomicU64, Ordering::Relaxed},
         Arc, Mutex, RwLock,
@@ -24,7 +23,7 @@ use std::{
     time::Duration,
 };
 
-use xtun_guest::{mac_of, packet::PacketSocket, stat, udp_frame, Args, Xtun, IFNAME};
+use xtun_guest::{ip, mac_of, packet::PacketSocket, stat, udp_frame, Args, Xtun, IFNAME};
 
 /// xorshift64*: small, fast, and the same sequence for the same seed.
 struct Rng(u64);
@@ -66,10 +65,6 @@ impl Shared {
     }
 }
 
-fn ip(args: &[&str]) {
-    let _ = Command::new("/usr/sbin/ip").args(args).status();
-}
-
 fn main() {
     let args = Args::from_env();
     let duration = Duration::from_secs(args.value("duration").and_then(|d| d.parse().ok()).unwrap_or(60));
@@ -77,8 +72,8 @@ fn main() {
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1)
     });
     println!("xtun-stress: seed {seed}, duration {}s (replay: xtun-stress --seed {seed})", duration.as_secs());
-    ip(&["link", "set", IFNAME, "up"]);
-    ip(&["neigh", "replace", "10.99.0.2", "lladdr", "02:00:00:99:00:02", "dev", IFNAME, "nud", "permanent"]);
+    let _ = ip(&["link", "set", IFNAME, "up"]);
+    let _ = ip(&["neigh", "replace", "10.99.0.2", "lladdr", "02:00:00:99:00:02", "dev", IFNAME, "nud", "permanent"]);
     // A tap on xtun for the whole run: frames of unknown protocol reach it
     // instead of being counted as core rx_dropped on top of rx_packets.
     let _tap = PacketSocket::bind(IFNAME).expect("AF_PACKET socket on xtun");
@@ -119,12 +114,12 @@ fn main() {
     thread::sleep(duration);
     shared.stop.store(true, Relaxed);
     // Blocked readers wake when the link goes down; then bring it back.
-    ip(&["link", "set", IFNAME, "down"]);
+    let _ = ip(&["link", "set", IFNAME, "down"]);
     for t in threads {
         t.join().expect("a stress thread panicked");
     }
-    ip(&["link", "set", IFNAME, "mtu", "1500"]);
-    ip(&["link", "set", IFNAME, "up"]);
+    let _ = ip(&["link", "set", IFNAME, "mtu", "1500"]);
+    let _ = ip(&["link", "set", IFNAME, "up"]);
     // Frames still queued are dropped (and counted) when the file closes.
     drop(shared.dev.write().unwrap().take());
     let after = ["rx_packets", "rx_dropped", "tx_packets"].map(stat);
@@ -286,11 +281,11 @@ fn link_flapper(_shared: &Shared, rng: &mut Rng) {
     thread::sleep(Duration::from_millis(200 + rng.below(800)));
     match rng.below(3) {
         0 => {
-            ip(&["link", "set", IFNAME, "down"]);
-            ip(&["link", "set", IFNAME, "up"]);
+            let _ = ip(&["link", "set", IFNAME, "down"]);
+            let _ = ip(&["link", "set", IFNAME, "up"]);
         }
-        1 => ip(&["link", "set", IFNAME, "mtu", &(68 + rng.below(9000)).to_string()]),
-        _ => ip(&["link", "set", IFNAME, "mtu", "1500"]),
+        1 => drop(ip(&["link", "set", IFNAME, "mtu", &(68 + rng.below(9000)).to_string()])),
+        _ => drop(ip(&["link", "set", IFNAME, "mtu", "1500"])),
     }
 }
 
