@@ -27,7 +27,7 @@ extern "C" {
     fn xtun_stats_rx_dropped(dev: *mut bindings::net_device);
     fn xtun_stats_tx(dev: *mut bindings::net_device, len: u32);
     fn xtun_stats_tx_dropped(dev: *mut bindings::net_device);
-    fn xtun_netif_rx_eth(skb: *mut bindings::sk_buff, dev: *mut bindings::net_device) -> c_int;
+    fn xtun_receive_eth(skb: *mut bindings::sk_buff, dev: *mut bindings::net_device);
     fn register_netdev(dev: *mut bindings::net_device) -> c_int;
     fn unregister_netdev(dev: *mut bindings::net_device);
     fn free_netdev(dev: *mut bindings::net_device);
@@ -35,8 +35,6 @@ extern "C" {
     fn netif_carrier_off(dev: *mut bindings::net_device);
 }
 
-/// `NET_RX_SUCCESS` from `include/linux/netdevice.h`.
-const NET_RX_SUCCESS: c_int = 0;
 /// `NETDEV_TX_OK` (`enum netdev_tx`, int-sized) from `include/linux/netdevice.h`.
 const NETDEV_TX_OK: c_int = 0;
 
@@ -116,12 +114,15 @@ impl NetDev {
         unsafe { xtun_stats_tx_dropped(self.as_raw()) };
     }
 
-    /// Hands an Ethernet frame to the stack as if it arrived on the wire
-    /// (`eth_type_trans` + `netif_rx`). Returns false if the backlog dropped it
-    /// (the core counts that drop itself).
-    pub(crate) fn receive(&self, skb: Skb) -> bool {
-        // SAFETY: `ptr` is valid; `netif_rx` takes ownership of the skb.
-        unsafe { xtun_netif_rx_eth(skb.into_raw(), self.as_raw()) == NET_RX_SUCCESS }
+    /// Hands an Ethernet frame to the stack as if it arrived on the wire:
+    /// `eth_type_trans`, then `netif_receive_skb` in the caller's context with
+    /// bottom halves disabled, as tun does. Whatever the stack then drops, it
+    /// counts itself (core rx_dropped, protocol statistics).
+    pub(crate) fn receive(&self, skb: Skb) {
+        // SAFETY: `ptr` is valid; `netif_receive_skb` takes ownership of the
+        // skb; the caller is a process (`write`), where bottom halves may be
+        // disabled.
+        unsafe { xtun_receive_eth(skb.into_raw(), self.as_raw()) };
     }
 }
 

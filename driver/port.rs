@@ -154,10 +154,10 @@ impl CharDevOps for Port {
                 return Err(e);
             }
         };
-        // A frame refused by the backlog is counted by the core, not here.
-        if self.dev.receive(skb) {
-            self.dev.count_rx(len);
-        }
+        // Counted before delivery, as tun: the device received the frame
+        // whatever the stack then does with it.
+        self.dev.count_rx(len);
+        self.dev.receive(skb);
         Ok(len)
     }
 

@@ -49,7 +49,7 @@ impl Skb {
         NonNull::new(ptr).map(|ptr| Self { ptr })
     }
 
-    /// Gives up ownership, e.g. to `netif_rx`, which frees the skb.
+    /// Gives up ownership, e.g. to `netif_receive_skb`, which frees the skb.
     pub(crate) fn into_raw(self) -> *mut bindings::sk_buff {
         let ptr = self.ptr.as_ptr();
         core::mem::forget(self);

@@ -119,10 +119,13 @@ void xtun_stats_tx_dropped(struct net_device *dev)
 	preempt_enable();
 }
 
-int xtun_netif_rx_eth(struct sk_buff *skb, struct net_device *dev)
+/* As tun: the writer's own context delivers the frame, bottom halves off. */
+void xtun_receive_eth(struct sk_buff *skb, struct net_device *dev)
 {
 	skb->protocol = eth_type_trans(skb, dev);
-	return netif_rx(skb);
+	local_bh_disable();
+	netif_receive_skb(skb);
+	local_bh_enable();
 }
 
 struct sk_buff *xtun_alloc_rx_skb(struct net_device *dev, unsigned int len)
