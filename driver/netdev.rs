@@ -20,6 +20,7 @@ use crate::skb::Skb;
 extern "C" {
     fn xtun_alloc_netdev(name: *const c_char) -> *mut bindings::net_device;
     fn xtun_driver_data(dev: *mut bindings::net_device) -> *mut *mut c_void;
+    fn xtun_dev_tx_started(dev: *mut bindings::net_device);
     fn xtun_dev_mtu(dev: *const bindings::net_device) -> u32;
     fn xtun_dev_tx_queue_len(dev: *const bindings::net_device) -> u32;
     fn xtun_dev_running(dev: *const bindings::net_device) -> bool;
@@ -252,6 +253,9 @@ pub(crate) unsafe fn ndo_start_xmit_callback<T: NetDevOps>(
     skb: *mut bindings::sk_buff,
     dev: *mut bindings::net_device,
 ) -> c_int {
+    // SAFETY: `dev` is valid (guaranteed by the caller). The device is
+    // `lltx`, so the core took no tx lock and the driver notes the start.
+    unsafe { xtun_dev_tx_started(dev) };
     // SAFETY: `ndo_start_xmit` hands us ownership of a valid skb.
     if let Some(skb) = unsafe { Skb::from_raw(skb) } {
         // SAFETY: guaranteed by the caller.

@@ -57,6 +57,11 @@ static void xtun_setup(struct net_device *dev)
 	dev->netdev_ops = &xtun_netdev_ops;
 	dev->ethtool_ops = &xtun_ethtool_ops;
 	dev->pcpu_stat_type = NETDEV_PCPU_STAT_DSTATS;
+	/* As tun: read copies scattered frames whole; the queue has its own lock. */
+	dev->hw_features = NETIF_F_SG | NETIF_F_FRAGLIST;
+	dev->features = dev->hw_features;
+	dev->vlan_features = dev->features;
+	dev->lltx = true;
 	dev->priv_flags |= IFF_LIVE_ADDR_CHANGE;
 	dev->tx_queue_len = XTUN_TX_QUEUE_LEN;
 	dev->min_mtu = ETH_MIN_MTU;
@@ -73,6 +78,12 @@ struct net_device *xtun_alloc_netdev(const char *name)
 void **xtun_driver_data(struct net_device *dev)
 {
 	return netdev_priv(dev);
+}
+
+/* With lltx the driver stamps trans_start itself (for bonding's ARP monitor). */
+void xtun_dev_tx_started(struct net_device *dev)
+{
+	txq_trans_cond_update(netdev_get_tx_queue(dev, 0));
 }
 
 unsigned int xtun_dev_mtu(const struct net_device *dev)

@@ -28,6 +28,7 @@ __poll_t xtun_chr_poll_callback(struct file *file, poll_table *wait);
 extern const struct file_operations xtun_fops;
 struct net_device *xtun_alloc_netdev(const char *name);
 void **xtun_driver_data(struct net_device *dev);
+void xtun_dev_tx_started(struct net_device *dev);
 unsigned int xtun_dev_mtu(const struct net_device *dev);
 unsigned int xtun_dev_tx_queue_len(const struct net_device *dev);
 bool xtun_dev_running(const struct net_device *dev);

@@ -1,10 +1,11 @@
 //! `cargo xtask bench`: xtun against the kernel's own tap, side by side in
 //! the same guest. The guest program `xtun-bench all` measures each metric
-//! as interleaved pairs (xtun, tap, xtun, tap, ...) and prints one flat
+//! as interleaved pairs (xtun, tap, tap, xtun, ...) and prints one flat
 //! JSON object per measurement; this module boots the guest `boots` times,
 //! collects them and reports, per metric and device, the median, min and
-//! max, and the median of the per-pair ratios xtun/tap. Under TCG
-//! identical runs differ by 30-60%, so only the paired ratios mean much.
+//! max, and the median of the per-pair ratios xtun/tap with its 95%
+//! confidence interval. Under TCG identical runs differ by 30-60%, so only
+//! the paired ratios mean much, and the interval says how much.
 
 use std::collections::BTreeMap;
 
@@ -30,7 +31,7 @@ const TARGETS: &[(&str, bool, f64)] = &[
 pub fn run(sh: &Shell, ws: &Workspace, flags: &Flags) -> Result<()> {
     let artifacts = build(sh, ws, flags)?;
     let accel = choose_accel(flags, ws, &artifacts)?;
-    let (boots, pairs, seconds) = if flags.quick { (1, 1, "0.3") } else { (3, 5, "1") };
+    let (boots, pairs, seconds) = if flags.quick { (1, 1, "0.3") } else { (3, 6, "1") };
     let mut samples = Vec::new();
     for boot in 0..boots {
         eprintln!("==> bench boot {}/{boots} ({}, {pairs} pairs of {seconds} s)", boot + 1, accel.name());
@@ -113,6 +114,27 @@ fn median(values: &mut [f64]) -> f64 {
     }
 }
 
+/// A distribution-free 95% confidence interval for the median of `sorted`:
+/// the order statistics `i` and `n - 1 - i` (0-based), with the largest `i`
+/// such that P(Binomial(n, 1/2) <= i) <= 2.5%. Too few values for that give
+/// the whole range (less than 95%).
+fn median_interval(sorted: &[f64]) -> (f64, f64) {
+    let n = sorted.len();
+    if n == 0 {
+        return (f64::NAN, f64::NAN);
+    }
+    let (mut i, mut cdf, mut choose) = (0, 0.0, 1.0); // choose = C(n, k)
+    for k in 0..n / 2 {
+        cdf += choose / 2f64.powi(n as i32); // P(B <= k)
+        if cdf > 0.025 {
+            break;
+        }
+        i = k;
+        choose = choose * (n - k) as f64 / (k + 1) as f64;
+    }
+    (sorted[i], sorted[n - 1 - i])
+}
+
 pub struct Row {
     pub metric: &'static str,
     pub higher_is_better: bool,
@@ -121,6 +143,8 @@ pub struct Row {
     pub xtun: (f64, f64, f64),
     pub tap: (f64, f64, f64),
     pub ratio: f64,
+    /// 95% confidence interval of `ratio`.
+    pub interval: (f64, f64),
 }
 
 impl Row {
@@ -129,6 +153,21 @@ impl Row {
             self.ratio >= self.target
         } else {
             self.ratio <= self.target
+        }
+    }
+
+    /// Whether the target lies inside the ratio's confidence interval: the
+    /// run cannot tell xtun from a device exactly on target.
+    pub fn within_noise(&self) -> bool {
+        self.interval.0 <= self.target && self.target <= self.interval.1
+    }
+
+    fn verdict(&self) -> &'static str {
+        match (self.met(), self.within_noise()) {
+            (true, false) => "yes",
+            (true, true) => "yes (within noise)",
+            (false, true) => "no (within noise)",
+            (false, false) => "NO",
         }
     }
 }
@@ -156,7 +195,9 @@ impl Report {
                         (tap.value > 0.0).then(|| x.value / tap.value)
                     })
                     .collect();
-                Row { metric, higher_is_better, target, xtun: stats(metric, "xtun"), tap: stats(metric, "tap"), ratio: median(&mut ratios) }
+                let ratio = median(&mut ratios); // sorts `ratios`
+                let interval = median_interval(&ratios);
+                Row { metric, higher_is_better, target, xtun: stats(metric, "xtun"), tap: stats(metric, "tap"), ratio, interval }
             })
             .collect();
         Report { rows }
@@ -164,11 +205,12 @@ impl Report {
 
     pub fn table(&self, accel: &str, boots: usize, pairs: usize, seconds: &str) -> String {
         let mut out = format!("xtun vs tap: {boots} boot(s) x {pairs} interleaved pair(s), {seconds} s each, {accel}, -smp 2\n");
-        out += &format!("{:<12} {:>26} {:>26} {:>11} {:>8}  {}\n", "metric", "xtun median (min..max)", "tap median (min..max)", "xtun/tap", "target", "met");
+        out += &format!("{:<12} {:>26} {:>26} {:>9} {:>13} {:>7}  {}\n", "metric", "xtun median (min..max)", "tap median (min..max)", "xtun/tap", "95% interval", "target", "met");
         for r in &self.rows {
             let fmt = |(m, lo, hi): (f64, f64, f64)| format!("{m:.1} ({lo:.1}..{hi:.1})");
             let target = format!("{}{:.1}", if r.higher_is_better { ">=" } else { "<=" }, r.target);
-            out += &format!("{:<12} {:>26} {:>26} {:>11.3} {:>8}  {}\n", r.metric, fmt(r.xtun), fmt(r.tap), r.ratio, target, if r.met() { "yes" } else { "NO" });
+            let interval = format!("{:.2}..{:.2}", r.interval.0, r.interval.1);
+            out += &format!("{:<12} {:>26} {:>26} {:>9.3} {:>13} {:>7}  {}\n", r.metric, fmt(r.xtun), fmt(r.tap), r.ratio, interval, target, r.verdict());
         }
         out
     }
@@ -179,8 +221,8 @@ impl Report {
             .iter()
             .map(|r| {
                 format!(
-                    "    {{\"metric\": \"{}\", \"xtun_median\": {:.3}, \"xtun_min\": {:.3}, \"xtun_max\": {:.3}, \"tap_median\": {:.3}, \"tap_min\": {:.3}, \"tap_max\": {:.3}, \"ratio_median\": {:.4}, \"target\": {}, \"higher_is_better\": {}, \"met\": {}}}",
-                    r.metric, r.xtun.0, r.xtun.1, r.xtun.2, r.tap.0, r.tap.1, r.tap.2, r.ratio, r.target, r.higher_is_better, r.met()
+                    "    {{\"metric\": \"{}\", \"xtun_median\": {:.3}, \"xtun_min\": {:.3}, \"xtun_max\": {:.3}, \"tap_median\": {:.3}, \"tap_min\": {:.3}, \"tap_max\": {:.3}, \"ratio_median\": {:.4}, \"ratio_95_low\": {:.4}, \"ratio_95_high\": {:.4}, \"target\": {}, \"higher_is_better\": {}, \"met\": {}, \"within_noise\": {}}}",
+                    r.metric, r.xtun.0, r.xtun.1, r.xtun.2, r.tap.0, r.tap.1, r.tap.2, r.ratio, r.interval.0, r.interval.1, r.target, r.higher_is_better, r.met(), r.within_noise()
                 )
             })
             .collect();
@@ -228,5 +270,16 @@ mod tests {
         assert!((ping.ratio - 1.2).abs() < 1e-9);
         assert!(!ping.met(), "1.2x the RTT misses the <= 1.1 target");
         assert_eq!(median(&mut [4.0, 1.0, 3.0, 2.0]), 2.5);
+    }
+
+    #[test]
+    fn median_interval_uses_binomial_order_statistics() {
+        let sorted: Vec<f64> = (1..=18).map(f64::from).collect();
+        // n = 18: P(B <= 4) = 1.5%, P(B <= 5) = 4.8%, so the 5th and 14th values.
+        assert_eq!(median_interval(&sorted), (5.0, 14.0));
+        // n = 6: P(B <= 0) = 1.6%, P(B <= 1) = 10.9%: the whole range.
+        let six: Vec<f64> = (1..=6).map(f64::from).collect();
+        assert_eq!(median_interval(&six), (1.0, 6.0));
+        assert_eq!(median_interval(&[3.0]), (3.0, 3.0));
     }
 }

@@ -4,8 +4,9 @@
 //! usage: xtun-bench all [--pairs N] [--seconds S] [--boot B]
 //!        xtun-bench <read-pps|write-pps|ping-rtt|tcp> --dev xtun|tap:NAME [--seconds S]
 //!
-//! `all` runs every metric as interleaved pairs (xtun, tap, xtun, tap, ...)
-//! and prints one JSON object per measurement, for `cargo xtask bench`.
+//! `all` runs every metric as interleaved pairs (xtun, tap, tap, xtun, ...:
+//! the order alternates so that neither device always goes first) and prints
+//! one JSON object per measurement, for `cargo xtask bench`.
 //! Each device gets the same setup: 10.99.0.1/24 on its interface, the peer
 //! 10.99.0.2 at 02:00:00:99:00:02, IPv6 off.
 
@@ -101,7 +102,9 @@ fn main() {
 fn run_all(pairs: usize, duration: Duration, boot: &str) -> Result<(), String> {
     for (metric, f, unit) in METRICS {
         for pair in 0..pairs {
-            for dev in [Dev::Xtun, Dev::Tap] {
+            // A B B A ...: neither device always runs first (or last).
+            let order = if pair % 2 == 0 { [Dev::Xtun, Dev::Tap] } else { [Dev::Tap, Dev::Xtun] };
+            for dev in order {
                 let fig = f(dev, duration).map_err(|e| format!("{metric} on {}: {e}", dev.name()))?;
                 let extra: String = fig.extra.iter().map(|(k, v)| format!(",\"{k}\":{v:.3}")).collect();
                 println!(
