@@ -62,6 +62,8 @@ static void xtun_setup(struct net_device *dev)
 	dev->features = dev->hw_features;
 	dev->vlan_features = dev->features;
 	dev->lltx = true;
+	/* As WireGuard/ovpn: xmit never stops, so a default qdisc would only cost. */
+	dev->priv_flags |= IFF_NO_QUEUE;
 	dev->priv_flags |= IFF_LIVE_ADDR_CHANGE;
 	dev->tx_queue_len = XTUN_TX_QUEUE_LEN;
 	dev->min_mtu = ETH_MIN_MTU;
