@@ -63,8 +63,7 @@ static void xtun_setup(struct net_device *dev)
 	dev->vlan_features = dev->features;
 	dev->lltx = true;
 	/* As WireGuard/ovpn: xmit never stops, so a default qdisc would only cost. */
-	dev->priv_flags |= IFF_NO_QUEUE;
-	dev->priv_flags |= IFF_LIVE_ADDR_CHANGE;
+	dev->priv_flags |= IFF_NO_QUEUE | IFF_LIVE_ADDR_CHANGE;
 	dev->tx_queue_len = XTUN_TX_QUEUE_LEN;
 	dev->min_mtu = ETH_MIN_MTU;
 	dev->max_mtu = ETH_MAX_MTU - dev->hard_header_len; /* as tun */

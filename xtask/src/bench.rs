@@ -31,6 +31,9 @@ const TARGETS: &[(&str, bool, f64)] = &[
 pub fn run(sh: &Shell, ws: &Workspace, flags: &Flags) -> Result<()> {
     let artifacts = build(sh, ws, flags)?;
     let accel = choose_accel(flags, ws, &artifacts)?;
+    if flags.perf {
+        return profile(ws, flags, &artifacts, accel);
+    }
     let (boots, pairs, seconds) = if flags.quick { (1, 1, "0.3") } else { (3, 6, "1") };
     let mut samples = Vec::new();
     for boot in 0..boots {
@@ -67,6 +70,39 @@ pub fn run(sh: &Shell, ws: &Workspace, flags: &Flags) -> Result<()> {
     let json = ws.target.join("xtun-bench.json");
     std::fs::write(&json, report.json(accel.name(), &samples)).context("cannot write target/xtun-bench.json")?;
     eprintln!("    wrote {}", json.display());
+    Ok(())
+}
+
+/// Every metric on each device once, under `perf record -a` in the guest:
+/// where the CPU time goes, to explain a ratio (not to measure one).
+fn profile(ws: &Workspace, flags: &Flags, artifacts: &crate::Artifacts, accel: crate::qemu::Accel) -> Result<()> {
+    const RUNS: usize = TARGETS.len() * 2;
+    eprintln!("==> perf boot ({}, {RUNS} runs of 3 s, each under perf record)", accel.name());
+    let results = ws.target.join("xtun-perf.txt");
+    let run = run_guest(
+        &[],
+        &Boot {
+            kernel: &artifacts.kernel.bzimage,
+            memory_mb: artifacts.kernel.memory_mb,
+            initrd: &artifacts.initrd,
+            mode: Mode::Perf,
+            accel,
+            net: Net::User,
+            results: Some(results.clone()),
+            extra: [artifacts.kernel.cmdline.clone(), vec!["xtunperf=3".into()]].concat(),
+        },
+        &ws.target.join("xtun-perf-console.log"),
+        None,
+        flags.verbose,
+        flags.timeout_secs,
+    )?;
+    let text = std::fs::read_to_string(&results).unwrap_or_default();
+    let profiled = text.split("=== ").skip(1).filter(|run| run.contains("%  ")).count();
+    print!("{text}");
+    if profiled != RUNS || run.timed_out {
+        bail!("perf gave {profiled} of {RUNS} profiles (see target/xtun-perf-console.log)");
+    }
+    eprintln!("    wrote {}", results.display());
     Ok(())
 }
 

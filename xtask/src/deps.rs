@@ -52,8 +52,13 @@ pub struct Tools {
     pub apt: PrivateApt,
 }
 
-pub fn run(sh: &Shell, ws: &Workspace, profile: &crate::kernel::Profile) -> Result<Tools> {
-    install_packages(sh, profile.packages)?;
+/// Debian's perf, for `cargo xtask bench --perf` only.
+pub const PERF: (&str, &str) = ("linux-perf", "/usr/bin/perf");
+
+/// Installs what is missing (`extra`: packages this run needs beyond the
+/// profile's) and finds the kernel build's tools.
+pub fn run(sh: &Shell, ws: &Workspace, profile: &crate::kernel::Profile, extra: &[(&str, &str)]) -> Result<Tools> {
+    install_packages(sh, &[profile.packages, extra].concat())?;
     install_bindgen(sh)?;
     let apt = PrivateApt::new(sh, &ws.cache.join("apt"))?;
     let rustc_version = cmd!(sh, "rustc --version").read().context("cannot run rustc")?;

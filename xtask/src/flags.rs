@@ -31,6 +31,8 @@ OPTIONS:
     --stress-secs <SECS> how long the xtun-stress guest test runs (default 15)
     --seed <N>           replay xtun-stress with this seed (it prints its seed)
     --quick              one boot, one pair, short runs (bench)
+    --perf               profile instead: perf in the guest records every metric on each
+                         device; top kernel symbols on stdout and in target/xtun-perf.txt (bench)
 ";
 
 #[derive(Debug, PartialEq)]
@@ -52,6 +54,7 @@ pub struct Flags {
     pub timeout_secs: u64,
     pub filter: Option<String>,
     pub quick: bool,
+    pub perf: bool,
     pub debug_kernel: bool,
     pub stress_secs: Option<u64>,
     pub seed: Option<String>,
@@ -76,6 +79,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Flags> {
         timeout_secs: 900,
         filter: None,
         quick: false,
+        perf: false,
         debug_kernel: false,
         stress_secs: None,
         seed: None,
@@ -90,6 +94,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Flags> {
             "-v" | "--verbose" => flags.verbose = true,
             "--kvm" => flags.kvm = true,
             "--quick" => flags.quick = true,
+            "--perf" => flags.perf = true,
             "--debug-kernel" => flags.debug_kernel = true,
             "--kdir" => flags.kdir = Some(PathBuf::from(value("--kdir")?)),
             "--timeout" => {

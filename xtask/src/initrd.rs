@@ -70,14 +70,24 @@ impl Spec {
     }
 }
 
-pub fn run(sh: &Shell, ws: &Workspace, kernel: &Kernel, module: &Path, programs: &[PathBuf]) -> Result<PathBuf> {
+/// Builds the initrd; `extra_tools` (host path, guest path) join `TOOLS` and
+/// give the archive its own name (`initrd-<profile>-perf.gz` for perf).
+pub fn run(
+    sh: &Shell,
+    ws: &Workspace,
+    kernel: &Kernel,
+    module: &Path,
+    programs: &[PathBuf],
+    extra_tools: &[(&str, &str)],
+) -> Result<PathBuf> {
+    let tools: Vec<(&str, &str)> = TOOLS.iter().chain(extra_tools).copied().collect();
     let mut spec = Spec::default();
     for dir in ["/proc", "/sys", "/dev", "/tmp", "/run", "/root", "/var/run"] {
         spec.add(dir, Entry::Dir);
     }
     spec.add("/dev/console", Entry::CharDev { major: 5, minor: 1 });
     spec.file("/bin/busybox", "/bin/busybox", 0o755);
-    let real: Vec<&str> = TOOLS.iter().map(|(_, guest)| *guest).collect();
+    let real: Vec<&str> = tools.iter().map(|(_, guest)| *guest).collect();
     for applet in cmd!(sh, "/bin/busybox --list-full").read()?.lines() {
         let path = format!("/{applet}");
         let name = applet.rsplit('/').next().unwrap_or(applet);
@@ -86,7 +96,7 @@ pub fn run(sh: &Shell, ws: &Workspace, kernel: &Kernel, module: &Path, programs:
         }
         spec.add(&path, Entry::Symlink { target: "/bin/busybox".into() });
     }
-    for (host, guest) in TOOLS {
+    for (host, guest) in &tools {
         spec.file(guest, host, 0o755);
         for lib in shared_libraries(sh, host)? {
             let p = lib.display().to_string();
@@ -111,14 +121,18 @@ pub fn run(sh: &Shell, ws: &Workspace, kernel: &Kernel, module: &Path, programs:
         spec.file(&format!("/xtun/tests/{name}"), &script, mode);
     }
 
-    let spec_path = ws.target.join(format!("initrd-{}.spec", kernel.profile));
+    let name = match extra_tools.first() {
+        Some((host, _)) => format!("initrd-{}-{}", kernel.profile, host.rsplit('/').next().unwrap_or("extra")),
+        None => format!("initrd-{}", kernel.profile),
+    };
+    let spec_path = ws.target.join(format!("{name}.spec"));
     sh.write_file(&spec_path, spec.render())?;
     let gen = gen_init_cpio(sh, ws, kernel)?;
-    let cpio = ws.target.join(format!("initrd-{}.cpio", kernel.profile));
-    let initrd = ws.target.join(format!("initrd-{}.gz", kernel.profile));
+    let cpio = ws.target.join(format!("{name}.cpio"));
+    let initrd = ws.target.join(format!("{name}.gz"));
     cmd!(sh, "{gen} -t 0 -o {cpio} {spec_path}").quiet().run().context("gen_init_cpio failed")?;
     cmd!(sh, "gzip -n -f {cpio}").quiet().run()?;
-    let gz = ws.target.join(format!("initrd-{}.cpio.gz", kernel.profile));
+    let gz = ws.target.join(format!("{name}.cpio.gz"));
     std::fs::rename(&gz, &initrd).context("cannot move the initrd into place")?;
     Ok(initrd)
 }

@@ -37,7 +37,7 @@ fn try_main() -> Result<()> {
             print!("{}", flags::HELP);
             Ok(())
         }
-        flags::Command::Deps => deps::run(&sh, &ws, &kernel::Profile::of(&flags)).map(drop),
+        flags::Command::Deps => deps::run(&sh, &ws, &kernel::Profile::of(&flags), &[]).map(drop),
         flags::Command::Build => build(&sh, &ws, &flags).map(drop),
         flags::Command::Vm => {
             let artifacts = build(&sh, &ws, &flags)?;
@@ -84,11 +84,13 @@ pub struct Artifacts {
 /// deps -> kernel -> module -> guest programs -> initrd.
 pub fn build(sh: &Shell, ws: &Workspace, flags: &flags::Flags) -> Result<Artifacts> {
     let profile = kernel::Profile::of(flags);
-    let tools = stage("deps", || deps::run(sh, ws, &profile))?;
+    // perf goes into the guest only for `bench --perf`.
+    let guest_tools: &[(&str, &str)] = if flags.perf { &[deps::PERF] } else { &[] };
+    let tools = stage("deps", || deps::run(sh, ws, &profile, guest_tools))?;
     let kernel = stage(&format!("kernel ({} profile)", profile.name), || kernel::run(sh, ws, &tools, &profile))?;
     let module = stage("module", || module::run(sh, ws, &kernel))?;
     let programs = stage("guest programs", || programs::run(sh, ws))?;
-    let initrd = stage("initrd", || initrd::run(sh, ws, &kernel, &module, &programs))?;
+    let initrd = stage("initrd", || initrd::run(sh, ws, &kernel, &module, &programs, guest_tools))?;
     Ok(Artifacts { kernel, initrd })
 }
 

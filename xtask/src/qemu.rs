@@ -31,6 +31,7 @@ pub enum Mode {
     Shell,
     Test,
     Bench,
+    Perf,
     Probe,
 }
 
@@ -60,7 +61,7 @@ impl Boot<'_> {
         match self.mode {
             // mon:stdio: Ctrl-A X quits, Ctrl-A C reaches the monitor.
             Mode::Shell => push(&["-serial", "mon:stdio"]),
-            Mode::Test | Mode::Bench | Mode::Probe => push(&["-serial", "stdio", "-monitor", "none"]),
+            Mode::Test | Mode::Bench | Mode::Perf | Mode::Probe => push(&["-serial", "stdio", "-monitor", "none"]),
         }
         let (kernel, initrd) = (self.kernel.display().to_string(), self.initrd.display().to_string());
         push(&["-kernel", &kernel, "-initrd", &initrd]);
@@ -78,6 +79,7 @@ impl Boot<'_> {
             Mode::Shell => "shell",
             Mode::Test => "test",
             Mode::Bench => "bench",
+            Mode::Perf => "perf",
             Mode::Probe => "probe",
         };
         let net = match self.net {
