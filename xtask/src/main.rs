@@ -84,9 +84,10 @@ pub struct Artifacts {
 /// deps -> kernel -> module -> guest programs -> initrd.
 pub fn build(sh: &Shell, ws: &Workspace, flags: &flags::Flags) -> Result<Artifacts> {
     let profile = kernel::Profile::of(flags);
-    // perf goes into the guest only for `bench --perf`.
-    let guest_tools: &[(&str, &str)] = if flags.perf { &[deps::PERF] } else { &[] };
-    let tools = stage("deps", || deps::run(sh, ws, &profile, guest_tools))?;
+    // perf (package, binary) goes into the guest only for `bench --perf`.
+    let (packages, guest_tools): (&[_], &[_]) =
+        if flags.perf { (&[deps::PERF], &[(deps::PERF.1, deps::PERF.1)]) } else { (&[], &[]) };
+    let tools = stage("deps", || deps::run(sh, ws, &profile, packages))?;
     let kernel = stage(&format!("kernel ({} profile)", profile.name), || kernel::run(sh, ws, &tools, &profile))?;
     let module = stage("module", || module::run(sh, ws, &kernel))?;
     let programs = stage("guest programs", || programs::run(sh, ws))?;
