@@ -8,12 +8,7 @@
  */
 #include <linux/etherdevice.h>
 #include <linux/ethtool.h>
-#include <linux/fs.h>
-#include <linux/if_vlan.h>
 #include <linux/module.h>
-#include <linux/netdevice.h>
-#include <linux/poll.h>
-#include <linux/skbuff.h>
 
 #include "xtun_shim.h"
 
@@ -163,9 +158,4 @@ void xtun_consume_skb(struct sk_buff *skb)
 void xtun_skb_queue_init(struct sk_buff_head *queue)
 {
 	skb_queue_head_init(queue);
-}
-
-u32 xtun_skb_queue_len(const struct sk_buff_head *queue)
-{
-	return skb_queue_len_lockless(queue);
 }

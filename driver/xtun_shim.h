@@ -42,6 +42,5 @@ void xtun_skb_orphan(struct sk_buff *skb);
 void xtun_kfree_skb(struct sk_buff *skb);
 void xtun_consume_skb(struct sk_buff *skb);
 void xtun_skb_queue_init(struct sk_buff_head *queue);
-u32 xtun_skb_queue_len(const struct sk_buff_head *queue);
 
 #endif /* XTUN_SHIM_H */
