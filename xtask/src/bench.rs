@@ -15,9 +15,9 @@ use xshell::Shell;
 use crate::{
     build,
     flags::Flags,
-    qemu::{Boot, Mode, Net},
-    test::{choose_accel, run_guest},
-    Workspace,
+    qemu::{Accel, Boot, Mode, Net},
+    test::{choose_accel, run_guest, GuestRun},
+    Artifacts, Workspace,
 };
 
 /// (metric, higher is better, target ratio xtun/tap).
@@ -38,25 +38,7 @@ pub fn run(sh: &Shell, ws: &Workspace, flags: &Flags) -> Result<()> {
     let mut samples = Vec::new();
     for boot in 0..boots {
         eprintln!("==> bench boot {}/{boots} ({}, {pairs} pairs of {seconds} s)", boot + 1, accel.name());
-        let results = ws.target.join("xtun-bench.txt");
-        let run = run_guest(
-            &[],
-            &Boot {
-                kernel: &artifacts.kernel.bzimage,
-                memory_mb: artifacts.kernel.memory_mb,
-                initrd: &artifacts.initrd,
-                mode: Mode::Bench,
-                accel,
-                net: Net::User,
-                results: Some(results.clone()),
-                extra: [artifacts.kernel.cmdline.clone(), vec![format!("xtunbench={pairs},{seconds},{boot}")]].concat(),
-            },
-            &ws.target.join("xtun-bench-console.log"),
-            None,
-            flags.verbose,
-            flags.timeout_secs,
-        )?;
-        let text = std::fs::read_to_string(&results).unwrap_or_default();
+        let (run, text) = boot_once(ws, flags, &artifacts, accel, Mode::Bench, format!("xtunbench={pairs},{seconds},{boot}"), "bench")?;
         let got: Vec<Sample> = text.lines().filter_map(Sample::parse).collect();
         if got.len() != pairs * 2 * TARGETS.len() || run.timed_out {
             let tail: Vec<&str> = run.console.lines().rev().take(30).collect();
@@ -75,35 +57,37 @@ pub fn run(sh: &Shell, ws: &Workspace, flags: &Flags) -> Result<()> {
 
 /// Every metric on each device once, under `perf record -a` in the guest:
 /// where the CPU time goes, to explain a ratio (not to measure one).
-fn profile(ws: &Workspace, flags: &Flags, artifacts: &crate::Artifacts, accel: crate::qemu::Accel) -> Result<()> {
+fn profile(ws: &Workspace, flags: &Flags, artifacts: &Artifacts, accel: Accel) -> Result<()> {
     const RUNS: usize = TARGETS.len() * 2;
     eprintln!("==> perf boot ({}, {RUNS} runs of 3 s, each under perf record)", accel.name());
-    let results = ws.target.join("xtun-perf.txt");
-    let run = run_guest(
-        &[],
-        &Boot {
-            kernel: &artifacts.kernel.bzimage,
-            memory_mb: artifacts.kernel.memory_mb,
-            initrd: &artifacts.initrd,
-            mode: Mode::Perf,
-            accel,
-            net: Net::User,
-            results: Some(results.clone()),
-            extra: [artifacts.kernel.cmdline.clone(), vec!["xtunperf=3".into()]].concat(),
-        },
-        &ws.target.join("xtun-perf-console.log"),
-        None,
-        flags.verbose,
-        flags.timeout_secs,
-    )?;
-    let text = std::fs::read_to_string(&results).unwrap_or_default();
+    let (run, text) = boot_once(ws, flags, artifacts, accel, Mode::Perf, "xtunperf=3".into(), "perf")?;
     let profiled = text.split("=== ").skip(1).filter(|run| run.contains("%  ")).count();
     print!("{text}");
     if profiled != RUNS || run.timed_out {
         bail!("perf gave {profiled} of {RUNS} profiles (see target/xtun-perf-console.log)");
     }
-    eprintln!("    wrote {}", results.display());
+    eprintln!("    wrote {}", ws.target.join("xtun-perf.txt").display());
     Ok(())
+}
+
+/// Boots the guest once in `mode` with `arg` added to the command line;
+/// returns the run and what the guest wrote to `target/xtun-<name>.txt`
+/// (the console goes to `target/xtun-<name>-console.log`).
+fn boot_once(ws: &Workspace, flags: &Flags, artifacts: &Artifacts, accel: Accel, mode: Mode, arg: String, name: &str) -> Result<(GuestRun, String)> {
+    let results = ws.target.join(format!("xtun-{name}.txt"));
+    let boot = Boot {
+        kernel: &artifacts.kernel.bzimage,
+        memory_mb: artifacts.kernel.memory_mb,
+        initrd: &artifacts.initrd,
+        mode,
+        accel,
+        net: Net::User,
+        results: Some(results.clone()),
+        extra: [artifacts.kernel.cmdline.clone(), vec![arg]].concat(),
+    };
+    let console = ws.target.join(format!("xtun-{name}-console.log"));
+    let run = run_guest(&[], &boot, &console, None, flags.verbose, flags.timeout_secs)?;
+    Ok((run, std::fs::read_to_string(&results).unwrap_or_default()))
 }
 
 /// One measurement from the guest.
@@ -152,23 +136,20 @@ fn median(values: &mut [f64]) -> f64 {
 
 /// A distribution-free 95% confidence interval for the median of `sorted`:
 /// the order statistics `i` and `n - 1 - i` (0-based), with the largest `i`
-/// such that P(Binomial(n, 1/2) <= i) <= 2.5%. Too few values for that give
-/// the whole range (less than 95%).
-fn median_interval(sorted: &[f64]) -> (f64, f64) {
+/// such that P(Binomial(n, 1/2) <= i) <= 2.5%. None for fewer than 6
+/// values: even the whole range is less than 95% sure.
+fn median_interval(sorted: &[f64]) -> Option<(f64, f64)> {
     let n = sorted.len();
-    if n == 0 {
-        return (f64::NAN, f64::NAN);
-    }
-    let (mut i, mut cdf, mut choose) = (0, 0.0, 1.0); // choose = C(n, k)
+    let (mut i, mut cdf, mut choose) = (None, 0.0, 1.0); // choose = C(n, k)
     for k in 0..n / 2 {
         cdf += choose / 2f64.powi(n as i32); // P(B <= k)
         if cdf > 0.025 {
             break;
         }
-        i = k;
+        i = Some(k);
         choose = choose * (n - k) as f64 / (k + 1) as f64;
     }
-    (sorted[i], sorted[n - 1 - i])
+    i.map(|i| (sorted[i], sorted[n - 1 - i]))
 }
 
 pub struct Row {
@@ -179,8 +160,8 @@ pub struct Row {
     pub xtun: (f64, f64, f64),
     pub tap: (f64, f64, f64),
     pub ratio: f64,
-    /// 95% confidence interval of `ratio`.
-    pub interval: (f64, f64),
+    /// 95% confidence interval of `ratio`, given enough pairs.
+    pub interval: Option<(f64, f64)>,
 }
 
 impl Row {
@@ -195,7 +176,7 @@ impl Row {
     /// Whether the target lies inside the ratio's confidence interval: the
     /// run cannot tell xtun from a device exactly on target.
     pub fn within_noise(&self) -> bool {
-        self.interval.0 <= self.target && self.target <= self.interval.1
+        self.interval.is_some_and(|(low, high)| low <= self.target && self.target <= high)
     }
 
     fn verdict(&self) -> &'static str {
@@ -245,7 +226,7 @@ impl Report {
         for r in &self.rows {
             let fmt = |(m, lo, hi): (f64, f64, f64)| format!("{m:.1} ({lo:.1}..{hi:.1})");
             let target = format!("{}{:.1}", if r.higher_is_better { ">=" } else { "<=" }, r.target);
-            let interval = format!("{:.2}..{:.2}", r.interval.0, r.interval.1);
+            let interval = r.interval.map_or("too few".into(), |(low, high)| format!("{low:.2}..{high:.2}"));
             out += &format!("{:<12} {:>26} {:>26} {:>9.3} {:>13} {:>7}  {}\n", r.metric, fmt(r.xtun), fmt(r.tap), r.ratio, interval, target, r.verdict());
         }
         out
@@ -257,8 +238,8 @@ impl Report {
             .iter()
             .map(|r| {
                 format!(
-                    "    {{\"metric\": \"{}\", \"xtun_median\": {:.3}, \"xtun_min\": {:.3}, \"xtun_max\": {:.3}, \"tap_median\": {:.3}, \"tap_min\": {:.3}, \"tap_max\": {:.3}, \"ratio_median\": {:.4}, \"ratio_95_low\": {:.4}, \"ratio_95_high\": {:.4}, \"target\": {}, \"higher_is_better\": {}, \"met\": {}, \"within_noise\": {}}}",
-                    r.metric, r.xtun.0, r.xtun.1, r.xtun.2, r.tap.0, r.tap.1, r.tap.2, r.ratio, r.interval.0, r.interval.1, r.target, r.higher_is_better, r.met(), r.within_noise()
+                    "    {{\"metric\": \"{}\", \"xtun_median\": {:.3}, \"xtun_min\": {:.3}, \"xtun_max\": {:.3}, \"tap_median\": {:.3}, \"tap_min\": {:.3}, \"tap_max\": {:.3}, \"ratio_median\": {:.4}, \"ratio_95\": {}, \"target\": {}, \"higher_is_better\": {}, \"met\": {}, \"within_noise\": {}}}",
+                    r.metric, r.xtun.0, r.xtun.1, r.xtun.2, r.tap.0, r.tap.1, r.tap.2, r.ratio, r.interval.map_or("null".into(), |(low, high)| format!("[{low:.4}, {high:.4}]")), r.target, r.higher_is_better, r.met(), r.within_noise()
                 )
             })
             .collect();
@@ -312,10 +293,12 @@ mod tests {
     fn median_interval_uses_binomial_order_statistics() {
         let sorted: Vec<f64> = (1..=18).map(f64::from).collect();
         // n = 18: P(B <= 4) = 1.5%, P(B <= 5) = 4.8%, so the 5th and 14th values.
-        assert_eq!(median_interval(&sorted), (5.0, 14.0));
+        assert_eq!(median_interval(&sorted), Some((5.0, 14.0)));
         // n = 6: P(B <= 0) = 1.6%, P(B <= 1) = 10.9%: the whole range.
         let six: Vec<f64> = (1..=6).map(f64::from).collect();
-        assert_eq!(median_interval(&six), (1.0, 6.0));
-        assert_eq!(median_interval(&[3.0]), (3.0, 3.0));
+        assert_eq!(median_interval(&six), Some((1.0, 6.0)));
+        // n = 5: P(B <= 0) = 3.1%: no 95% interval at all.
+        assert_eq!(median_interval(&[1.0, 2.0, 3.0, 4.0, 5.0]), None);
+        assert_eq!(median_interval(&[3.0]), None);
     }
 }
