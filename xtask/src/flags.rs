@@ -25,7 +25,8 @@ OPTIONS:
     --kvm                use KVM after a quick probe (default: TCG, see README)
     --kdir <DIR>         use your own built kernel tree (also KDIR=<DIR> in the environment)
     --timeout <SECS>     whole guest run limit (default 900; 2700 with --debug-kernel)
-    --filter <TEXT>      run only guest tests whose name contains TEXT (test)
+    --filter <TEXT>      run only guest tests whose name contains TEXT; TEXT,TEXT,... for
+                         several (test)
     --debug-kernel       use the debug kernel profile (KASAN, kmemleak, lockdep, panic_on_warn;
                          built with clang, cached separately) (test, vm, bench)
     --stress-secs <SECS> how long the xtun-stress guest test runs (default 15)
