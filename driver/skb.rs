@@ -20,6 +20,7 @@ extern "C" {
     fn xtun_kfree_skb(skb: *mut bindings::sk_buff);
     fn xtun_consume_skb(skb: *mut bindings::sk_buff);
     fn xtun_skb_queue_init(queue: *mut bindings::sk_buff_head);
+    fn xtun_skb_queue_len(queue: *const bindings::sk_buff_head) -> u32;
 }
 
 /// A socket buffer owned by the driver.
@@ -146,10 +147,8 @@ impl SkbQueue {
 
     /// Number of queued frames (a snapshot: other CPUs may change it).
     pub(crate) fn len(&self) -> usize {
-        // SAFETY: `head` is initialised by the type invariants; `qlen` is
-        // changed under the queue's lock, so read it once without tearing, as
-        // `skb_queue_len_lockless` does with READ_ONCE.
-        unsafe { core::ptr::read_volatile(&raw const (*self.head.get()).qlen) as usize }
+        // SAFETY: `head` is initialised by the type invariants.
+        unsafe { xtun_skb_queue_len(self.head.get()) as usize }
     }
 
     pub(crate) fn is_empty(&self) -> bool {

@@ -15,6 +15,10 @@ use kernel::{
     types::Opaque,
 };
 
+extern "C" {
+    fn xtun_wq_has_sleeper(head: *mut bindings::wait_queue_head) -> bool;
+}
+
 /// # Invariants
 ///
 /// `head` is an initialised `wait_queue_head`.
@@ -81,17 +85,11 @@ impl WaitQueue {
     /// the hot path (xmit) then takes no wait-queue lock while the reader
     /// is busy. Callable from any context.
     pub(crate) fn wake_if_waiting(&self) {
-        // Pairs with the barrier in `prepare_to_wait_event` (set_current_state
-        // after queueing the waiter): either the waiter sees our queued frame
-        // when it re-checks its condition, or we see it on the list here.
-        core::sync::atomic::fence(core::sync::atomic::Ordering::SeqCst);
-        // SAFETY: `head` is initialised; reading the list head's `next`
-        // pointer without the lock is what `waitqueue_active` does.
-        let active = unsafe {
-            let list = &raw mut (*self.head.get()).head;
-            core::ptr::read_volatile(&raw const (*list).next) != list
-        };
-        if active {
+        // SAFETY: `head` is initialised by the type invariants. The helper's
+        // full barrier pairs with the one in `prepare_to_wait_event`: either
+        // the waiter sees our queued frame when it re-checks its condition,
+        // or we see the waiter on the list.
+        if unsafe { xtun_wq_has_sleeper(self.head.get()) } {
             self.wake_all();
         }
     }

@@ -159,3 +159,13 @@ void xtun_skb_queue_init(struct sk_buff_head *queue)
 {
 	skb_queue_head_init(queue);
 }
+
+u32 xtun_skb_queue_len(const struct sk_buff_head *queue)
+{
+	return skb_queue_len_lockless(queue);
+}
+
+bool xtun_wq_has_sleeper(struct wait_queue_head *head)
+{
+	return wq_has_sleeper(head);
+}
