@@ -15,7 +15,7 @@ use xshell::Shell;
 use crate::{
     build,
     flags::Flags,
-    qemu::{Accel, Boot, Mode, Net},
+    qemu::{Accel, Mode, Net},
     test::{choose_accel, run_guest, GuestRun},
     Artifacts, Workspace,
 };
@@ -75,16 +75,9 @@ fn profile(ws: &Workspace, flags: &Flags, artifacts: &Artifacts, accel: Accel) -
 /// (the console goes to `target/xtun-<name>-console.log`).
 fn boot_once(ws: &Workspace, flags: &Flags, artifacts: &Artifacts, accel: Accel, mode: Mode, arg: String, name: &str) -> Result<(GuestRun, String)> {
     let results = ws.target.join(format!("xtun-{name}.txt"));
-    let boot = Boot {
-        kernel: &artifacts.kernel.bzimage,
-        memory_mb: artifacts.kernel.memory_mb,
-        initrd: &artifacts.initrd,
-        mode,
-        accel,
-        net: Net::User,
-        results: Some(results.clone()),
-        extra: [artifacts.kernel.cmdline.clone(), vec![arg]].concat(),
-    };
+    let mut boot = artifacts.boot(mode, accel, Net::User);
+    boot.results = Some(results.clone());
+    boot.extra.push(arg);
     let console = ws.target.join(format!("xtun-{name}-console.log"));
     let run = run_guest(&[], &boot, &console, None, flags.verbose, flags.timeout_secs)?;
     Ok((run, std::fs::read_to_string(&results).unwrap_or_default()))

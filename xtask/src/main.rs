@@ -81,6 +81,23 @@ pub struct Artifacts {
     pub initrd: PathBuf,
 }
 
+impl Artifacts {
+    /// A boot of this kernel and initrd with the kernel profile's memory and
+    /// command line; no results port until the caller sets one.
+    pub fn boot(&self, mode: qemu::Mode, accel: qemu::Accel, net: qemu::Net) -> qemu::Boot<'_> {
+        qemu::Boot {
+            kernel: &self.kernel.bzimage,
+            memory_mb: self.kernel.memory_mb,
+            initrd: &self.initrd,
+            mode,
+            accel,
+            net,
+            results: None,
+            extra: self.kernel.cmdline.clone(),
+        }
+    }
+}
+
 /// deps -> kernel -> module -> guest programs -> initrd.
 pub fn build(sh: &Shell, ws: &Workspace, flags: &flags::Flags) -> Result<Artifacts> {
     let profile = kernel::Profile::of(flags);

@@ -44,28 +44,22 @@ pub fn run(sh: &Shell, ws: &Workspace, flags: &Flags) -> Result<i32> {
     let profile = artifacts.kernel.profile;
     let results_path = ws.target.join(format!("xtun-results-{profile}.txt"));
     let console_path = ws.target.join(format!("xtun-console-{profile}.log"));
-    // The guest takes the first `key=` it finds: the user's flags go first.
-    let mut extra = Vec::new();
+    let net = lab.as_ref().map_or(Net::User, |_| Net::Tap(lab::TAP.to_string()));
+    let mut boot = artifacts.boot(Mode::Test, accel, net);
+    boot.results = Some(results_path.clone());
+    // The guest takes the first `key=` it finds: the user's flags go before
+    // the profile's.
+    let mut user = Vec::new();
     if let Some(secs) = flags.stress_secs {
-        extra.push(format!("xtunstress={secs}"));
+        user.push(format!("xtunstress={secs}"));
     }
     if let Some(seed) = &flags.seed {
-        extra.push(format!("xtunseed={seed}"));
+        user.push(format!("xtunseed={seed}"));
     }
-    extra.extend(artifacts.kernel.cmdline.iter().cloned());
+    boot.extra.splice(0..0, user);
     if let Some(filter) = &flags.filter {
-        extra.push(format!("xtunfilter={filter}"));
+        boot.extra.push(format!("xtunfilter={filter}"));
     }
-    let boot = Boot {
-        kernel: &artifacts.kernel.bzimage,
-        memory_mb: artifacts.kernel.memory_mb,
-        initrd: &artifacts.initrd,
-        mode: Mode::Test,
-        accel,
-        net: lab.as_ref().map_or(Net::User, |_| Net::Tap(lab::TAP.to_string())),
-        results: Some(results_path.clone()),
-        extra,
-    };
     eprintln!("==> guest tests ({}, timeout {}s)", accel.name(), flags.timeout_secs);
     let start = Instant::now();
     let pinger = lab.as_ref().map(|l| LabPinger::start(l.exec_prefix()));
@@ -273,16 +267,7 @@ pub fn choose_accel(flags: &Flags, ws: &Workspace, artifacts: &Artifacts) -> Res
         eprintln!("    --kvm: no /dev/kvm; using TCG");
         return Ok(Accel::Tcg);
     }
-    let boot = Boot {
-        kernel: &artifacts.kernel.bzimage,
-        memory_mb: artifacts.kernel.memory_mb,
-        initrd: &artifacts.initrd,
-        mode: Mode::Probe,
-        accel: Accel::Kvm,
-        net: Net::User,
-        results: None,
-        extra: artifacts.kernel.cmdline.clone(),
-    };
+    let boot = artifacts.boot(Mode::Probe, Accel::Kvm, Net::User);
     let run = run_guest(&[], &boot, &ws.target.join("kvm-probe.log"), None, false, 30)?;
     if run.console.contains("XTUN-PROBE-OK") {
         Ok(Accel::Kvm)

@@ -6,7 +6,7 @@ use xshell::Shell;
 use crate::{
     flags::Flags,
     lab::{self, Lab},
-    qemu::{Boot, Mode, Net},
+    qemu::{Mode, Net},
     test::{choose_accel, root_or_user_net},
     Artifacts, Workspace,
 };
@@ -15,16 +15,7 @@ pub fn run(sh: &Shell, ws: &Workspace, flags: &Flags, artifacts: &Artifacts) -> 
     let accel = choose_accel(flags, ws, artifacts)?;
     let lab = root_or_user_net(sh)?;
     let net = lab.as_ref().map_or(Net::User, |_| Net::Tap(lab::TAP.to_string()));
-    let boot = Boot {
-        kernel: &artifacts.kernel.bzimage,
-        memory_mb: artifacts.kernel.memory_mb,
-        initrd: &artifacts.initrd,
-        mode: Mode::Shell,
-        accel: accel,
-        net,
-        results: None,
-        extra: artifacts.kernel.cmdline.clone(),
-    };
+    let boot = artifacts.boot(Mode::Shell, accel, net);
     eprintln!("==> booting a guest shell ({}); Ctrl-A X quits", accel.name());
     if let Some(lab) = &lab {
         eprintln!(
