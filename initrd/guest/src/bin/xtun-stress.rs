@@ -14,7 +14,6 @@
 
 use std::{
     net::UdpSocket,
-    os::fd::AsRawFd,
     sync::{
         atomic::{AtomicBool, AtomicU64, Ordering::Relaxed},
         Arc, Mutex, RwLock,
@@ -289,14 +288,13 @@ fn link_flapper(_shared: &Shared, rng: &mut Rng) {
     }
 }
 
-fn flood(shared: &Shared, rng: &mut Rng) {
+fn flood(_shared: &Shared, rng: &mut Rng) {
     thread_local! {
         static SOCKETS: (Option<PacketSocket>, Option<UdpSocket>) = (
             PacketSocket::bind(IFNAME).ok(),
             UdpSocket::bind("0.0.0.0:0").ok(),
         );
     }
-    let _ = shared;
     SOCKETS.with(|(packet, udp)| {
         for _ in 0..64 {
             if rng.below(2) == 0 {
@@ -308,7 +306,6 @@ fn flood(shared: &Shared, rng: &mut Rng) {
                 let _ = u.send_to(&[9; 32], "10.99.0.2:9");
             }
         }
-        let _ = udp.as_ref().map(|u| u.as_raw_fd());
     });
     thread::sleep(Duration::from_millis(1));
 }
