@@ -236,6 +236,7 @@ fn unpack_source(sh: &Shell, ws: &Workspace, tools: &deps::Tools) -> Result<(Str
     let deb = tools.apt.download(sh, package, &deb_version)?;
     let tmp = ws.cache.join("src/.unpack");
     sh.remove_path(&tmp)?;
+    sh.create_dir(ws.cache.join("src"))?;
     sh.remove_path(&source)?;
     eprintln!("    unpacking {package} {deb_version}");
     cmd!(sh, "dpkg-deb -x {deb} {tmp}").run()?;
