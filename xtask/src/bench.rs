@@ -13,11 +13,11 @@ use anyhow::{bail, Context, Result};
 use xshell::Shell;
 
 use crate::{
-    build,
+    pipeline::{build, Artifacts},
     flags::Flags,
     qemu::{Accel, Mode, Net},
     test::{choose_accel, run_guest, GuestRun},
-    Artifacts, Workspace,
+    workspace::Workspace,
 };
 
 /// (metric, higher is better, target ratio xtun/tap).

@@ -21,12 +21,12 @@ use anyhow::{Context, Result};
 use xshell::{cmd, Shell};
 
 use crate::{
-    build,
+    pipeline::{build, Artifacts},
     flags::Flags,
     ktap::{self, Outcome},
     lab::{self, Lab},
     qemu::{Accel, Boot, Mode, Net},
-    stage, vm, Artifacts, Workspace,
+    pipeline::stage, vm, workspace::Workspace,
 };
 
 /// Console lines that mean the kernel hit a bug.

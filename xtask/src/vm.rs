@@ -8,7 +8,8 @@ use crate::{
     lab::{self, Lab},
     qemu::{Mode, Net},
     test::{choose_accel, root_or_user_net},
-    Artifacts, Workspace,
+    pipeline::Artifacts,
+    workspace::Workspace,
 };
 
 pub fn run(sh: &Shell, ws: &Workspace, flags: &Flags, artifacts: &Artifacts) -> Result<()> {
