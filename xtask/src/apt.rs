@@ -108,7 +108,7 @@ fn from_one_line(text: &str, codename: &str) -> Option<Mirror> {
     for line in text.lines().map(str::trim) {
         let Some(rest) = line.strip_prefix("deb ") else { continue };
         let (options, rest) = match rest.trim_start().strip_prefix('[') {
-            Some(r) => r.split_once(']').map(|(o, r)| (o, r))?,
+            Some(r) => r.split_once(']')?,
             None => ("", rest),
         };
         let mut words = rest.split_whitespace();

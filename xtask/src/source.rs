@@ -47,7 +47,7 @@ pub fn unpacked(sh: &Shell, cache: &Path, apt: &PrivateApt) -> Result<(String, P
     };
     if !ready(&deb_version) {
         apt.remove_partials()?;
-        crate::kernel::need_space(&cache.to_path_buf(), 4)?;
+        crate::kernel::need_space(cache, 4)?;
         let deb = apt.download(sh, PACKAGE, &deb_version)?;
         eprintln!("    unpacking {PACKAGE} {deb_version}");
         if let Err(e) = unpack_deb(sh, &deb, &src, &tree(&src, &deb_version)) {
