@@ -1,6 +1,7 @@
 //! Helpers shared by the guest programs: the `/dev/xtun` device, the
 //! interface's sysfs counters, and small frame builders.
 
+pub mod cli;
 pub mod packet;
 pub mod phy;
 pub mod reply;
@@ -163,24 +164,6 @@ pub fn udp_frame(src_mac: [u8; 6], dst_mac: [u8; 6], src: [u8; 4], dst: [u8; 4],
     let mut frame = Vec::with_capacity(builder.size(payload.len()));
     builder.write(&mut frame, payload).expect("writing to a Vec cannot fail");
     frame
-}
-
-/// Reads `--name value` style arguments.
-pub struct Args(Vec<String>);
-
-impl Args {
-    pub fn from_env() -> Args {
-        Args(std::env::args().skip(1).collect())
-    }
-
-    pub fn positional(&self, index: usize) -> Option<&str> {
-        self.0.iter().filter(|a| !a.starts_with("--")).nth(index).map(String::as_str)
-    }
-
-    pub fn value(&self, name: &str) -> Option<&str> {
-        let flag = format!("--{name}");
-        self.0.iter().position(|a| *a == flag).and_then(|i| self.0.get(i + 1)).map(String::as_str)
-    }
 }
 
 #[cfg(test)]

@@ -2,7 +2,6 @@
 //! make. Each subcommand checks one behaviour, prints what it saw, and
 //! exits non-zero with the reason if the driver got it wrong.
 //!
-//! usage: xtun-check <check>   (xtun-check list shows them)
 //! The interface must be up; checks leave it as they found it.
 
 use std::{
@@ -11,7 +10,15 @@ use std::{
     time::{Duration, Instant},
 };
 
-use xtun_guest::{ip, mac_of, packet::PacketSocket, stat, udp_frame, Args, Xtun, IFNAME};
+use xtun_guest::{cli, cli::*, ip, mac_of, packet::PacketSocket, stat, udp_frame, Xtun, IFNAME};
+
+const USAGE: &str = "\
+usage: xtun-check CHECK        run one behaviour check (xtun-check list names them)
+       xtun-check list
+       xtun-check hold [idle|read|poll]
+                               keep /dev/xtun open until killed: idle, blocked
+                               in read(), or waiting in poll()
+";
 
 type Check = fn() -> Result<(), String>;
 
@@ -30,17 +37,33 @@ const CHECKS: &[(&str, Check, &str)] = &[
 ];
 
 fn main() {
-    let args = Args::from_env();
-    let name = args.positional(0).unwrap_or("list");
+    let (name, how) = cli::parse(USAGE, |p| {
+        let mut words = Vec::new();
+        while let Some(arg) = p.next()? {
+            match arg {
+                Value(word) if words.len() < 2 => words.push(word.string()?),
+                Short('h') | Long("help") => cli::help(USAGE),
+                _ => return Err(arg.unexpected()),
+            }
+        }
+        let mut words = words.into_iter();
+        let name = words.next().unwrap_or_else(|| "list".into());
+        let how = words.next();
+        match (name.as_str(), how.as_deref()) {
+            ("hold", None | Some("idle" | "read" | "poll")) | (_, None) => {}
+            ("hold", Some(how)) => return Err(format!("hold {how:?}: want idle, read or poll").into()),
+            (_, Some(extra)) => return Err(format!("unexpected argument {extra:?} after {name:?}").into()),
+        }
+        Ok((name, how.unwrap_or_else(|| "idle".into())))
+    });
     if name == "hold" {
         // Keeps /dev/xtun open until killed (for rmmod and carrier tests):
         // idle, blocked in read(), or waiting in poll().
         let mut dev = Xtun::open().expect("cannot open /dev/xtun");
-        let how = args.positional(1).unwrap_or("idle");
         println!("holding /dev/xtun open ({how})");
         let mut buf = [0u8; 2048];
         loop {
-            match how {
+            match how.as_str() {
                 "read" => drop(dev.read_frame(&mut buf)),
                 "poll" => drop(dev.poll(libc::POLLIN, Duration::from_secs(3600))),
                 _ => thread::sleep(Duration::from_secs(3600)),
@@ -48,10 +71,13 @@ fn main() {
         }
     }
     let Some((_, check, what)) = CHECKS.iter().find(|(n, _, _)| *n == name) else {
-        for (n, _, what) in CHECKS {
-            println!("{n:16} {what}");
+        let list: String = CHECKS.iter().map(|(n, _, what)| format!("{n:16} {what}\n")).collect();
+        if name == "list" {
+            print!("{list}");
+            return;
         }
-        std::process::exit(if name == "list" { 0 } else { 2 });
+        eprint!("xtun-check: no check {name:?}; the checks are:\n{list}");
+        std::process::exit(2);
     };
     match check() {
         Ok(()) => println!("{name}: ok: {what}"),
