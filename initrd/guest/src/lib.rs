@@ -141,9 +141,9 @@ pub fn gettid() -> i32 {
     unsafe { libc::gettid() }
 }
 
-/// The system call number thread `tid` of this process sleeps in, or None
-/// while it runs or is runnable: /proc shows the call only of a thread that
-/// is off the CPU and not runnable.
+/// The system call number another thread `tid` of this process sleeps in,
+/// or None while it runs or is runnable: /proc shows the call only of a
+/// thread that is off the CPU and not runnable.
 pub fn sleeping_in(tid: i32) -> Option<i64> {
     let text = std::fs::read_to_string(format!("/proc/self/task/{tid}/syscall")).ok()?;
     text.split_whitespace().next()?.parse().ok().filter(|&nr| nr >= 0)
