@@ -3,6 +3,8 @@
 //! test suite (`test`). One module per stage.
 
 mod bench;
+mod boot;
+mod children;
 mod deps;
 mod flags;
 mod fragment;
@@ -24,24 +26,23 @@ use xshell::Shell;
 fn main() {
     if let Err(err) = try_main() {
         eprintln!("error: {err:#}");
-        std::process::exit(2);
+        // 130 as a shell reports Ctrl-C.
+        std::process::exit(if children::interrupted() { 130 } else { 2 });
     }
 }
 
 fn try_main() -> Result<()> {
-    let flags = flags::parse(std::env::args().skip(1))?;
+    let flags = flags::parse(std::env::args().skip(1)).unwrap_or_else(|e| e.exit());
+    children::kill_on_signal()?;
     let sh = Shell::new()?;
     let ws = Workspace::locate(&sh)?;
     match flags.command {
-        flags::Command::Help => {
-            print!("{}", flags::HELP);
-            Ok(())
-        }
         flags::Command::Deps => deps::run(&sh, &ws, &kernel::Profile::of(&flags), &[]).map(drop),
         flags::Command::Build => build(&sh, &ws, &flags).map(drop),
         flags::Command::Vm => {
             let artifacts = build(&sh, &ws, &flags)?;
-            vm::run(&sh, &ws, &flags, &artifacts)
+            let code = vm::run(&sh, &ws, &flags, &artifacts)?;
+            std::process::exit(code)
         }
         flags::Command::Bench => bench::run(&sh, &ws, &flags),
         flags::Command::Test => {
