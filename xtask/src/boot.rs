@@ -106,7 +106,7 @@ pub fn run_guest(
         (reading.join().expect("console reader panicked"), timed_out)
     });
     if children::interrupted() {
-        bail!("interrupted; the console so far is in {}", console_path.display());
+        bail!("interrupted");
     }
     Ok(GuestRun { console: console?, timed_out })
 }
