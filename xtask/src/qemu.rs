@@ -63,7 +63,9 @@ impl Boot<'_> {
         match self.mode {
             // The console and the monitor share stdio (Ctrl-A X quits, Ctrl-A
             // C reaches the monitor); signal=off sends Ctrl-C to the guest
-            // (a `ping` there) instead of killing QEMU.
+            // (a `ping` there) instead of killing QEMU. The same as the
+            // compat `-serial mon:stdio`, which implies signal=off; spelled
+            // out so the choice shows.
             Mode::Shell => push(&[
                 "-chardev",
                 "stdio,id=console,mux=on,signal=off",

@@ -3,7 +3,8 @@
 //! The guest writes KTAP to a virtio-serial port that QEMU stores in
 //! `target/xtun-results-<profile>.txt` (the console cannot fake a result); the
 //! console goes to `target/xtun-console-<profile>.log`, shown live with `-v`, or its last
-//! 40 lines on failure. A missing result, a kernel splat or the timeout fail
+//! 40 lines on failure (both are written in `target/xtun-run/<pid>/` while the
+//! run lasts, see `boot::RunFiles`). A missing result, a kernel splat or the timeout fail
 //! the run. The host adds its own checks: the lab pings the guest's eth0.
 
 use std::{
