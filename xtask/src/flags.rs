@@ -27,6 +27,8 @@ enum CliCommand {
     /// if the guest reported none).
     Vm {
         #[command(flatten)]
+        kernel: KernelOpts,
+        #[command(flatten)]
         guest: GuestOpts,
         /// The guest command, after `--`; its words are joined with spaces
         /// and run by the guest's shell.
@@ -39,6 +41,8 @@ enum CliCommand {
     /// Host unit tests first, then the guest suite: prints `ok N name` / `not
     /// ok N name` as the guest reports them.
     Test {
+        #[command(flatten)]
+        kernel: KernelOpts,
         #[command(flatten)]
         guest: GuestOpts,
         /// Run only guest tests whose name contains TEXT; TEXT,TEXT,... for several.
@@ -57,6 +61,8 @@ enum CliCommand {
     /// xtun against the kernel's tap in one guest: paired ratios, a table and
     /// target/xtun-bench.json
     Bench {
+        #[command(flatten)]
+        kernel: KernelOpts,
         #[command(flatten)]
         guest: GuestOpts,
         /// One boot, one pair, short runs (seconds).
@@ -91,18 +97,17 @@ struct KernelOpts {
     debug_kernel: bool,
 }
 
-/// How to boot: every command that boots a guest takes these.
+/// How to boot: the commands that boot a guest take these too.
 #[derive(Args, Debug)]
 struct GuestOpts {
-    #[command(flatten)]
-    kernel: KernelOpts,
     /// Show the guest console live (on stderr).
     #[arg(short, long)]
     verbose: bool,
     /// Use KVM after a quick probe boot (default: TCG, see README).
     #[arg(long)]
     kvm: bool,
-    /// Whole guest run limit (default 900; 2700 with --debug-kernel).
+    /// Whole guest run limit (default 900; 2700 with --debug-kernel); the
+    /// interactive vm has none.
     #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
     timeout: Option<u64>,
 }
@@ -143,31 +148,26 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Flags, clap::Erro
     let cli = Cli::try_parse_from(std::iter::once("cargo xtask".to_string()).chain(args))?;
     let mut flags = Flags::default();
     let (command, kernel, guest) = match cli.command {
-        CliCommand::Vm { guest, command } => {
+        CliCommand::Vm { kernel, guest, command } => {
             flags.run = command;
-            (Command::Vm, None, Some(guest))
+            (Command::Vm, kernel, Some(guest))
         }
-        CliCommand::Test { guest, filter, stress_secs, cycles, seed } => {
+        CliCommand::Test { kernel, guest, filter, stress_secs, cycles, seed } => {
             (flags.filter, flags.stress_secs, flags.cycles, flags.seed) = (filter, stress_secs, cycles, seed);
-            (Command::Test, None, Some(guest))
+            (Command::Test, kernel, Some(guest))
         }
-        CliCommand::Bench { guest, quick, perf } => {
+        CliCommand::Bench { kernel, guest, quick, perf } => {
             (flags.quick, flags.perf) = (quick, perf);
-            (Command::Bench, None, Some(guest))
+            (Command::Bench, kernel, Some(guest))
         }
-        CliCommand::Build { kernel } => (Command::Build, Some(kernel), None),
-        CliCommand::Deps { kernel } => (Command::Deps, Some(kernel), None),
+        CliCommand::Build { kernel } => (Command::Build, kernel, None),
+        CliCommand::Deps { kernel } => (Command::Deps, kernel, None),
     };
     flags.command = command;
     let mut timeout = None;
-    let kernel = match (kernel, guest) {
-        (Some(kernel), _) => kernel,
-        (None, Some(g)) => {
-            (flags.verbose, flags.kvm, timeout) = (g.verbose, g.kvm, g.timeout);
-            g.kernel
-        }
-        (None, None) => unreachable!("every command takes the kernel options"),
-    };
+    if let Some(g) = guest {
+        (flags.verbose, flags.kvm, timeout) = (g.verbose, g.kvm, g.timeout);
+    }
     (flags.kdir, flags.debug_kernel) = (kernel.kdir, kernel.debug_kernel);
     // KASAN and lockdep slow TCG down a lot.
     flags.timeout_secs = timeout.unwrap_or(if flags.debug_kernel { 2700 } else { 900 });
