@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use xshell::{cmd, Shell};
 
-use crate::{deps, fragment, lock::Lock, process, profile::Profile, source, workspace::Workspace};
+use crate::{children, deps, fragment, lock::Lock, profile::Profile, source, workspace::Workspace};
 
 pub struct Kernel {
     /// The profile's name: artifacts built against this kernel are kept apart.
@@ -128,7 +128,7 @@ fn make_logged(source: &Path, kernel: &Kernel, targets: &[&str], log: &Path) -> 
     ];
     args.extend(kernel.vars.iter().cloned());
     args.extend(targets.iter().map(|t| t.to_string()));
-    let mut expr = process::dies_with_parent(duct::cmd("make", &args).stderr_to_stdout().unchecked());
+    let mut expr = children::dies_with_parent(duct::cmd("make", &args).stderr_to_stdout().unchecked());
     for (k, v) in &kernel.env {
         expr = expr.env(k, v);
     }

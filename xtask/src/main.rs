@@ -4,6 +4,8 @@
 
 mod apt;
 mod bench;
+mod boot;
+mod children;
 mod deps;
 mod flags;
 mod fragment;
@@ -14,7 +16,6 @@ mod lab;
 mod lock;
 mod module;
 mod pipeline;
-mod process;
 mod profile;
 mod programs;
 mod qemu;
@@ -31,24 +32,23 @@ use crate::workspace::Workspace;
 fn main() {
     if let Err(err) = try_main() {
         eprintln!("error: {err:#}");
-        std::process::exit(2);
+        // 130 as a shell reports Ctrl-C.
+        std::process::exit(if children::interrupted() { 130 } else { 2 });
     }
 }
 
 fn try_main() -> Result<()> {
-    let flags = flags::parse(std::env::args().skip(1))?;
+    let flags = flags::parse(std::env::args().skip(1)).unwrap_or_else(|e| e.exit());
+    children::kill_on_signal()?;
     let sh = Shell::new()?;
     let ws = Workspace::locate()?;
     match flags.command {
-        flags::Command::Help => {
-            print!("{}", flags::HELP);
-            Ok(())
-        }
         flags::Command::Deps => pipeline::deps(&sh, &ws, &flags).map(drop),
         flags::Command::Build => pipeline::build(&sh, &ws, &flags).map(drop),
         flags::Command::Vm => {
             let artifacts = pipeline::build(&sh, &ws, &flags)?;
-            vm::run(&sh, &ws, &flags, &artifacts)
+            let code = vm::run(&sh, &ws, &flags, &artifacts)?;
+            std::process::exit(code)
         }
         flags::Command::Bench => bench::run(&sh, &ws, &flags),
         flags::Command::Test => {

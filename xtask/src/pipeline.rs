@@ -31,9 +31,9 @@ impl Artifacts {
     }
 }
 
-/// `--kdir`, else `KDIR=` from the environment.
+/// `--kdir` (clap also reads `KDIR=` from the environment).
 fn kdir(flags: &Flags) -> Option<PathBuf> {
-    flags.kdir.clone().or_else(|| std::env::var_os("KDIR").map(PathBuf::from))
+    flags.kdir.clone()
 }
 
 /// The deps stage alone (`cargo xtask deps`).
