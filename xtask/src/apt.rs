@@ -10,6 +10,8 @@ use std::{
 use anyhow::{bail, Context, Result};
 use xshell::{cmd, Shell};
 
+use crate::children;
+
 /// How long apt waits for a lock another apt holds (a fresh VM's unattended
 /// upgrades hold it for minutes after first boot).
 const LOCK_TIMEOUT_SECS: &str = "600";
@@ -187,15 +189,13 @@ impl PrivateApt {
         let partial = debs.join(format!(".partial-{}", std::process::id()));
         sh.remove_path(&partial)?;
         sh.create_dir(&partial)?;
-        let o = &self.options;
-        {
-            let _dir = sh.push_dir(&partial);
-            cmd!(sh, "apt-get {o...} download -q {package}={version}")
-                .quiet()
-                .ignore_stdout()
-                .run()
-                .with_context(|| format!("cannot download {package}={version}"))?;
-        }
+        let mut args = self.options.clone();
+        args.extend(["download".into(), "-q".into(), format!("{package}={version}")]);
+        // apt-get dies with xtask, so nothing writes into `partial` after
+        // the next run has removed it.
+        children::dies_with_parent(duct::cmd("apt-get", &args).dir(&partial).stdout_null())
+            .run()
+            .with_context(|| format!("cannot download {package}={version}"))?;
         let got = partial.join(&file);
         if !got.exists() {
             bail!("apt-get download did not produce {file}");

@@ -14,6 +14,7 @@ use xshell::{cmd, Shell};
 
 use crate::{
     apt::{self, PrivateApt},
+    children,
     lock::Lock,
     profile::Profile,
     workspace::Workspace,
@@ -207,7 +208,7 @@ fn rust_src(sh: &Shell, ws: &Workspace, apt: &PrivateApt, rustc_version: &str) -
     let deb = apt.download(sh, "rust-src", deb_version)?;
     let tmp = ws.cache.join(format!(".rust-src-unpack-{}", std::process::id()));
     sh.remove_path(&tmp)?;
-    if let Err(e) = cmd!(sh, "dpkg-deb -x {deb} {tmp}").quiet().run() {
+    if let Err(e) = children::dies_with_parent(duct::cmd!("dpkg-deb", "-x", &deb, &tmp)).run() {
         apt.forget(&deb);
         sh.remove_path(&tmp)?;
         return Err(e).context("the downloaded rust-src was unusable and is deleted; run again to fetch it anew");

@@ -95,7 +95,8 @@ fn cached_tree(
         return Ok(kernel);
     }
     // One builder per tree: a second run waits, then finds it built.
-    let _lock = Lock::exclusive(&ws.cache.join(format!("locks/{name}.lock")), "kernel build lock")?;
+    let lock = Lock::exclusive(&ws.cache.join(format!("locks/{name}.lock")), "kernel build lock")?;
+    lock.shared_with_children()?;
     if done.exists() && kernel.bzimage.exists() {
         eprintln!("    cached (built by another run): {}", kernel.build.display());
         return Ok(kernel);

@@ -12,7 +12,7 @@ use anyhow::{Context, Result};
 
 /// An exclusive lock, held until dropped.
 pub struct Lock {
-    _file: File,
+    file: File,
 }
 
 impl Lock {
@@ -33,7 +33,16 @@ impl Lock {
             }
             Err(TryLockError::Error(e)) => return Err(e).with_context(|| format!("cannot lock {}", path.display())),
         }
-        Ok(Lock { _file: file })
+        Ok(Lock { file })
+    }
+
+    /// Lets the children spawned from now on hold the lock too (a flock
+    /// belongs to the open file, which they inherit): sub-makes orphaned by
+    /// a killed xtask then keep the next run out of the tree until they end.
+    pub fn shared_with_children(&self) -> Result<()> {
+        use nix::fcntl::{fcntl, FcntlArg, FdFlag};
+        fcntl(&self.file, FcntlArg::F_SETFD(FdFlag::empty())).context("cannot clear FD_CLOEXEC on a lock")?;
+        Ok(())
     }
 }
 
@@ -49,6 +58,21 @@ mod tests {
         let other = File::open(&path).unwrap();
         assert!(matches!(other.try_lock(), Err(TryLockError::WouldBlock)));
         drop(held);
+        other.try_lock().unwrap();
+    }
+
+    #[test]
+    fn a_child_keeps_a_shared_lock_after_its_parent_lets_go() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("build.lock");
+        let held = Lock::exclusive(&path, "test lock").unwrap();
+        held.shared_with_children().unwrap();
+        let mut child = std::process::Command::new("sleep").arg("30").spawn().unwrap();
+        drop(held);
+        let other = File::open(&path).unwrap();
+        assert!(matches!(other.try_lock(), Err(TryLockError::WouldBlock)), "the child holds it");
+        child.kill().unwrap();
+        child.wait().unwrap();
         other.try_lock().unwrap();
     }
 }

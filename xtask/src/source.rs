@@ -10,9 +10,9 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use xshell::{cmd, Shell};
+use xshell::Shell;
 
-use crate::{apt::PrivateApt, lock::Lock};
+use crate::{apt::PrivateApt, children, lock::Lock};
 
 /// The source package, pinned for a reproducible guest kernel; if the
 /// archive dropped that version, the newest one of the series is used.
@@ -83,9 +83,14 @@ fn unpack_deb(sh: &Shell, deb: &Path, src: &Path, dest: &Path) -> Result<()> {
     let tmp = src.join(format!(".unpack-{}", std::process::id()));
     let contents = tmp.join("deb");
     sh.create_dir(&contents)?;
-    cmd!(sh, "dpkg-deb -x {deb} {contents}").quiet().run().with_context(|| format!("cannot unpack {}", deb.display()))?;
+    // Children die with xtask: none may write here after the lock passes on.
+    children::dies_with_parent(duct::cmd!("dpkg-deb", "-x", deb, &contents))
+        .run()
+        .with_context(|| format!("cannot unpack {}", deb.display()))?;
     let tarball = contents.join(format!("usr/src/{PACKAGE}.tar.xz"));
-    cmd!(sh, "tar -xJf {tarball} -C {tmp}").quiet().run().context("cannot unpack the kernel source tarball")?;
+    children::dies_with_parent(duct::cmd!("tar", "-xJf", tarball, "-C", &tmp))
+        .run()
+        .context("cannot unpack the kernel source tarball")?;
     let unpacked = tmp.join(PACKAGE);
     std::fs::write(unpacked.join(MARKER), "")?;
     if dest.exists() {
@@ -112,6 +117,7 @@ fn remove_stale_unpacks(src: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use xshell::cmd;
 
     /// A small stand-in for linux-source-7.2's .deb, made by `dpkg-deb -b`.
     fn fake_deb(dir: &Path) -> PathBuf {
