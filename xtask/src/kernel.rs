@@ -196,6 +196,7 @@ fn users_tree(kdir: &Path, env: Vec<(String, String)>, cmdline: Vec<String>, pro
     if !config.lines().any(|l| l == "CONFIG_RUST=y") {
         bail!("KDIR={} is not built with CONFIG_RUST=y", kdir.display());
     }
+    eprintln!("    using your kernel tree {} (KDIR / --kdir): nothing is built or fetched", kdir.display());
     Ok(Kernel {
         profile: "kdir",
         build: kdir.to_path_buf(),
