@@ -256,10 +256,13 @@ pub(crate) unsafe fn ndo_start_xmit_callback<T: NetDevOps>(
     // SAFETY: `dev` is valid (guaranteed by the caller). The device is
     // `lltx`, so the core took no tx lock and the driver notes the start.
     unsafe { xtun_dev_tx_started(dev) };
-    // SAFETY: `ndo_start_xmit` hands us ownership of a valid skb.
-    if let Some(skb) = unsafe { Skb::from_raw(skb) } {
+    // SAFETY: `ndo_start_xmit` hands us one reference to a valid skb; the
+    // sender (pktgen) may hold another one.
+    match unsafe { Skb::from_shared(skb) } {
         // SAFETY: guaranteed by the caller.
-        unsafe { with_data::<T, _>(dev, |data, dev| data.start_xmit(dev, skb)) };
+        Some(skb) => unsafe { with_data::<T, _>(dev, |data, dev| data.start_xmit(dev, skb)) },
+        // SAFETY: `dev` is valid (guaranteed by the caller).
+        None => unsafe { xtun_stats_tx_dropped(dev) },
     }
     NETDEV_TX_OK
 }

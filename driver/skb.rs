@@ -16,6 +16,7 @@ use crate::netdev::NetDev;
 
 extern "C" {
     fn xtun_alloc_rx_skb(dev: *mut bindings::net_device, len: u32) -> *mut bindings::sk_buff;
+    fn xtun_skb_share_check(skb: *mut bindings::sk_buff) -> *mut bindings::sk_buff;
     fn xtun_skb_orphan(skb: *mut bindings::sk_buff);
     fn xtun_kfree_skb(skb: *mut bindings::sk_buff);
     fn xtun_consume_skb(skb: *mut bindings::sk_buff);
@@ -27,7 +28,8 @@ extern "C" {
 ///
 /// # Invariants
 ///
-/// `ptr` points to a valid `struct sk_buff` that nobody else references; it is
+/// `ptr` points to a valid `struct sk_buff` whose only reference is ours
+/// (`skb->users == 1`, on no list): nobody else reads or links it. It is
 /// freed exactly once, by [`Skb::consume`], by [`Drop`] (as a drop) or by
 /// handing it back to the kernel through [`Skb::into_raw`].
 pub(crate) struct Skb {
@@ -42,11 +44,28 @@ impl Skb {
     ///
     /// # Safety
     ///
-    /// `ptr` must be a valid skb whose ownership passes to the caller (e.g. the
-    /// skb given to `ndo_start_xmit`).
-    pub(crate) unsafe fn from_raw(ptr: *mut bindings::sk_buff) -> Option<Self> {
-        // INVARIANT: the caller hands over a valid, owned skb.
+    /// `ptr` must be null or a valid skb whose only reference passes to the
+    /// caller (freshly allocated, or just taken off a queue we own).
+    unsafe fn from_raw(ptr: *mut bindings::sk_buff) -> Option<Self> {
+        // INVARIANT: the caller hands over the only reference to a valid skb.
         NonNull::new(ptr).map(|ptr| Self { ptr })
+    }
+
+    /// Takes one reference to an skb that others may still reference (the
+    /// skb given to `ndo_start_xmit`: pktgen keeps its own reference) and
+    /// returns an skb that is ours alone: `ptr` itself if ours was its only
+    /// reference, else a clone of it (sharing the data, not the `sk_buff`
+    /// and its list links). `None` if cloning failed; `ptr` is freed then.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` must be a valid skb of which the caller owns one reference.
+    pub(crate) unsafe fn from_shared(ptr: *mut bindings::sk_buff) -> Option<Self> {
+        // SAFETY: the caller owns a reference, which `skb_share_check` consumes.
+        let ptr = unsafe { xtun_skb_share_check(ptr) };
+        // SAFETY: `skb_share_check` returned null, `ptr` with `users == 1`,
+        // or a fresh clone (`users == 1`): either way the only reference.
+        unsafe { Self::from_raw(ptr) }
     }
 
     /// Gives up ownership, e.g. to `netif_receive_skb`, which frees the skb.

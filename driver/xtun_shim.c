@@ -49,6 +49,10 @@ const struct file_operations xtun_fops = {
 static void xtun_setup(struct net_device *dev)
 {
 	ether_setup(dev);
+	/* As tun: the queue links skbs through their own list pointers, so an
+	 * skb handed to xmit again while queued (pktgen clone_skb/burst) would
+	 * corrupt it. Without this flag pktgen refuses to share skbs. */
+	dev->priv_flags &= ~IFF_TX_SKB_SHARING;
 	dev->netdev_ops = &xtun_netdev_ops;
 	dev->ethtool_ops = &xtun_ethtool_ops;
 	dev->pcpu_stat_type = NETDEV_PCPU_STAT_DSTATS;
@@ -138,6 +142,12 @@ void xtun_receive_eth(struct sk_buff *skb, struct net_device *dev)
 struct sk_buff *xtun_alloc_rx_skb(struct net_device *dev, unsigned int len)
 {
 	return __netdev_alloc_skb_ip_align(dev, len, GFP_KERNEL);
+}
+
+/* Frees the caller's reference and returns a clone if someone else holds one. */
+struct sk_buff *xtun_skb_share_check(struct sk_buff *skb)
+{
+	return skb_share_check(skb, GFP_ATOMIC);
 }
 
 void xtun_skb_orphan(struct sk_buff *skb)

@@ -38,6 +38,7 @@ void xtun_stats_tx(struct net_device *dev, unsigned int len);
 void xtun_stats_tx_dropped(struct net_device *dev);
 void xtun_receive_eth(struct sk_buff *skb, struct net_device *dev);
 struct sk_buff *xtun_alloc_rx_skb(struct net_device *dev, unsigned int len);
+struct sk_buff *xtun_skb_share_check(struct sk_buff *skb);
 void xtun_skb_orphan(struct sk_buff *skb);
 void xtun_kfree_skb(struct sk_buff *skb);
 void xtun_consume_skb(struct sk_buff *skb);
