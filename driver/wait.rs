@@ -133,20 +133,18 @@ impl<'a> PollTable<'a> {
         Self { table, file }
     }
 
-    /// Registers `queue` so the poller is woken when it is (`poll_wait`).
+    /// Registers `queue` so the poller is woken when it is: the kernel's
+    /// `poll_wait`, whose full barrier after queueing pairs with the one in
+    /// `wq_has_sleeper` ([`WaitQueue::wake_if_waiting`]): either the waker
+    /// sees the poller on the queue, or the poller's readiness check that
+    /// follows sees what the waker published.
     ///
     /// The queue must live until the file is released: it does, because the
     /// file holds a reference to the state that contains it.
     pub(crate) fn register(&self, queue: &WaitQueue) {
-        if self.table.is_null() {
-            return;
-        }
-        // SAFETY: `table` is valid for this call by the constructor's contract.
-        let qproc = unsafe { (*self.table)._qproc };
-        if let Some(qproc) = qproc {
-            // SAFETY: `file` and `table` are valid for this poll call; `queue`
-            // is initialised and outlives the file's poll registrations.
-            unsafe { qproc(self.file.as_ptr(), queue.head.get(), self.table) };
-        }
+        // SAFETY: `file` is valid and `table` is null or valid for this poll
+        // call (constructor's contract); `queue` is initialised and outlives
+        // the file's poll registrations.
+        unsafe { bindings::poll_wait(self.file.as_ptr(), queue.head.get(), self.table) };
     }
 }
