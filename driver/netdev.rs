@@ -34,6 +34,7 @@ extern "C" {
     fn free_netdev(dev: *mut bindings::net_device);
     fn netif_carrier_on(dev: *mut bindings::net_device);
     fn netif_carrier_off(dev: *mut bindings::net_device);
+    fn synchronize_net();
 }
 
 /// `NETDEV_TX_OK` (`enum netdev_tx`, int-sized) from `include/linux/netdevice.h`.
@@ -125,6 +126,16 @@ impl NetDev {
         // disabled.
         unsafe { xtun_receive_eth(skb.into_raw(), self.as_raw()) };
     }
+}
+
+/// Waits until every xmit that started before the call has returned
+/// (`synchronize_net`, an RCU grace period: `ndo_start_xmit` runs with
+/// bottom halves off, a read-side critical section).
+/// Sleeps: process context only.
+pub(crate) fn wait_for_xmits() {
+    // SAFETY: no precondition beyond a context that may sleep, which every
+    // caller (release, ndo_stop) is.
+    unsafe { synchronize_net() };
 }
 
 /// What a driver implements to back a net device.

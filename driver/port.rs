@@ -17,11 +17,11 @@
 use kernel::{
     iov::{IovIterDest, IovIterSource},
     prelude::*,
-    sync::atomic::{Atomic, Full},
+    sync::atomic::{Acquire, Atomic, Full, Release},
 };
 
 use crate::chardev::CharDevOps;
-use crate::netdev::{NetDev, NetDevOps, ETH_HLEN, VLAN_HLEN};
+use crate::netdev::{self, NetDev, NetDevOps, ETH_HLEN, VLAN_HLEN};
 use crate::skb::{Skb, SkbQueue};
 use crate::wait::{events::*, PollTable, WaitQueue};
 
@@ -34,8 +34,12 @@ pub(crate) struct Port {
     /// Readers and pollers waiting for a frame or for the link to go down.
     #[pin]
     readers: WaitQueue,
-    /// Whether `/dev/xtun` is open.
+    /// Whether xmit queues frames for a reader: set by open, cleared by
+    /// release before its grace period and purge.
     attached: Atomic<bool>,
+    /// Whether a file holds the port: taken by open, given back by release
+    /// only after its purge, so an open never overlaps the last release.
+    busy: Atomic<bool>,
 }
 
 impl Port {
@@ -45,10 +49,12 @@ impl Port {
             queue <- SkbQueue::new(),
             readers <- WaitQueue::new(),
             attached: Atomic::new(false),
+            busy: Atomic::new(false),
         })
     }
 
-    /// Drops every queued frame, counting each as a tx drop.
+    /// Drops every queued frame, counting each as a tx drop. Callers first
+    /// make xmit stop queueing, then wait out the xmits already running.
     fn purge(&self) {
         while let Some(skb) = self.queue.pop() {
             self.dev.count_tx_dropped();
@@ -96,13 +102,21 @@ impl NetDevOps for Port {
     }
 
     fn stop(&self, _dev: &NetDev) {
-        // `netif_running()` is already false: blocked readers see it and fail.
+        // `netif_running()` is already false, so new xmits drop; without a
+        // qdisc the core waits for none of those in flight (tun does not
+        // purge here, so it needs no wait).
+        netdev::wait_for_xmits();
         self.purge();
+        // Blocked readers see the link down and fail.
         self.readers.wake_all();
     }
 
     fn start_xmit(&self, dev: &NetDev, mut skb: Skb) {
-        if !self.attached.load(kernel::sync::atomic::Relaxed)
+        // Both checks pair with the grace period in `release` / `stop`:
+        // an xmit that saw the port attached and running ends before the
+        // purge that follows it.
+        if !self.attached.load(Acquire)
+            || !dev.is_running()
             || self.queue.len() >= dev.tx_queue_len()
         {
             dev.count_tx_dropped();
@@ -116,18 +130,23 @@ impl NetDevOps for Port {
 
 impl CharDevOps for Port {
     fn open(&self) -> Result {
-        if self.attached.xchg(true, Full) {
+        if self.busy.xchg(true, Full) {
             return Err(EBUSY);
         }
-        self.purge();
+        // The last release left the queue empty and xmit detached.
+        self.attached.store(true, Release);
         self.dev.set_carrier(true);
         Ok(())
     }
 
     fn release(&self) {
         self.dev.set_carrier(false);
-        self.attached.store(false, kernel::sync::atomic::Release);
+        self.attached.store(false, Release);
+        // As tun's detach: no xmit that saw us attached is still running
+        // once this returns, so nothing is queued after the purge.
+        netdev::wait_for_xmits();
         self.purge();
+        self.busy.store(false, Release);
     }
 
     fn read(&self, dst: &mut IovIterDest<'_>, nonblock: bool) -> Result<usize> {
