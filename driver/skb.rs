@@ -79,19 +79,23 @@ impl Skb {
     ///
     /// Fails with `EFAULT` (and frees the skb) if `src` yields fewer bytes.
     pub(crate) fn from_user(dev: &NetDev, len: usize, src: &mut IovIterSource<'_>) -> Result<Self> {
-        let len32 = u32::try_from(len).map_err(|_| EMSGSIZE)?;
+        let len_int = c_int::try_from(len).map_err(|_| EMSGSIZE)?;
+        let len32 = len_int as u32;
         // SAFETY: `dev` is a valid net_device by the type invariants of `NetDev`.
         let raw = unsafe { xtun_alloc_rx_skb(dev.as_raw(), len32) };
         // SAFETY: a freshly allocated skb is valid and owned by us.
         let skb = unsafe { Self::from_raw(raw) }.ok_or(ENOMEM)?;
-        // SAFETY: the skb was allocated with at least `len` bytes of tailroom,
-        // so `skb_put` returns a pointer to `len` writable bytes that belong to
-        // this skb only and live as long as it does.
-        let data = unsafe {
-            let tail = bindings::skb_put(skb.ptr.as_ptr(), len32).cast::<u8>();
-            core::slice::from_raw_parts_mut(tail, len)
+        // SAFETY: the skb is ours and has at least `len` bytes of tailroom.
+        // `skb_put` only extends its data area: the bytes stay uninitialised
+        // and no Rust reference to them is made; the copy below fills them
+        // (on failure the skb is freed unread).
+        unsafe { bindings::skb_put(skb.ptr.as_ptr(), len32) };
+        // SAFETY: the skb holds `len` data bytes from offset 0 and `src`
+        // wraps a valid source iterator.
+        let ret = unsafe {
+            bindings::skb_copy_datagram_from_iter(skb.ptr.as_ptr(), 0, src.as_raw(), len_int)
         };
-        if src.copy_from_iter(data) != len {
+        if ret != 0 {
             return Err(EFAULT);
         }
         Ok(skb)
