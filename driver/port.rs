@@ -11,8 +11,10 @@
 //! - write injects one frame; a rejected write counts rx_dropped.
 //! - one open file at a time: a second `open` gets `EBUSY` (as tun without
 //!   IFF_MULTI_QUEUE); the carrier is on exactly while the file is open.
-//! - while the interface is down, read/write fail with `EIO` and poll
-//!   reports `EPOLLERR`; taking it down wakes blocked readers.
+//! - while the interface is down (as tun): readers block (or get `EAGAIN`),
+//!   write fails with `EIO`, poll reports neither `EPOLLOUT` nor `EPOLLERR`
+//!   (which a level-triggered epoll loop could not mask); queued frames are
+//!   dropped when it goes down.
 
 use kernel::{
     iov::{IovIterDest, IovIterSource},
@@ -62,21 +64,17 @@ impl Port {
         }
     }
 
-    /// Waits for a queued frame. Fails with `EIO` when the interface is
-    /// down, `EAGAIN` if the caller may not sleep.
+    /// Waits for a queued frame, whether the link is up or down (as tun).
+    /// Fails with `EAGAIN` if the caller may not sleep.
     fn next_frame(&self, nonblock: bool) -> Result<Skb> {
         loop {
-            if !self.dev.is_running() {
-                return Err(EIO);
-            }
             if let Some(skb) = self.queue.pop() {
                 return Ok(skb);
             }
             if nonblock {
                 return Err(EAGAIN);
             }
-            self.readers
-                .wait_interruptible(|| !self.queue.is_empty() || !self.dev.is_running())?;
+            self.readers.wait_interruptible(|| !self.queue.is_empty())?;
         }
     }
 
@@ -98,6 +96,8 @@ impl Port {
 
 impl NetDevOps for Port {
     fn open(&self, _dev: &NetDev) -> Result {
+        // Pollers waiting to write learn that they may.
+        self.readers.wake_all();
         Ok(())
     }
 
@@ -107,8 +107,6 @@ impl NetDevOps for Port {
         // purge here, so it needs no wait).
         netdev::wait_for_xmits();
         self.purge();
-        // Blocked readers see the link down and fail.
-        self.readers.wake_all();
     }
 
     fn start_xmit(&self, dev: &NetDev, mut skb: Skb) {
@@ -182,12 +180,13 @@ impl CharDevOps for Port {
 
     fn poll(&self, table: &PollTable<'_>) -> u32 {
         table.register(&self.readers);
-        if !self.dev.is_running() {
-            return EPOLLERR;
-        }
-        let mut mask = EPOLLOUT | EPOLLWRNORM;
+        let mut mask = 0;
         if !self.queue.is_empty() {
             mask |= EPOLLIN | EPOLLRDNORM;
+        }
+        // As tun: writable only while up (a write while down fails with EIO).
+        if self.dev.is_running() {
+            mask |= EPOLLOUT | EPOLLWRNORM;
         }
         mask
     }

@@ -376,10 +376,25 @@ fn down_poll() -> Result<(), String> {
         println!("# while down: poll revents {revents:#x}, epoll_wait(EPOLLIN) slept 5 times");
         Ok(())
     })();
+    if let Err(e) = result {
+        ip(&["link", "set", IFNAME, "up"])?;
+        return Err(e);
+    }
+    // A poller waiting to write while down is woken when the link comes up.
+    let fd = dev.raw_fd();
+    let poller = thread::spawn(move || {
+        let mut pfd = libc::pollfd { fd, events: libc::POLLOUT, revents: 0 };
+        // SAFETY: one valid pollfd; `dev` outlives the thread (joined below).
+        let n = unsafe { libc::poll(&mut pfd, 1, 30_000) };
+        (n, pfd.revents, Instant::now())
+    });
+    thread::sleep(Duration::from_millis(300));
+    let up = Instant::now();
     ip(&["link", "set", IFNAME, "up"])?;
-    result?;
-    let ev = dev.poll(libc::POLLOUT, Duration::ZERO).map_err(os("poll"))?;
-    ensure(ev & libc::POLLOUT != 0 && ev & libc::POLLERR == 0, || format!("poll after link up: {ev:#x}"))
+    let (n, ev, woke) = poller.join().unwrap();
+    ensure(n == 1 && ev & libc::POLLOUT != 0 && ev & libc::POLLERR == 0, || format!("poll(POLLOUT) across link up: {n} {ev:#x}"))?;
+    println!("# a POLLOUT waiter woke {} ms after link up", woke.saturating_duration_since(up).as_millis());
+    Ok(())
 }
 
 /// io_uring and preadv2 ask for a non-blocking read per call with
