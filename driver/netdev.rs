@@ -15,7 +15,7 @@ use kernel::{
     types::ForeignOwnable,
 };
 
-use crate::skb::Skb;
+use crate::skb::{Skb, TxSkb};
 
 extern "C" {
     fn xtun_alloc_netdev(name: *const c_char) -> *mut bindings::net_device;
@@ -145,7 +145,7 @@ pub(crate) trait NetDevOps: Send + Sync + Sized + 'static {
     /// `ndo_stop`: the interface goes down.
     fn stop(&self, dev: &NetDev);
     /// `ndo_start_xmit`: the stack sends `skb`; the driver owns it now.
-    fn start_xmit(&self, dev: &NetDev, skb: Skb);
+    fn start_xmit(&self, dev: &NetDev, skb: TxSkb);
 }
 
 /// A registered net device whose driver data is an `Arc<T>`.
@@ -269,7 +269,7 @@ pub(crate) unsafe fn ndo_start_xmit_callback<T: NetDevOps>(
     unsafe { xtun_dev_tx_started(dev) };
     // SAFETY: `ndo_start_xmit` hands us one reference to a valid skb; the
     // sender (pktgen) may hold another one.
-    match unsafe { Skb::from_shared(skb) } {
+    match unsafe { TxSkb::from_xmit(skb) } {
         // SAFETY: guaranteed by the caller.
         Some(skb) => unsafe { with_data::<T, _>(dev, |data, dev| data.start_xmit(dev, skb)) },
         // SAFETY: `dev` is valid (guaranteed by the caller).

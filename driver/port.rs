@@ -24,7 +24,7 @@ use kernel::{
 
 use crate::chardev::CharDevOps;
 use crate::netdev::{self, NetDev, NetDevOps, ETH_HLEN, VLAN_HLEN};
-use crate::skb::{Skb, SkbQueue};
+use crate::skb::{Skb, SkbQueue, TxSkb};
 use crate::wait::{events::*, PollTable, WaitQueue};
 
 #[pin_data]
@@ -109,7 +109,7 @@ impl NetDevOps for Port {
         self.purge();
     }
 
-    fn start_xmit(&self, dev: &NetDev, mut skb: Skb) {
+    fn start_xmit(&self, dev: &NetDev, skb: TxSkb) {
         // Both checks pair with the grace period in `release` / `stop`:
         // an xmit that saw the port attached and running ends before the
         // purge that follows it.
@@ -118,9 +118,12 @@ impl NetDevOps for Port {
             || self.queue.len() >= dev.tx_queue_len()
         {
             dev.count_tx_dropped();
-            return; // `skb` is freed as a drop.
+            return; // `skb` is dropped: the sender hears of it.
         }
-        skb.orphan();
+        let Ok(skb) = skb.detach() else {
+            dev.count_tx_dropped();
+            return;
+        };
         self.queue.push(skb);
         self.readers.wake_if_waiting();
     }

@@ -17,7 +17,10 @@ use crate::netdev::NetDev;
 extern "C" {
     fn xtun_alloc_rx_skb(dev: *mut bindings::net_device, len: u32) -> *mut bindings::sk_buff;
     fn xtun_skb_share_check(skb: *mut bindings::sk_buff) -> *mut bindings::sk_buff;
+    fn xtun_skb_orphan_frags_rx(skb: *mut bindings::sk_buff) -> c_int;
+    fn xtun_skb_tx_timestamp(skb: *mut bindings::sk_buff);
     fn xtun_skb_orphan(skb: *mut bindings::sk_buff);
+    fn xtun_nf_reset_ct(skb: *mut bindings::sk_buff);
     fn xtun_kfree_skb(skb: *mut bindings::sk_buff);
     fn xtun_consume_skb(skb: *mut bindings::sk_buff);
     fn xtun_skb_queue_init(queue: *mut bindings::sk_buff_head);
@@ -49,23 +52,6 @@ impl Skb {
     unsafe fn from_raw(ptr: *mut bindings::sk_buff) -> Option<Self> {
         // INVARIANT: the caller hands over the only reference to a valid skb.
         NonNull::new(ptr).map(|ptr| Self { ptr })
-    }
-
-    /// Takes one reference to an skb that others may still reference (the
-    /// skb given to `ndo_start_xmit`: pktgen keeps its own reference) and
-    /// returns an skb that is ours alone: `ptr` itself if ours was its only
-    /// reference, else a clone of it (sharing the data, not the `sk_buff`
-    /// and its list links). `None` if cloning failed; `ptr` is freed then.
-    ///
-    /// # Safety
-    ///
-    /// `ptr` must be a valid skb of which the caller owns one reference.
-    pub(crate) unsafe fn from_shared(ptr: *mut bindings::sk_buff) -> Option<Self> {
-        // SAFETY: the caller owns a reference, which `skb_share_check` consumes.
-        let ptr = unsafe { xtun_skb_share_check(ptr) };
-        // SAFETY: `skb_share_check` returned null, `ptr` with `users == 1`,
-        // or a fresh clone (`users == 1`): either way the only reference.
-        unsafe { Self::from_raw(ptr) }
     }
 
     /// Gives up ownership, e.g. to `netif_receive_skb`, which frees the skb.
@@ -121,13 +107,6 @@ impl Skb {
         Ok(())
     }
 
-    /// Detaches the skb from its sending socket, so that frames waiting in
-    /// our queue do not hold the sender's socket buffer budget.
-    pub(crate) fn orphan(&mut self) {
-        // SAFETY: `ptr` is valid and owned by the type invariants.
-        unsafe { xtun_skb_orphan(self.ptr.as_ptr()) };
-    }
-
     /// Frees a frame that was delivered (not a drop: `consume_skb`).
     pub(crate) fn consume(self) {
         // SAFETY: we own the skb; `into_raw` stops `Drop` from freeing it again.
@@ -139,6 +118,62 @@ impl Drop for Skb {
     fn drop(&mut self) {
         // SAFETY: we own the skb by the type invariants and free it once.
         unsafe { xtun_kfree_skb(self.ptr.as_ptr()) };
+    }
+}
+
+/// A frame handed to `ndo_start_xmit`, still tied to its sender: its
+/// socket, zerocopy pages and completion, timestamp request, conntrack
+/// entry. Dropping it reports the failure to the sender (`skb_tx_error`,
+/// as tun) before freeing it; [`TxSkb::detach`] makes a frame that may wait
+/// in a queue for as long as the reader likes.
+pub(crate) struct TxSkb(Skb);
+
+impl TxSkb {
+    /// Takes one reference to an skb that others may still reference
+    /// (pktgen keeps its own) and returns one that is ours alone: `ptr`
+    /// itself if ours was its only reference, else a clone (sharing the
+    /// data, not the `sk_buff` with its list links). `None` if cloning
+    /// failed; `ptr` is freed then.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` must be a valid skb of which the caller owns one reference.
+    pub(crate) unsafe fn from_xmit(ptr: *mut bindings::sk_buff) -> Option<Self> {
+        // SAFETY: the caller owns a reference, which `skb_share_check` consumes.
+        let ptr = unsafe { xtun_skb_share_check(ptr) };
+        // SAFETY: `skb_share_check` returned null, `ptr` with `users == 1`,
+        // or a fresh clone (`users == 1`): either way the only reference.
+        unsafe { Skb::from_raw(ptr) }.map(Self)
+    }
+
+    /// Cuts the frame's ties to its sender, as tun's xmit does: copies
+    /// zerocopy pages (so the sender's completion does not wait for our
+    /// reader), takes the software TX timestamp, orphans it (the socket's
+    /// send budget is released) and drops its conntrack reference. Fails
+    /// with `ENOMEM` (the frame dropped) if the pages cannot be copied.
+    pub(crate) fn detach(self) -> Result<Skb> {
+        let ptr = self.0.ptr.as_ptr();
+        // SAFETY: `ptr` is valid and ours alone by the invariants of `Skb`;
+        // xmit runs with bottom halves off, where GFP_ATOMIC is allowed.
+        if unsafe { xtun_skb_orphan_frags_rx(ptr) } != 0 {
+            return Err(ENOMEM); // `self` is dropped: the sender hears of it.
+        }
+        // SAFETY: as above; the stamp goes to the socket, still attached.
+        unsafe {
+            xtun_skb_tx_timestamp(ptr);
+            xtun_skb_orphan(ptr);
+            xtun_nf_reset_ct(ptr);
+        }
+        let this = core::mem::ManuallyDrop::new(self);
+        // SAFETY: `this` is never used or dropped again: the `Skb` moves out.
+        Ok(unsafe { core::ptr::read(&this.0) })
+    }
+}
+
+impl Drop for TxSkb {
+    fn drop(&mut self) {
+        // SAFETY: the skb is valid and ours; the field's `Drop` frees it next.
+        unsafe { bindings::skb_tx_error(self.0.ptr.as_ptr()) };
     }
 }
 

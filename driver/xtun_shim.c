@@ -150,9 +150,24 @@ struct sk_buff *xtun_skb_share_check(struct sk_buff *skb)
 	return skb_share_check(skb, GFP_ATOMIC);
 }
 
+int xtun_skb_orphan_frags_rx(struct sk_buff *skb)
+{
+	return skb_orphan_frags_rx(skb, GFP_ATOMIC);
+}
+
+void xtun_skb_tx_timestamp(struct sk_buff *skb)
+{
+	skb_tx_timestamp(skb);
+}
+
 void xtun_skb_orphan(struct sk_buff *skb)
 {
 	skb_orphan(skb);
+}
+
+void xtun_nf_reset_ct(struct sk_buff *skb)
+{
+	nf_reset_ct(skb);
 }
 
 void xtun_kfree_skb(struct sk_buff *skb)
