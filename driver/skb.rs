@@ -15,7 +15,9 @@ use kernel::{
 use crate::netdev::NetDev;
 
 extern "C" {
-    fn xtun_alloc_rx_skb(dev: *mut bindings::net_device, len: u32) -> *mut bindings::sk_buff;
+    fn xtun_skb_max_head() -> u32;
+    fn xtun_alloc_skb_linear(dev: *mut bindings::net_device, len: u32) -> *mut bindings::sk_buff;
+    fn xtun_alloc_skb_paged(linear: u32, paged: u32) -> *mut bindings::sk_buff;
     fn xtun_skb_share_check(skb: *mut bindings::sk_buff) -> *mut bindings::sk_buff;
     fn xtun_skb_orphan_frags_rx(skb: *mut bindings::sk_buff) -> c_int;
     fn xtun_skb_tx_timestamp(skb: *mut bindings::sk_buff);
@@ -62,22 +64,28 @@ impl Skb {
     }
 
     /// Allocates a frame of `len` bytes for `dev` and fills it from `src`.
+    /// As tun: at most a page's worth is linear, the rest goes to page
+    /// fragments, so a 64 KiB frame needs no order-5 allocation.
     ///
     /// Fails with `EFAULT` (and frees the skb) if `src` yields fewer bytes.
     pub(crate) fn from_user(dev: &NetDev, len: usize, src: &mut IovIterSource<'_>) -> Result<Self> {
         let len_int = c_int::try_from(len).map_err(|_| EMSGSIZE)?;
         let len32 = len_int as u32;
-        // SAFETY: `dev` is a valid net_device by the type invariants of `NetDev`.
-        let raw = unsafe { xtun_alloc_rx_skb(dev.as_raw(), len32) };
-        // SAFETY: a freshly allocated skb is valid and owned by us.
+        // SAFETY: no precondition.
+        let max_head = unsafe { xtun_skb_max_head() };
+        let raw = if len32 <= max_head {
+            // SAFETY: `dev` is a valid net_device by the type invariants of `NetDev`.
+            unsafe { xtun_alloc_skb_linear(dev.as_raw(), len32) }
+        } else {
+            // SAFETY: no precondition; process context (GFP_KERNEL).
+            unsafe { xtun_alloc_skb_paged(max_head, len32 - max_head) }
+        };
+        // SAFETY: a freshly allocated skb is valid and ours alone. Its `len`
+        // data bytes are uninitialised: no Rust reference to them is made,
+        // the copy below fills them, and on failure the skb is freed unread.
         let skb = unsafe { Self::from_raw(raw) }.ok_or(ENOMEM)?;
-        // SAFETY: the skb is ours and has at least `len` bytes of tailroom.
-        // `skb_put` only extends its data area: the bytes stay uninitialised
-        // and no Rust reference to them is made; the copy below fills them
-        // (on failure the skb is freed unread).
-        unsafe { bindings::skb_put(skb.ptr.as_ptr(), len32) };
-        // SAFETY: the skb holds `len` data bytes from offset 0 and `src`
-        // wraps a valid source iterator.
+        // SAFETY: the skb holds `len` data bytes from offset 0 (head and
+        // fragments) and `src` wraps a valid source iterator.
         let ret = unsafe {
             bindings::skb_copy_datagram_from_iter(skb.ptr.as_ptr(), 0, src.as_raw(), len_int)
         };

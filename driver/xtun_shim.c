@@ -134,14 +134,44 @@ void xtun_stats_tx_dropped(struct net_device *dev)
 void xtun_receive_eth(struct sk_buff *skb, struct net_device *dev)
 {
 	skb->protocol = eth_type_trans(skb, dev);
+	skb_reset_network_header(skb);
+	skb_probe_transport_header(skb);
 	local_bh_disable();
 	netif_receive_skb(skb);
 	local_bh_enable();
 }
 
-struct sk_buff *xtun_alloc_rx_skb(struct net_device *dev, unsigned int len)
+/* The largest linear part that fits one page (tun's good_linear). */
+unsigned int xtun_skb_max_head(void)
 {
-	return __netdev_alloc_skb_ip_align(dev, len, GFP_KERNEL);
+	return SKB_MAX_HEAD(NET_IP_ALIGN);
+}
+
+/* A linear skb holding `len` (uninitialised) bytes. */
+struct sk_buff *xtun_alloc_skb_linear(struct net_device *dev, unsigned int len)
+{
+	struct sk_buff *skb = __netdev_alloc_skb_ip_align(dev, len, GFP_KERNEL);
+
+	if (skb)
+		skb_put(skb, len);
+	return skb;
+}
+
+/* `linear` bytes in the head, `paged` in page fragments (tun_alloc_skb). */
+struct sk_buff *xtun_alloc_skb_paged(unsigned int linear, unsigned int paged)
+{
+	struct sk_buff *skb;
+	int err;
+
+	skb = alloc_skb_with_frags(NET_IP_ALIGN + linear, paged,
+				   PAGE_ALLOC_COSTLY_ORDER, &err, GFP_KERNEL);
+	if (!skb)
+		return NULL;
+	skb_reserve(skb, NET_IP_ALIGN);
+	skb_put(skb, linear);
+	skb->data_len = paged;
+	skb->len += paged;
+	return skb;
 }
 
 /* Frees the caller's reference and returns a clone if someone else holds one. */
