@@ -96,6 +96,13 @@ impl NetDev {
         }
     }
 
+    /// Notes that a frame was taken for transmission (`trans_start`): with
+    /// `lltx` the core does not, and bonding's ARP monitor reads it.
+    pub(crate) fn tx_started(&self) {
+        // SAFETY: `ptr` is valid by the type invariants.
+        unsafe { xtun_dev_tx_started(self.as_raw()) };
+    }
+
     pub(crate) fn count_rx(&self, len: usize) {
         // SAFETY: `ptr` is valid by the type invariants.
         unsafe { xtun_stats_rx(self.as_raw(), len as u32) };
@@ -264,9 +271,6 @@ pub(crate) unsafe fn ndo_start_xmit_callback<T: NetDevOps>(
     skb: *mut bindings::sk_buff,
     dev: *mut bindings::net_device,
 ) -> c_int {
-    // SAFETY: `dev` is valid (guaranteed by the caller). The device is
-    // `lltx`, so the core took no tx lock and the driver notes the start.
-    unsafe { xtun_dev_tx_started(dev) };
     // SAFETY: `ndo_start_xmit` hands us one reference to a valid skb; the
     // sender (pktgen) may hold another one.
     match unsafe { TxSkb::from_xmit(skb) } {

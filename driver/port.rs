@@ -4,8 +4,9 @@
 //! and every policy decision of the driver. No `unsafe` here.
 //!
 //! - xmit queues whole frames for the reader, bounded by `tx_queue_len`
-//!   (default 500); a frame that finds the queue full, or no reader
-//!   attached, is dropped and counted in tx_dropped (as tun does).
+//!   (default 500, exactly: the bound is checked under the queue's lock);
+//!   a frame that finds the queue full, or no reader attached, is dropped
+//!   and counted in tx_dropped (as tun does).
 //! - read returns one whole frame; a shorter buffer gets the frame's head,
 //!   and the return value is still the frame's length (as tun).
 //! - write injects one frame; a rejected write counts rx_dropped.
@@ -110,13 +111,12 @@ impl NetDevOps for Port {
     }
 
     fn start_xmit(&self, dev: &NetDev, skb: TxSkb) {
-        // Both checks pair with the grace period in `release` / `stop`:
-        // an xmit that saw the port attached and running ends before the
-        // purge that follows it.
-        if !self.attached.load(Acquire)
-            || !dev.is_running()
-            || self.queue.len() >= dev.tx_queue_len()
-        {
+        let limit = dev.tx_queue_len();
+        // The first two checks pair with the grace period in `release` /
+        // `stop`: an xmit that saw the port attached and running ends before
+        // the purge that follows it. The length check spares a frame bound
+        // for a full queue the work of `detach`.
+        if !self.attached.load(Acquire) || !dev.is_running() || self.queue.len() >= limit {
             dev.count_tx_dropped();
             return; // `skb` is dropped: the sender hears of it.
         }
@@ -124,7 +124,11 @@ impl NetDevOps for Port {
             dev.count_tx_dropped();
             return;
         };
-        self.queue.push(skb);
+        if self.queue.push_bounded(skb, limit).is_err() {
+            dev.count_tx_dropped();
+            return; // another CPU filled the queue first
+        }
+        dev.tx_started();
         self.readers.wake_if_waiting();
     }
 }

@@ -27,6 +27,11 @@ extern "C" {
     fn xtun_consume_skb(skb: *mut bindings::sk_buff);
     fn xtun_skb_queue_init(queue: *mut bindings::sk_buff_head);
     fn xtun_skb_queue_len(queue: *const bindings::sk_buff_head) -> u32;
+    fn xtun_skb_queue_tail_bounded(
+        queue: *mut bindings::sk_buff_head,
+        skb: *mut bindings::sk_buff,
+        limit: u32,
+    ) -> bool;
 }
 
 /// A socket buffer owned by the driver.
@@ -221,9 +226,20 @@ impl SkbQueue {
         self.len() == 0
     }
 
-    pub(crate) fn push(&self, skb: Skb) {
-        // SAFETY: `head` is initialised; the queue takes over ownership of the skb.
-        unsafe { bindings::skb_queue_tail(self.head.get(), skb.into_raw()) };
+    /// Appends `skb` unless `limit` skbs are queued already (checked under
+    /// the queue's lock, so concurrent xmits cannot overshoot); a full
+    /// queue hands the skb back.
+    pub(crate) fn push_bounded(&self, skb: Skb, limit: usize) -> Result<(), Skb> {
+        let limit = u32::try_from(limit).unwrap_or(u32::MAX);
+        let ptr = skb.ptr;
+        // SAFETY: `head` is initialised; the skb is ours alone, and
+        // `into_raw` leaves freeing it to the queue if it is queued.
+        if unsafe { xtun_skb_queue_tail_bounded(self.head.get(), skb.into_raw(), limit) } {
+            Ok(())
+        } else {
+            // INVARIANT: not queued, so we still hold the only reference.
+            Err(Skb { ptr })
+        }
     }
 
     pub(crate) fn pop(&self) -> Option<Skb> {

@@ -123,11 +123,12 @@ void xtun_stats_tx(struct net_device *dev, unsigned int len)
 	preempt_enable();
 }
 
+/* As tun: xmit (softirq) and release (process) both drop; the core's
+ * per-CPU counter takes increments from any context, unlike dstats'
+ * u64_stats, whose writers must not interrupt each other. */
 void xtun_stats_tx_dropped(struct net_device *dev)
 {
-	preempt_disable();
-	dev_dstats_tx_dropped(dev);
-	preempt_enable();
+	dev_core_stats_tx_dropped_inc(dev);
 }
 
 /* As tun: the writer's own context delivers the frame, bottom halves off. */
@@ -218,6 +219,22 @@ void xtun_skb_queue_init(struct sk_buff_head *queue)
 u32 xtun_skb_queue_len(const struct sk_buff_head *queue)
 {
 	return skb_queue_len_lockless(queue);
+}
+
+/* Appends `skb` unless the queue already holds `limit` skbs; the check and
+ * the append are one step under the queue's lock. */
+bool xtun_skb_queue_tail_bounded(struct sk_buff_head *queue,
+				 struct sk_buff *skb, u32 limit)
+{
+	unsigned long flags;
+	bool room;
+
+	spin_lock_irqsave(&queue->lock, flags);
+	room = skb_queue_len(queue) < limit;
+	if (room)
+		__skb_queue_tail(queue, skb);
+	spin_unlock_irqrestore(&queue->lock, flags);
+	return room;
 }
 
 bool xtun_wq_has_sleeper(struct wait_queue_head *head)
