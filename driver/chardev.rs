@@ -31,6 +31,8 @@ extern "C" {
 const O_NONBLOCK: u32 = bindings::O_NONBLOCK;
 /// `IOCB_NOWAIT` is `RWF_NOWAIT` (include/linux/fs.h), a macro bindgen skips.
 const IOCB_NOWAIT: i32 = 0x8;
+/// `FMODE_NOWAIT` (include/linux/fs.h), a macro bindgen skips.
+const FMODE_NOWAIT: bindings::fmode_t = 1 << 27;
 
 /// What a driver implements to back the device; one `Arc<Self>` is shared by
 /// every open file.
@@ -126,6 +128,10 @@ pub(crate) unsafe fn open_callback<T: CharDevOps>(
     // Frames are datagrams: no file position (as tun).
     // SAFETY: `inode` and `file` are valid for the duration of open.
     unsafe { bindings::stream_open(inode, file) };
+    // As tun: read and write honour IOCB_NOWAIT (io_uring, RWF_NOWAIT),
+    // which the VFS refuses with EOPNOTSUPP unless the file says so.
+    // SAFETY: open may set `f_mode` flags; nothing else sees the file yet.
+    unsafe { (*file).f_mode |= FMODE_NOWAIT };
     // SAFETY: open owns `private_data`; `release_callback` takes it back.
     unsafe { (*file).private_data = reg.data.clone().into_foreign() };
     0

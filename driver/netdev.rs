@@ -18,7 +18,7 @@ use kernel::{
 use crate::skb::{Skb, TxSkb};
 
 extern "C" {
-    fn xtun_alloc_netdev(name: *const c_char) -> *mut bindings::net_device;
+    fn xtun_alloc_netdev(name: *const c_char, name_assign_type: u8) -> *mut bindings::net_device;
     fn xtun_driver_data(dev: *mut bindings::net_device) -> *mut *mut c_void;
     fn xtun_dev_tx_started(dev: *mut bindings::net_device);
     fn xtun_dev_mtu(dev: *const bindings::net_device) -> u32;
@@ -35,6 +35,21 @@ extern "C" {
     fn netif_carrier_on(dev: *mut bindings::net_device);
     fn netif_carrier_off(dev: *mut bindings::net_device);
     fn synchronize_net();
+}
+
+/// How a device got its name (`NET_NAME_*`, include/uapi/linux/netdevice.h),
+/// shown in `/sys/class/net/NAME/name_assign_type`; udev renames only
+/// devices the kernel enumerated.
+#[derive(Clone, Copy)]
+#[repr(u8)]
+#[allow(dead_code)] // the kinds devices made on demand will use
+pub(crate) enum NameType {
+    /// Enumerated by the kernel from a template (`xtun%d`).
+    Enum = 1,
+    /// Chosen by the driver, the same on every boot (`lo`, `xtun`).
+    Predictable = 2,
+    /// Given by user space.
+    User = 3,
 }
 
 /// `NETDEV_TX_OK` (`enum netdev_tx`, int-sized) from `include/linux/netdevice.h`.
@@ -167,15 +182,17 @@ pub(crate) struct Registration<T: NetDevOps> {
 }
 
 impl<T: NetDevOps> Registration<T> {
-    /// Allocates and registers a device named `name`; `new_data` builds the
-    /// driver data, which may keep the device's handle.
+    /// Allocates and registers a device named `name`, named as `name_type`
+    /// says; `new_data` builds the driver data, which may keep the device's
+    /// handle.
     pub(crate) fn register(
         name: &'static CStr,
+        name_type: NameType,
         new_data: impl FnOnce(NetDev) -> Result<Arc<T>>,
     ) -> Result<(Self, Arc<T>)> {
         // SAFETY: `name` is a static C string; the data slot is filled below
         // before the device is registered.
-        let raw = unsafe { xtun_alloc_netdev(name.as_char_ptr()) };
+        let raw = unsafe { xtun_alloc_netdev(name.as_char_ptr(), name_type as u8) };
         // INVARIANT: the device stays allocated until this function frees it on
         // error or `Drop` frees it.
         let dev = NetDev { ptr: NonNull::new(raw).ok_or(ENOMEM)? };

@@ -70,9 +70,10 @@ static void xtun_setup(struct net_device *dev)
 }
 
 /* The private area is one pointer: the Rust driver data. */
-struct net_device *xtun_alloc_netdev(const char *name)
+struct net_device *xtun_alloc_netdev(const char *name,
+				     unsigned char name_assign_type)
 {
-	return alloc_netdev(sizeof(void *), name, NET_NAME_USER, xtun_setup);
+	return alloc_netdev(sizeof(void *), name, name_assign_type, xtun_setup);
 }
 
 void **xtun_driver_data(struct net_device *dev)

@@ -26,7 +26,8 @@ __poll_t xtun_chr_poll_callback(struct file *file, poll_table *wait);
 
 /* Implemented in xtun_shim.c, called from Rust. */
 extern const struct file_operations xtun_fops;
-struct net_device *xtun_alloc_netdev(const char *name);
+struct net_device *xtun_alloc_netdev(const char *name,
+				     unsigned char name_assign_type);
 void **xtun_driver_data(struct net_device *dev);
 void xtun_dev_tx_started(struct net_device *dev);
 unsigned int xtun_dev_mtu(const struct net_device *dev);
