@@ -9,7 +9,6 @@
 use kernel::{
     bindings,
     error::to_result,
-    fs::File,
     iov::{IovIterDest, IovIterSource},
     prelude::*,
     sync::Arc,
@@ -189,10 +188,10 @@ pub(crate) unsafe fn poll_callback<T: CharDevOps>(
     file: *mut bindings::file,
     table: *mut bindings::poll_table,
 ) -> bindings::__poll_t {
-    // SAFETY: the file is open, so valid, and has no fdget_pos region here.
-    let (data, file_ref) = unsafe { (file_data::<T>(file), File::from_raw_file(file)) };
-    // SAFETY: `table` is null or valid for this poll call on `file`.
-    let table = unsafe { PollTable::from_raw(table, file_ref) };
+    // SAFETY: the file is open.
+    let data = unsafe { file_data::<T>(file) };
+    // SAFETY: `file` is valid and `table` null or valid for this poll call.
+    let table = unsafe { PollTable::from_raw(table, file) };
     data.poll(&table)
 }
 

@@ -7,9 +7,9 @@
 //! C headers: [`include/linux/wait.h`](srctree/include/linux/wait.h),
 //! [`include/linux/poll.h`](srctree/include/linux/poll.h).
 
+use core::marker::PhantomData;
 use kernel::{
     bindings,
-    fs::File,
     prelude::*,
     static_lock_class,
     types::Opaque,
@@ -85,10 +85,13 @@ impl WaitQueue {
     /// the hot path (xmit) then takes no wait-queue lock while the reader
     /// is busy. Callable from any context.
     pub(crate) fn wake_if_waiting(&self) {
-        // SAFETY: `head` is initialised by the type invariants. The helper's
-        // full barrier pairs with the one in `prepare_to_wait_event`: either
-        // the waiter sees our queued frame when it re-checks its condition,
-        // or we see the waiter on the list.
+        // SAFETY: `head` is initialised by the type invariants.
+        //
+        // Not lost: the caller published its change (e.g. queued a frame)
+        // before this call, whose full barrier pairs with the waiter's after
+        // it queues itself: `set_current_state` in `prepare_to_wait_event`
+        // for readers, the `smp_mb` in `poll_wait` for pollers. So either
+        // the waiter's re-check sees the change, or we see the waiter.
         if unsafe { xtun_wq_has_sleeper(self.head.get()) } {
             self.wake_all();
         }
@@ -117,19 +120,20 @@ pub(crate) mod events {
     pub(crate) const EPOLLWRNORM: u32 = 0x0100;
 }
 
-/// The `poll_table` given to a `poll` file operation.
+/// The `poll_table` given to a `poll` file operation, with its file.
 pub(crate) struct PollTable<'a> {
     table: *mut bindings::poll_table,
-    file: &'a File,
+    file: *mut bindings::file,
+    _call: PhantomData<&'a bindings::poll_table>,
 }
 
 impl<'a> PollTable<'a> {
     /// # Safety
     ///
-    /// `table` must be null or a poll table valid for the current `poll` call
-    /// on `file`.
-    pub(crate) unsafe fn from_raw(table: *mut bindings::poll_table, file: &'a File) -> Self {
-        Self { table, file }
+    /// `file` must be valid and `table` null or valid for `'a`, the current
+    /// `poll` call on `file`.
+    pub(crate) unsafe fn from_raw(table: *mut bindings::poll_table, file: *mut bindings::file) -> Self {
+        Self { table, file, _call: PhantomData }
     }
 
     /// Registers `queue` so the poller is woken when it is: the kernel's
@@ -138,12 +142,13 @@ impl<'a> PollTable<'a> {
     /// sees the poller on the queue, or the poller's readiness check that
     /// follows sees what the waker published.
     ///
-    /// The queue must live until the file is released: it does, because the
-    /// file holds a reference to the state that contains it.
+    /// The queue must live until the file is released (epoll keeps its
+    /// entry until then): it does, because the file holds a reference to
+    /// the state that contains it.
     pub(crate) fn register(&self, queue: &WaitQueue) {
         // SAFETY: `file` is valid and `table` is null or valid for this poll
         // call (constructor's contract); `queue` is initialised and outlives
         // the file's poll registrations.
-        unsafe { bindings::poll_wait(self.file.as_ptr(), queue.head.get(), self.table) };
+        unsafe { bindings::poll_wait(self.file, queue.head.get(), self.table) };
     }
 }
