@@ -184,10 +184,11 @@ fn epoll_once(ep: i32, fd: i32, timeout: Duration) -> Result<bool, String> {
     Ok(n == 1 && out[0].events & libc::EPOLLIN as u32 != 0)
 }
 
-/// A sender floods tagged frames while the device is closed and reopened.
-/// A frame whose send returned before `open` began was queued (or dropped)
-/// while no file was attached: reading it after the open means it survived
-/// the purge of the previous close.
+/// A sender floods tagged frames while the device is closed and, after a
+/// short gap, reopened. A frame whose send returned before `open` began was
+/// xmitted while the previous file was attached (then its release must
+/// purge it) or while none was (then it was dropped): reading it after the
+/// open means it was queued after the previous release's purge.
 fn reopen_stale() -> Result<(), String> {
     const CYCLES: u32 = 300;
     let sock = PacketSocket::bind(IFNAME).map_err(os("AF_PACKET"))?;
@@ -223,6 +224,8 @@ fn reopen_stale() -> Result<(), String> {
                 }
             }
             drop(dev);
+            // Xmits that were running during the close finish in the gap.
+            thread::sleep(Duration::from_millis(5));
         }
         println!("# {CYCLES} close/open cycles under a flood: {read} frames read, none from before its open");
         ensure(read > 0, || "no frame was read at all: is the sender running?".into())
