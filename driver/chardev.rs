@@ -33,6 +33,12 @@ const IOCB_NOWAIT: i32 = 0x8;
 /// `FMODE_NOWAIT` (include/linux/fs.h), a macro bindgen skips.
 const FMODE_NOWAIT: bindings::fmode_t = 1 << 27;
 
+/// `EBADFD`, which `kernel::error::code` lacks: what tun returns for a file
+/// whose device is gone.
+pub(crate) fn ebadfd() -> Error {
+    Error::from_errno(-(bindings::EBADFD as i32))
+}
+
 /// What a driver implements to back the device; one `Arc<Self>` is shared by
 /// every open file.
 pub(crate) trait CharDevOps: Send + Sync + Sized + 'static {

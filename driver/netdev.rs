@@ -11,8 +11,11 @@ use kernel::{
     bindings,
     error::from_result,
     prelude::*,
-    sync::Arc,
-    types::ForeignOwnable,
+    sync::{
+        atomic::{Acquire, Atomic, Relaxed, Release},
+        rcu, Arc,
+    },
+    types::{ForeignOwnable, Opaque},
 };
 
 use crate::skb::{Skb, TxSkb};
@@ -29,12 +32,16 @@ extern "C" {
     fn xtun_stats_tx(dev: *mut bindings::net_device, len: u32);
     fn xtun_stats_tx_dropped(dev: *mut bindings::net_device);
     fn xtun_receive_eth(skb: *mut bindings::sk_buff, dev: *mut bindings::net_device);
-    fn register_netdev(dev: *mut bindings::net_device) -> c_int;
+    fn register_netdevice(dev: *mut bindings::net_device) -> c_int;
+    fn rtnl_lock();
+    fn rtnl_unlock();
     fn unregister_netdev(dev: *mut bindings::net_device);
     fn free_netdev(dev: *mut bindings::net_device);
     fn netif_carrier_on(dev: *mut bindings::net_device);
     fn netif_carrier_off(dev: *mut bindings::net_device);
     fn synchronize_net();
+    fn xtun_dev_hold(dev: *mut bindings::net_device);
+    fn xtun_dev_put(dev: *mut bindings::net_device);
 }
 
 /// How a device got its name (`NET_NAME_*`, include/uapi/linux/netdevice.h),
@@ -60,18 +67,18 @@ pub(crate) const ETH_HLEN: usize = 14;
 /// An 802.1Q tag (`VLAN_HLEN`), which a frame may carry beyond the MTU.
 pub(crate) const VLAN_HLEN: usize = 4;
 
-/// A handle to an allocated net device.
+/// A net device, only ever seen by reference: `&NetDev` inside a
+/// `net_device_ops` callback (valid for that call), or through a [`DevRef`]
+/// taken from a [`DevSlot`]. There is no way to keep one beyond either, so
+/// no code can use a device after its unregistration has freed its state.
 ///
 /// # Invariants
 ///
-/// `ptr` points to a `net_device` allocated by `xtun_alloc_netdev` that stays
-/// allocated for as long as any `NetDev` naming it exists: only
-/// [`Registration`] frees it, after every user of the driver data (which
-/// holds the other `NetDev` copies) is gone.
-#[derive(Clone, Copy)]
-pub(crate) struct NetDev {
-    ptr: NonNull<bindings::net_device>,
-}
+/// A `&NetDev` points to a `net_device` that is registered, or whose
+/// unregistration waits for the code holding the reference (running
+/// callbacks; `DevRef`s): its per-CPU stats and state are live.
+#[repr(transparent)]
+pub(crate) struct NetDev(Opaque<bindings::net_device>);
 
 // SAFETY: the functions called through a `NetDev` may be called from any thread.
 unsafe impl Send for NetDev {}
@@ -79,29 +86,38 @@ unsafe impl Send for NetDev {}
 unsafe impl Sync for NetDev {}
 
 impl NetDev {
+    /// # Safety
+    ///
+    /// `ptr` must satisfy the type invariants for `'a`.
+    unsafe fn from_raw<'a>(ptr: *mut bindings::net_device) -> &'a NetDev {
+        // SAFETY: `NetDev` is a transparent wrapper of `net_device`; validity
+        // for `'a` is the caller's guarantee.
+        unsafe { &*ptr.cast() }
+    }
+
     pub(crate) fn as_raw(&self) -> *mut bindings::net_device {
-        self.ptr.as_ptr()
+        self.0.get()
     }
 
     /// Whether the interface is administratively up (`netif_running`).
     pub(crate) fn is_running(&self) -> bool {
-        // SAFETY: `ptr` is valid by the type invariants.
+        // SAFETY: the device is live by the type invariants.
         unsafe { xtun_dev_running(self.as_raw()) }
     }
 
     pub(crate) fn mtu(&self) -> usize {
-        // SAFETY: `ptr` is valid by the type invariants.
+        // SAFETY: the device is live by the type invariants.
         unsafe { xtun_dev_mtu(self.as_raw()) as usize }
     }
 
     pub(crate) fn tx_queue_len(&self) -> usize {
-        // SAFETY: `ptr` is valid by the type invariants.
+        // SAFETY: the device is live by the type invariants.
         unsafe { xtun_dev_tx_queue_len(self.as_raw()) as usize }
     }
 
     pub(crate) fn set_carrier(&self, on: bool) {
-        // SAFETY: `ptr` is valid by the type invariants; both functions may
-        // be called in process context at any time.
+        // SAFETY: the device is live by the type invariants; both functions
+        // may be called at any time.
         unsafe {
             if on {
                 netif_carrier_on(self.as_raw())
@@ -114,27 +130,27 @@ impl NetDev {
     /// Notes that a frame was taken for transmission (`trans_start`): with
     /// `lltx` the core does not, and bonding's ARP monitor reads it.
     pub(crate) fn tx_started(&self) {
-        // SAFETY: `ptr` is valid by the type invariants.
+        // SAFETY: the device is live by the type invariants.
         unsafe { xtun_dev_tx_started(self.as_raw()) };
     }
 
     pub(crate) fn count_rx(&self, len: usize) {
-        // SAFETY: `ptr` is valid by the type invariants.
+        // SAFETY: the device is live by the type invariants.
         unsafe { xtun_stats_rx(self.as_raw(), len as u32) };
     }
 
     pub(crate) fn count_rx_dropped(&self) {
-        // SAFETY: `ptr` is valid by the type invariants.
+        // SAFETY: the device is live by the type invariants.
         unsafe { xtun_stats_rx_dropped(self.as_raw()) };
     }
 
     pub(crate) fn count_tx(&self, len: usize) {
-        // SAFETY: `ptr` is valid by the type invariants.
+        // SAFETY: the device is live by the type invariants.
         unsafe { xtun_stats_tx(self.as_raw(), len as u32) };
     }
 
     pub(crate) fn count_tx_dropped(&self) {
-        // SAFETY: `ptr` is valid by the type invariants.
+        // SAFETY: the device is live by the type invariants.
         unsafe { xtun_stats_tx_dropped(self.as_raw()) };
     }
 
@@ -143,10 +159,88 @@ impl NetDev {
     /// bottom halves disabled, as tun does. Whatever the stack then drops, it
     /// counts itself (core rx_dropped, protocol statistics).
     pub(crate) fn receive(&self, skb: Skb) {
-        // SAFETY: `ptr` is valid; `netif_receive_skb` takes ownership of the
-        // skb; the caller is a process (`write`), where bottom halves may be
-        // disabled.
+        // SAFETY: the device is live by the type invariants;
+        // `netif_receive_skb` takes ownership of the skb; the caller is a
+        // process (`write`), where bottom halves may be disabled.
         unsafe { xtun_receive_eth(skb.into_raw(), self.as_raw()) };
+    }
+}
+
+/// A counted reference (`dev_hold`) to a device, taken from a [`DevSlot`]
+/// while the device was registered. Unregistration waits for it
+/// (`netdev_wait_allrefs`) before it frees the device's stats, so the
+/// device stays live while this exists. Hold it briefly: `ip link del`
+/// waits for it too.
+///
+/// # Invariants
+///
+/// `ptr` satisfies the invariants of [`NetDev`] and we own one reference.
+pub(crate) struct DevRef {
+    ptr: NonNull<bindings::net_device>,
+}
+
+impl core::ops::Deref for DevRef {
+    type Target = NetDev;
+
+    fn deref(&self) -> &NetDev {
+        // SAFETY: live while we hold our reference, by the type invariants.
+        unsafe { NetDev::from_raw(self.ptr.as_ptr()) }
+    }
+}
+
+impl Drop for DevRef {
+    fn drop(&mut self) {
+        // SAFETY: we own one reference, by the type invariants.
+        unsafe { xtun_dev_put(self.ptr.as_ptr()) };
+    }
+}
+
+/// Where driver data finds its device outside the `net_device_ops`
+/// callbacks (file operations). Only [`Registration`] fills and empties
+/// it: it fills it in the same RTNL section as `register_netdevice`, and
+/// `ndo_uninit` empties it before the unregistration waits for
+/// [`DevRef`]s. So a `DevRef` can only be taken while the device is
+/// registered, and is always waited for.
+///
+/// # Invariants
+///
+/// `dev` is null or a registered device whose `ndo_uninit` has not run.
+pub(crate) struct DevSlot {
+    dev: Atomic<*mut bindings::net_device>,
+}
+
+impl DevSlot {
+    pub(crate) fn new() -> Self {
+        Self { dev: Atomic::new(core::ptr::null_mut()) }
+    }
+
+    /// The device, if it is still registered.
+    pub(crate) fn get(&self) -> Option<DevRef> {
+        let _rcu = rcu::read_lock();
+        let ptr = NonNull::new(self.dev.load(Acquire))?;
+        // SAFETY: non-null, so registered by the type invariants; `ndo_uninit`
+        // empties the slot and waits a grace period before the
+        // unregistration waits for references, so the one we take now is
+        // waited for.
+        unsafe { xtun_dev_hold(ptr.as_ptr()) };
+        // INVARIANT: we own the reference just taken.
+        Some(DevRef { ptr })
+    }
+
+    /// Whether the device is still registered (a snapshot).
+    pub(crate) fn is_present(&self) -> bool {
+        !self.dev.load(Relaxed).is_null()
+    }
+
+    fn set(&self, dev: &NetDev) {
+        self.dev.store(dev.as_raw(), Release);
+    }
+
+    /// Empties the slot and waits until no `get` that saw the device is
+    /// still taking its reference.
+    fn clear(&self) {
+        self.dev.store(core::ptr::null_mut(), Release);
+        wait_for_xmits(); // the same grace period: `synchronize_net`
     }
 }
 
@@ -162,79 +256,89 @@ pub(crate) fn wait_for_xmits() {
 
 /// What a driver implements to back a net device.
 pub(crate) trait NetDevOps: Send + Sync + Sized + 'static {
+    /// Where [`Registration`] keeps the device for the driver's other users.
+    fn slot(&self) -> &DevSlot;
     /// `ndo_open`: the interface goes up.
     fn open(&self, dev: &NetDev) -> Result;
     /// `ndo_stop`: the interface goes down.
     fn stop(&self, dev: &NetDev);
     /// `ndo_start_xmit`: the stack sends `skb`; the driver owns it now.
     fn start_xmit(&self, dev: &NetDev, skb: TxSkb);
+    /// `ndo_uninit`: the device is going away; [`NetDevOps::slot`] is
+    /// already empty, so waiters can see it.
+    fn uninit(&self);
 }
 
-/// A registered net device whose driver data is an `Arc<T>`.
+/// A registered net device whose driver data is an `Arc<T>`; the device is
+/// reachable only through the callbacks and `T`'s [`DevSlot`].
 ///
 /// # Invariants
 ///
 /// `dev` is registered; its driver data holds a reference from
 /// `Arc::into_foreign` that is taken back exactly once in [`Drop`].
 pub(crate) struct Registration<T: NetDevOps> {
-    dev: NetDev,
+    dev: NonNull<bindings::net_device>,
     _data: PhantomData<Arc<T>>,
 }
 
+// SAFETY: unregistering may be done from any thread.
+unsafe impl<T: NetDevOps> Send for Registration<T> {}
+// SAFETY: `&Registration` gives access to nothing.
+unsafe impl<T: NetDevOps> Sync for Registration<T> {}
+
 impl<T: NetDevOps> Registration<T> {
     /// Allocates and registers a device named `name`, named as `name_type`
-    /// says; `new_data` builds the driver data, which may keep the device's
-    /// handle.
-    pub(crate) fn register(
-        name: &'static CStr,
-        name_type: NameType,
-        new_data: impl FnOnce(NetDev) -> Result<Arc<T>>,
-    ) -> Result<(Self, Arc<T>)> {
-        // SAFETY: `name` is a static C string; the data slot is filled below
-        // before the device is registered.
+    /// says, backed by `data`, whose [`DevSlot`] holds the device while it
+    /// is registered.
+    pub(crate) fn register(name: &'static CStr, name_type: NameType, data: Arc<T>) -> Result<Self> {
+        // SAFETY: `name` is a static C string; the private area is filled
+        // below before the device is registered.
         let raw = unsafe { xtun_alloc_netdev(name.as_char_ptr(), name_type as u8) };
-        // INVARIANT: the device stays allocated until this function frees it on
-        // error or `Drop` frees it.
-        let dev = NetDev { ptr: NonNull::new(raw).ok_or(ENOMEM)? };
-        let data = match new_data(dev) {
-            Ok(data) => data,
-            Err(e) => {
-                // SAFETY: the device was never registered and nothing uses it.
-                unsafe { free_netdev(raw) };
-                return Err(e);
-            }
-        };
+        let dev = NonNull::new(raw).ok_or(ENOMEM)?;
         let foreign = data.clone().into_foreign();
         // SAFETY: the shim stored a `void *` slot as the device's private area;
         // the device is not registered yet, so no callback reads it concurrently.
         unsafe { *xtun_driver_data(raw) = foreign };
         // Carrier stays off until a program opens the character device.
-        dev.set_carrier(false);
-        // SAFETY: the device is fully set up.
-        let ret = unsafe { register_netdev(raw) };
+        // SAFETY: allocated and not yet registered: nothing else uses it.
+        unsafe { netif_carrier_off(raw) };
+        // SAFETY: the device is fully set up; RTNL is held around
+        // `register_netdevice`, as it requires.
+        let ret = unsafe {
+            rtnl_lock();
+            let ret = register_netdevice(raw);
+            if ret == 0 {
+                // INVARIANT: registered, and `ndo_uninit` (which empties the
+                // slot) cannot run before we drop RTNL.
+                data.slot().set(NetDev::from_raw(raw));
+            }
+            rtnl_unlock();
+            ret
+        };
         if ret != 0 {
-            // SAFETY: registration failed: no callback runs; we own both the
-            // device and the reference stored in it.
+            // SAFETY: registration failed: no callback runs, and the slot was
+            // never filled, so no `DevRef` exists. We own both the device and
+            // the reference to the data stored in it.
             unsafe {
                 drop(Arc::<T>::from_foreign(foreign));
                 free_netdev(raw);
             }
             return Err(Error::from_errno(ret));
         }
-        Ok((Self { dev, _data: PhantomData }, data))
+        Ok(Self { dev, _data: PhantomData })
     }
 }
 
 impl<T: NetDevOps> Drop for Registration<T> {
     fn drop(&mut self) {
-        let raw = self.dev.as_raw();
-        // SAFETY: registered by the type invariants. After this returns no
-        // ndo callback runs any more, so the driver data can be released.
+        let raw = self.dev.as_ptr();
+        // SAFETY: registered by the type invariants. `ndo_uninit` empties the
+        // slot; this returns once no callback runs and every `DevRef` is
+        // gone, with the device's stats freed: nothing can reach it but us.
         unsafe { unregister_netdev(raw) };
         // SAFETY: the data was stored by `register` and is taken back once.
         drop(unsafe { Arc::<T>::from_foreign(*xtun_driver_data(raw)) });
-        // SAFETY: unregistered above; the last `NetDev` users (the driver data
-        // and the callers of this module) are gone.
+        // SAFETY: unregistered above, and unreachable by anyone else.
         unsafe { free_netdev(raw) };
     }
 }
@@ -243,21 +347,20 @@ impl<T: NetDevOps> Drop for Registration<T> {
 ///
 /// # Safety
 ///
-/// `dev` must be a device registered by [`Registration<T>`], inside one of
-/// its `net_device_ops` callbacks.
+/// `dev` must be a device set up by [`Registration<T>`], inside one of its
+/// `net_device_ops` callbacks (the driver data is in place before
+/// `register_netdevice`).
 unsafe fn with_data<T: NetDevOps, R>(
     dev: *mut bindings::net_device,
     f: impl FnOnce(&T, &NetDev) -> R,
 ) -> R {
     // SAFETY: the data was stored by `Registration::register` and is released
-    // only after `unregister_netdev`, which waits for running callbacks.
+    // only after `unregister_netdev` (or a failed `register_netdevice`),
+    // which waits for running callbacks.
     let data = unsafe { <Arc<T> as ForeignOwnable>::borrow(*xtun_driver_data(dev)) };
-    // INVARIANT: the device is registered, so it stays allocated during the callback.
-    let handle = NetDev {
-        // SAFETY: the kernel passes a valid, non-null device to callbacks.
-        ptr: unsafe { NonNull::new_unchecked(dev) },
-    };
-    f(&data, &handle)
+    // SAFETY: (un)registration waits for this callback: the device is live
+    // for its duration, and the borrow cannot outlive it.
+    f(&data, unsafe { NetDev::from_raw(dev) })
 }
 
 /// # Safety
@@ -299,6 +402,19 @@ pub(crate) unsafe fn ndo_start_xmit_callback<T: NetDevOps>(
     NETDEV_TX_OK
 }
 
+/// # Safety
+///
+/// As [`ndo_open_callback`].
+pub(crate) unsafe fn ndo_uninit_callback<T: NetDevOps>(dev: *mut bindings::net_device) {
+    // SAFETY: guaranteed by the caller.
+    unsafe {
+        with_data::<T, _>(dev, |data, _| {
+            data.slot().clear();
+            data.uninit();
+        })
+    };
+}
+
 /// Exports the `net_device_ops` callbacks that the C shim's table names.
 macro_rules! export_netdev_callbacks {
     ($t:ty) => {
@@ -316,6 +432,12 @@ macro_rules! export_netdev_callbacks {
         ) -> kernel::ffi::c_int {
             // SAFETY: called only through the shim's `net_device_ops`.
             unsafe { $crate::netdev::ndo_stop_callback::<$t>(dev) }
+        }
+
+        #[no_mangle]
+        unsafe extern "C" fn xtun_ndo_uninit_callback(dev: *mut kernel::bindings::net_device) {
+            // SAFETY: called only through the shim's `net_device_ops`.
+            unsafe { $crate::netdev::ndo_uninit_callback::<$t>(dev) }
         }
 
         #[no_mangle]

@@ -16,6 +16,9 @@
 //!   write fails with `EIO`, poll reports neither `EPOLLOUT` nor `EPOLLERR`
 //!   (which a level-triggered epoll loop could not mask); queued frames are
 //!   dropped when it goes down.
+//! - once the device is gone (unregistered with the file still open; not
+//!   possible yet: an open file pins the module): read and write fail with
+//!   `EBADFD` and poll reports `EPOLLERR`, as a detached tun file.
 
 use kernel::{
     iov::{IovIterDest, IovIterSource},
@@ -23,14 +26,15 @@ use kernel::{
     sync::atomic::{Acquire, Atomic, Full, Release},
 };
 
-use crate::chardev::CharDevOps;
-use crate::netdev::{self, NetDev, NetDevOps, ETH_HLEN, VLAN_HLEN};
+use crate::chardev::{ebadfd, CharDevOps};
+use crate::netdev::{self, DevSlot, NetDev, NetDevOps, ETH_HLEN, VLAN_HLEN};
 use crate::skb::{Skb, SkbQueue, TxSkb};
 use crate::wait::{events::*, PollTable, WaitQueue};
 
 #[pin_data]
 pub(crate) struct Port {
-    dev: NetDev,
+    /// The device, while it is registered.
+    dev: DevSlot,
     /// Frames sent by the stack, waiting for `read`.
     #[pin]
     queue: SkbQueue,
@@ -46,9 +50,9 @@ pub(crate) struct Port {
 }
 
 impl Port {
-    pub(crate) fn new(dev: NetDev) -> impl PinInit<Self> {
+    pub(crate) fn new() -> impl PinInit<Self> {
         pin_init!(Self {
-            dev,
+            dev: DevSlot::new(),
             queue <- SkbQueue::new(),
             readers <- WaitQueue::new(),
             attached: Atomic::new(false),
@@ -56,58 +60,75 @@ impl Port {
         })
     }
 
-    /// Drops every queued frame, counting each as a tx drop. Callers first
-    /// make xmit stop queueing, then wait out the xmits already running.
-    fn purge(&self) {
+    /// Drops every queued frame, counting each as a tx drop on `dev`, if it
+    /// is still there. Callers first make xmit stop queueing, then wait out
+    /// the xmits already running.
+    fn purge(&self, dev: Option<&NetDev>) {
         while let Some(skb) = self.queue.pop() {
-            self.dev.count_tx_dropped();
+            if let Some(dev) = dev {
+                dev.count_tx_dropped();
+            }
             drop(skb);
         }
     }
 
     /// Waits for a queued frame, whether the link is up or down (as tun).
-    /// Fails with `EAGAIN` if the caller may not sleep.
+    /// Fails with `EAGAIN` if the caller may not sleep, `EBADFD` once the
+    /// device is gone.
     fn next_frame(&self, nonblock: bool) -> Result<Skb> {
         loop {
             if let Some(skb) = self.queue.pop() {
                 return Ok(skb);
             }
+            if !self.dev.is_present() {
+                return Err(ebadfd());
+            }
             if nonblock {
                 return Err(EAGAIN);
             }
-            self.readers.wait_interruptible(|| !self.queue.is_empty())?;
+            self.readers
+                .wait_interruptible(|| !self.queue.is_empty() || !self.dev.is_present())?;
         }
     }
 
     /// Checks and builds a frame written by the program.
-    fn frame_from_user(&self, src: &mut IovIterSource<'_>) -> Result<Skb> {
+    fn frame_from_user(dev: &NetDev, src: &mut IovIterSource<'_>) -> Result<Skb> {
         let len = src.len();
-        if !self.dev.is_running() {
+        if !dev.is_running() {
             return Err(EIO);
         }
         if len < ETH_HLEN {
             return Err(EINVAL);
         }
-        if len > self.dev.mtu() + ETH_HLEN + VLAN_HLEN {
+        if len > dev.mtu() + ETH_HLEN + VLAN_HLEN {
             return Err(EMSGSIZE);
         }
-        Skb::from_user(&self.dev, len, src)
+        Skb::from_user(dev, len, src)
     }
 }
 
 impl NetDevOps for Port {
+    fn slot(&self) -> &DevSlot {
+        &self.dev
+    }
+
     fn open(&self, _dev: &NetDev) -> Result {
         // Pollers waiting to write learn that they may.
         self.readers.wake_all();
         Ok(())
     }
 
-    fn stop(&self, _dev: &NetDev) {
+    fn stop(&self, dev: &NetDev) {
         // `netif_running()` is already false, so new xmits drop; without a
         // qdisc the core waits for none of those in flight (tun does not
         // purge here, so it needs no wait).
         netdev::wait_for_xmits();
-        self.purge();
+        self.purge(Some(dev));
+    }
+
+    fn uninit(&self) {
+        // Blocked readers see the device gone.
+        self.readers.wake_all();
     }
 
     fn start_xmit(&self, dev: &NetDev, skb: TxSkb) {
@@ -135,22 +156,26 @@ impl NetDevOps for Port {
 
 impl CharDevOps for Port {
     fn open(&self) -> Result {
+        let dev = self.dev.get().ok_or(ENODEV)?;
         if self.busy.xchg(true, Full) {
             return Err(EBUSY);
         }
         // The last release left the queue empty and xmit detached.
         self.attached.store(true, Release);
-        self.dev.set_carrier(true);
+        dev.set_carrier(true);
         Ok(())
     }
 
     fn release(&self) {
-        self.dev.set_carrier(false);
+        let dev = self.dev.get();
+        if let Some(dev) = &dev {
+            dev.set_carrier(false);
+        }
         self.attached.store(false, Release);
         // As tun's detach: no xmit that saw us attached is still running
         // once this returns, so nothing is queued after the purge.
         netdev::wait_for_xmits();
-        self.purge();
+        self.purge(dev.as_deref());
         self.busy.store(false, Release);
     }
 
@@ -160,39 +185,47 @@ impl CharDevOps for Port {
         }
         let skb = self.next_frame(nonblock)?;
         let len = skb.len();
-        if let Err(e) = skb.copy_to_user(dst) {
-            self.dev.count_tx_dropped();
-            return Err(e); // `skb` is freed as a drop.
+        let copied = skb.copy_to_user(dst);
+        if let Some(dev) = self.dev.get() {
+            match copied {
+                Ok(()) => dev.count_tx(len),
+                Err(_) => dev.count_tx_dropped(),
+            }
         }
-        self.dev.count_tx(len);
+        copied?; // on error `skb` is freed as a drop
         skb.consume();
         Ok(len)
     }
 
     fn write(&self, src: &mut IovIterSource<'_>) -> Result<usize> {
         let len = src.len();
-        let skb = match self.frame_from_user(src) {
+        let dev = self.dev.get().ok_or_else(ebadfd)?;
+        let skb = match Self::frame_from_user(&dev, src) {
             Ok(skb) => skb,
             Err(e) => {
-                self.dev.count_rx_dropped();
+                dev.count_rx_dropped();
                 return Err(e);
             }
         };
         // Counted before delivery, as tun: the device received the frame
         // whatever the stack then does with it.
-        self.dev.count_rx(len);
-        self.dev.receive(skb);
+        dev.count_rx(len);
+        dev.receive(skb);
         Ok(len)
     }
 
     fn poll(&self, table: &PollTable<'_>) -> u32 {
         table.register(&self.readers);
+        // As tun: a file whose device is gone reports only EPOLLERR.
+        let Some(dev) = self.dev.get() else {
+            return EPOLLERR;
+        };
         let mut mask = 0;
         if !self.queue.is_empty() {
             mask |= EPOLLIN | EPOLLRDNORM;
         }
         // As tun: writable only while up (a write while down fails with EIO).
-        if self.dev.is_running() {
+        if dev.is_running() {
             mask |= EPOLLOUT | EPOLLWRNORM;
         }
         mask

@@ -116,6 +116,7 @@ impl WaitQueue {
 pub(crate) mod events {
     pub(crate) const EPOLLIN: u32 = 0x0001;
     pub(crate) const EPOLLOUT: u32 = 0x0004;
+    pub(crate) const EPOLLERR: u32 = 0x0008;
     pub(crate) const EPOLLRDNORM: u32 = 0x0040;
     pub(crate) const EPOLLWRNORM: u32 = 0x0100;
 }

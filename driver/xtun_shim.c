@@ -16,6 +16,7 @@
 #define XTUN_TX_QUEUE_LEN 500 /* as tun's TUN_READQ_SIZE */
 
 static const struct net_device_ops xtun_netdev_ops = {
+	.ndo_uninit = xtun_ndo_uninit_callback,
 	.ndo_open = xtun_ndo_open_callback,
 	.ndo_stop = xtun_ndo_stop_callback,
 	.ndo_start_xmit = xtun_ndo_start_xmit_callback,
@@ -79,6 +80,16 @@ struct net_device *xtun_alloc_netdev(const char *name,
 void **xtun_driver_data(struct net_device *dev)
 {
 	return netdev_priv(dev);
+}
+
+void xtun_dev_hold(struct net_device *dev)
+{
+	dev_hold(dev);
+}
+
+void xtun_dev_put(struct net_device *dev)
+{
+	dev_put(dev);
 }
 
 /* With lltx the driver stamps trans_start itself (for bonding's ARP monitor). */

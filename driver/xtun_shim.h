@@ -13,6 +13,7 @@
 #include <linux/skbuff.h>
 
 /* Implemented in Rust. */
+void xtun_ndo_uninit_callback(struct net_device *dev);
 int xtun_ndo_open_callback(struct net_device *dev);
 int xtun_ndo_stop_callback(struct net_device *dev);
 netdev_tx_t xtun_ndo_start_xmit_callback(struct sk_buff *skb,
@@ -29,6 +30,8 @@ extern const struct file_operations xtun_fops;
 struct net_device *xtun_alloc_netdev(const char *name,
 				     unsigned char name_assign_type);
 void **xtun_driver_data(struct net_device *dev);
+void xtun_dev_hold(struct net_device *dev);
+void xtun_dev_put(struct net_device *dev);
 void xtun_dev_tx_started(struct net_device *dev);
 unsigned int xtun_dev_mtu(const struct net_device *dev);
 unsigned int xtun_dev_tx_queue_len(const struct net_device *dev);
