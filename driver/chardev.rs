@@ -15,6 +15,7 @@ use kernel::{
     types::{ForeignOwnable, Opaque},
 };
 
+use crate::context::Process;
 use crate::wait::PollTable;
 
 // `file_operations` ends in a zero-sized marker field that the lint calls
@@ -42,12 +43,12 @@ pub(crate) fn ebadfd() -> Error {
 /// What a driver implements to back the device; one `Arc<Self>` is shared by
 /// every open file.
 pub(crate) trait CharDevOps: Send + Sync + Sized + 'static {
-    fn open(&self) -> Result;
-    fn release(&self);
-    fn read(&self, dst: &mut IovIterDest<'_>, nonblock: bool) -> Result<usize>;
-    fn write(&self, src: &mut IovIterSource<'_>) -> Result<usize>;
+    fn open(&self, ctx: &Process) -> Result;
+    fn release(&self, ctx: &Process);
+    fn read(&self, dst: &mut IovIterDest<'_>, nonblock: bool, ctx: &Process) -> Result<usize>;
+    fn write(&self, src: &mut IovIterSource<'_>, ctx: &Process) -> Result<usize>;
     /// Returns the ready mask (`EPOLL*`) after registering with `table`.
-    fn poll(&self, table: &PollTable<'_>) -> u32;
+    fn poll(&self, table: &PollTable<'_>, ctx: &Process) -> u32;
 }
 
 /// A registered misc device.
@@ -127,7 +128,9 @@ pub(crate) unsafe fn open_callback<T: CharDevOps>(
         let misc = (*file).private_data.cast::<Opaque<bindings::miscdevice>>();
         &*kernel::container_of!(misc, Registration<T>, misc)
     };
-    if let Err(e) = reg.data.open() {
+    // SAFETY: file operations run in process context.
+    let ctx = unsafe { Process::new() };
+    if let Err(e) = reg.data.open(&ctx) {
         return e.to_errno();
     }
     // Frames are datagrams: no file position (as tun).
@@ -151,7 +154,8 @@ pub(crate) unsafe fn release_callback<T: CharDevOps>(
 ) -> c_int {
     // SAFETY: release owns `private_data`, stored by `open_callback`.
     let data = unsafe { <Arc<T> as ForeignOwnable>::from_foreign((*file).private_data) };
-    data.release();
+    // SAFETY: file operations run in process context.
+    data.release(&unsafe { Process::new() });
     0
 }
 
@@ -166,7 +170,8 @@ pub(crate) unsafe fn read_iter_callback<T: CharDevOps>(
     let (file, nonblock) = unsafe { ((*kiocb).ki_filp, is_nonblocking(kiocb)) };
     // SAFETY: the file is open; `iter` is a valid destination iterator.
     let (data, dst) = unsafe { (file_data::<T>(file), IovIterDest::from_raw(iter)) };
-    match data.read(dst, nonblock) {
+    // SAFETY: file operations run in process context.
+    match data.read(dst, nonblock, &unsafe { Process::new() }) {
         Ok(n) => n as isize,
         Err(e) => e.to_errno() as isize,
     }
@@ -181,7 +186,8 @@ pub(crate) unsafe fn write_iter_callback<T: CharDevOps>(
 ) -> isize {
     // SAFETY: the file is open; `iter` is a valid source iterator.
     let (data, src) = unsafe { (file_data::<T>((*kiocb).ki_filp), IovIterSource::from_raw(iter)) };
-    match data.write(src) {
+    // SAFETY: file operations run in process context.
+    match data.write(src, &unsafe { Process::new() }) {
         Ok(n) => n as isize,
         Err(e) => e.to_errno() as isize,
     }
@@ -198,7 +204,8 @@ pub(crate) unsafe fn poll_callback<T: CharDevOps>(
     let data = unsafe { file_data::<T>(file) };
     // SAFETY: `file` is valid and `table` null or valid for this poll call.
     let table = unsafe { PollTable::from_raw(table, file) };
-    data.poll(&table)
+    // SAFETY: file operations run in process context.
+    data.poll(&table, &unsafe { Process::new() })
 }
 
 /// # Safety

@@ -18,6 +18,7 @@ use kernel::{
     types::{ForeignOwnable, Opaque},
 };
 
+use crate::context::Process;
 use crate::skb::{Skb, TxSkb};
 
 extern "C" {
@@ -158,10 +159,10 @@ impl NetDev {
     /// `eth_type_trans`, then `netif_receive_skb` in the caller's context with
     /// bottom halves disabled, as tun does. Whatever the stack then drops, it
     /// counts itself (core rx_dropped, protocol statistics).
-    pub(crate) fn receive(&self, skb: Skb) {
+    pub(crate) fn receive(&self, skb: Skb, _ctx: &Process) {
         // SAFETY: the device is live by the type invariants;
-        // `netif_receive_skb` takes ownership of the skb; the caller is a
-        // process (`write`), where bottom halves may be disabled.
+        // `netif_receive_skb` takes ownership of the skb; in process context
+        // (`_ctx`) bottom halves may be turned off and on.
         unsafe { xtun_receive_eth(skb.into_raw(), self.as_raw()) };
     }
 }
@@ -238,19 +239,17 @@ impl DevSlot {
 
     /// Empties the slot and waits until no `get` that saw the device is
     /// still taking its reference.
-    fn clear(&self) {
+    fn clear(&self, ctx: &Process) {
         self.dev.store(core::ptr::null_mut(), Release);
-        wait_for_xmits(); // the same grace period: `synchronize_net`
+        wait_for_xmits(ctx); // the same grace period: `synchronize_net`
     }
 }
 
 /// Waits until every xmit that started before the call has returned
 /// (`synchronize_net`, an RCU grace period: `ndo_start_xmit` runs with
-/// bottom halves off, a read-side critical section).
-/// Sleeps: process context only.
-pub(crate) fn wait_for_xmits() {
-    // SAFETY: no precondition beyond a context that may sleep, which every
-    // caller (release, ndo_stop) is.
+/// bottom halves off, a read-side critical section). Sleeps.
+pub(crate) fn wait_for_xmits(_ctx: &Process) {
+    // SAFETY: no precondition beyond a context that may sleep (`_ctx`).
     unsafe { synchronize_net() };
 }
 
@@ -259,14 +258,15 @@ pub(crate) trait NetDevOps: Send + Sync + Sized + 'static {
     /// Where [`Registration`] keeps the device for the driver's other users.
     fn slot(&self) -> &DevSlot;
     /// `ndo_open`: the interface goes up.
-    fn open(&self, dev: &NetDev) -> Result;
+    fn open(&self, dev: &NetDev, ctx: &Process) -> Result;
     /// `ndo_stop`: the interface goes down.
-    fn stop(&self, dev: &NetDev);
+    fn stop(&self, dev: &NetDev, ctx: &Process);
     /// `ndo_start_xmit`: the stack sends `skb`; the driver owns it now.
+    /// Bottom halves are off (no [`Process`]): nothing here may sleep.
     fn start_xmit(&self, dev: &NetDev, skb: TxSkb);
     /// `ndo_uninit`: the device is going away; [`NetDevOps::slot`] is
     /// already empty, so waiters can see it.
-    fn uninit(&self);
+    fn uninit(&self, ctx: &Process);
 }
 
 /// A registered net device whose driver data is an `Arc<T>`; the device is
@@ -368,9 +368,11 @@ unsafe fn with_data<T: NetDevOps, R>(
 /// Only the shim's `net_device_ops` may call this, for a device registered by
 /// [`Registration<T>`].
 pub(crate) unsafe fn ndo_open_callback<T: NetDevOps>(dev: *mut bindings::net_device) -> c_int {
+    // SAFETY: `ndo_open` runs in process context, under RTNL (a mutex).
+    let ctx = unsafe { Process::new() };
     from_result(|| {
         // SAFETY: guaranteed by the caller.
-        unsafe { with_data::<T, _>(dev, |data, dev| data.open(dev))? };
+        unsafe { with_data::<T, _>(dev, |data, dev| data.open(dev, &ctx))? };
         Ok(0)
     })
 }
@@ -379,8 +381,10 @@ pub(crate) unsafe fn ndo_open_callback<T: NetDevOps>(dev: *mut bindings::net_dev
 ///
 /// As [`ndo_open_callback`].
 pub(crate) unsafe fn ndo_stop_callback<T: NetDevOps>(dev: *mut bindings::net_device) -> c_int {
+    // SAFETY: `ndo_stop` runs in process context, under RTNL (a mutex).
+    let ctx = unsafe { Process::new() };
     // SAFETY: guaranteed by the caller.
-    unsafe { with_data::<T, _>(dev, |data, dev| data.stop(dev)) };
+    unsafe { with_data::<T, _>(dev, |data, dev| data.stop(dev, &ctx)) };
     0
 }
 
@@ -406,11 +410,13 @@ pub(crate) unsafe fn ndo_start_xmit_callback<T: NetDevOps>(
 ///
 /// As [`ndo_open_callback`].
 pub(crate) unsafe fn ndo_uninit_callback<T: NetDevOps>(dev: *mut bindings::net_device) {
+    // SAFETY: `ndo_uninit` runs in process context, under RTNL (a mutex).
+    let ctx = unsafe { Process::new() };
     // SAFETY: guaranteed by the caller.
     unsafe {
         with_data::<T, _>(dev, |data, _| {
-            data.slot().clear();
-            data.uninit();
+            data.slot().clear(&ctx);
+            data.uninit(&ctx);
         })
     };
 }

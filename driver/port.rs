@@ -27,6 +27,7 @@ use kernel::{
 };
 
 use crate::chardev::{ebadfd, CharDevOps};
+use crate::context::Process;
 use crate::netdev::{self, DevSlot, NetDev, NetDevOps, ETH_HLEN, VLAN_HLEN};
 use crate::skb::{Skb, SkbQueue, TxSkb};
 use crate::wait::{events::*, PollTable, WaitQueue};
@@ -75,7 +76,7 @@ impl Port {
     /// Waits for a queued frame, whether the link is up or down (as tun).
     /// Fails with `EAGAIN` if the caller may not sleep, `EBADFD` once the
     /// device is gone.
-    fn next_frame(&self, nonblock: bool) -> Result<Skb> {
+    fn next_frame(&self, nonblock: bool, ctx: &Process) -> Result<Skb> {
         loop {
             if let Some(skb) = self.queue.pop() {
                 return Ok(skb);
@@ -87,12 +88,12 @@ impl Port {
                 return Err(EAGAIN);
             }
             self.readers
-                .wait_interruptible(|| !self.queue.is_empty() || !self.dev.is_present())?;
+                .wait_interruptible(ctx, || !self.queue.is_empty() || !self.dev.is_present())?;
         }
     }
 
     /// Checks and builds a frame written by the program.
-    fn frame_from_user(dev: &NetDev, src: &mut IovIterSource<'_>) -> Result<Skb> {
+    fn frame_from_user(dev: &NetDev, src: &mut IovIterSource<'_>, ctx: &Process) -> Result<Skb> {
         let len = src.len();
         if !dev.is_running() {
             return Err(EIO);
@@ -103,7 +104,7 @@ impl Port {
         if len > dev.mtu() + ETH_HLEN + VLAN_HLEN {
             return Err(EMSGSIZE);
         }
-        Skb::from_user(dev, len, src)
+        Skb::from_user(dev, len, src, ctx)
     }
 }
 
@@ -112,21 +113,21 @@ impl NetDevOps for Port {
         &self.dev
     }
 
-    fn open(&self, _dev: &NetDev) -> Result {
+    fn open(&self, _dev: &NetDev, _ctx: &Process) -> Result {
         // Pollers waiting to write learn that they may.
         self.readers.wake_all();
         Ok(())
     }
 
-    fn stop(&self, dev: &NetDev) {
+    fn stop(&self, dev: &NetDev, ctx: &Process) {
         // `netif_running()` is already false, so new xmits drop; without a
         // qdisc the core waits for none of those in flight (tun does not
         // purge here, so it needs no wait).
-        netdev::wait_for_xmits();
+        netdev::wait_for_xmits(ctx);
         self.purge(Some(dev));
     }
 
-    fn uninit(&self) {
+    fn uninit(&self, _ctx: &Process) {
         // Blocked readers see the device gone.
         self.readers.wake_all();
     }
@@ -155,7 +156,7 @@ impl NetDevOps for Port {
 }
 
 impl CharDevOps for Port {
-    fn open(&self) -> Result {
+    fn open(&self, _ctx: &Process) -> Result {
         let dev = self.dev.get().ok_or(ENODEV)?;
         if self.busy.xchg(true, Full) {
             return Err(EBUSY);
@@ -166,7 +167,7 @@ impl CharDevOps for Port {
         Ok(())
     }
 
-    fn release(&self) {
+    fn release(&self, ctx: &Process) {
         let dev = self.dev.get();
         if let Some(dev) = &dev {
             dev.set_carrier(false);
@@ -174,16 +175,16 @@ impl CharDevOps for Port {
         self.attached.store(false, Release);
         // As tun's detach: no xmit that saw us attached is still running
         // once this returns, so nothing is queued after the purge.
-        netdev::wait_for_xmits();
+        netdev::wait_for_xmits(ctx);
         self.purge(dev.as_deref());
         self.busy.store(false, Release);
     }
 
-    fn read(&self, dst: &mut IovIterDest<'_>, nonblock: bool) -> Result<usize> {
+    fn read(&self, dst: &mut IovIterDest<'_>, nonblock: bool, ctx: &Process) -> Result<usize> {
         if dst.is_empty() {
             return Ok(0); // as tun: a zero-length read consumes nothing
         }
-        let skb = self.next_frame(nonblock)?;
+        let skb = self.next_frame(nonblock, ctx)?;
         let len = skb.len();
         let copied = skb.copy_to_user(dst);
         if let Some(dev) = self.dev.get() {
@@ -197,10 +198,10 @@ impl CharDevOps for Port {
         Ok(len)
     }
 
-    fn write(&self, src: &mut IovIterSource<'_>) -> Result<usize> {
+    fn write(&self, src: &mut IovIterSource<'_>, ctx: &Process) -> Result<usize> {
         let len = src.len();
         let dev = self.dev.get().ok_or_else(ebadfd)?;
-        let skb = match Self::frame_from_user(&dev, src) {
+        let skb = match Self::frame_from_user(&dev, src, ctx) {
             Ok(skb) => skb,
             Err(e) => {
                 dev.count_rx_dropped();
@@ -210,11 +211,11 @@ impl CharDevOps for Port {
         // Counted before delivery, as tun: the device received the frame
         // whatever the stack then does with it.
         dev.count_rx(len);
-        dev.receive(skb);
+        dev.receive(skb, ctx);
         Ok(len)
     }
 
-    fn poll(&self, table: &PollTable<'_>) -> u32 {
+    fn poll(&self, table: &PollTable<'_>, _ctx: &Process) -> u32 {
         table.register(&self.readers);
         // As tun: a file whose device is gone reports only EPOLLERR.
         let Some(dev) = self.dev.get() else {

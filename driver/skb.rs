@@ -12,6 +12,7 @@ use kernel::{
     types::Opaque,
 };
 
+use crate::context::Process;
 use crate::netdev::NetDev;
 
 extern "C" {
@@ -73,16 +74,22 @@ impl Skb {
     /// fragments, so a 64 KiB frame needs no order-5 allocation.
     ///
     /// Fails with `EFAULT` (and frees the skb) if `src` yields fewer bytes.
-    pub(crate) fn from_user(dev: &NetDev, len: usize, src: &mut IovIterSource<'_>) -> Result<Self> {
+    pub(crate) fn from_user(
+        dev: &NetDev,
+        len: usize,
+        src: &mut IovIterSource<'_>,
+        _ctx: &Process,
+    ) -> Result<Self> {
         let len_int = c_int::try_from(len).map_err(|_| EMSGSIZE)?;
         let len32 = len_int as u32;
         // SAFETY: no precondition.
         let max_head = unsafe { xtun_skb_max_head() };
         let raw = if len32 <= max_head {
-            // SAFETY: `dev` is a valid net_device by the type invariants of `NetDev`.
+            // SAFETY: `dev` is live by the type invariants of `NetDev`; the
+            // allocation may sleep (`_ctx`).
             unsafe { xtun_alloc_skb_linear(dev.as_raw(), len32) }
         } else {
-            // SAFETY: no precondition; process context (GFP_KERNEL).
+            // SAFETY: the allocation may sleep (`_ctx`).
             unsafe { xtun_alloc_skb_paged(max_head, len32 - max_head) }
         };
         // SAFETY: a freshly allocated skb is valid and ours alone. Its `len`

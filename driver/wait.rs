@@ -15,6 +15,8 @@ use kernel::{
     types::Opaque,
 };
 
+use crate::context::Process;
+
 extern "C" {
     fn xtun_wq_has_sleeper(head: *mut bindings::wait_queue_head) -> bool;
 }
@@ -49,7 +51,7 @@ impl WaitQueue {
     }
 
     /// Sleeps until `done()` is true. Fails with `ERESTARTSYS` on a signal.
-    pub(crate) fn wait_interruptible(&self, mut done: impl FnMut() -> bool) -> Result {
+    pub(crate) fn wait_interruptible(&self, _ctx: &Process, mut done: impl FnMut() -> bool) -> Result {
         let entry = Opaque::<bindings::wait_queue_entry>::uninit();
         let entry = core::pin::pin!(entry);
         // SAFETY: `entry` is pinned on this stack frame and outlives its use
@@ -72,7 +74,7 @@ impl WaitQueue {
             if pending != 0 {
                 break Err(ERESTARTSYS);
             }
-            // SAFETY: sleeping is allowed: we hold no lock and are in process context.
+            // SAFETY: sleeping is allowed: process context (`_ctx`), no lock held.
             unsafe { bindings::schedule() };
         };
         // SAFETY: `head` and `entry` are valid; this is a no-op if the entry

@@ -20,6 +20,7 @@
 use kernel::{prelude::*, sync::Arc};
 
 mod chardev;
+mod context;
 mod netdev;
 mod port;
 mod skb;
