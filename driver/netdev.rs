@@ -32,7 +32,11 @@ extern "C" {
     fn xtun_stats_rx_dropped(dev: *mut bindings::net_device);
     fn xtun_stats_tx(dev: *mut bindings::net_device, len: u32);
     fn xtun_stats_tx_dropped(dev: *mut bindings::net_device);
-    fn xtun_receive_eth(skb: *mut bindings::sk_buff, dev: *mut bindings::net_device);
+    fn xtun_dev_configure(dev: *mut bindings::net_device, config: *const Config);
+    fn xtun_eth_rx_headers(skb: *mut bindings::sk_buff, dev: *mut bindings::net_device);
+    fn xtun_local_bh_disable();
+    fn xtun_local_bh_enable();
+    fn netif_receive_skb(skb: *mut bindings::sk_buff) -> c_int;
     fn register_netdevice(dev: *mut bindings::net_device) -> c_int;
     fn rtnl_lock();
     fn rtnl_unlock();
@@ -60,11 +64,39 @@ pub(crate) enum NameType {
     User = 3,
 }
 
+/// What a driver decides about its device, applied before registration
+/// (`struct xtun_dev_config` in the shim: the same layout).
+#[repr(C)]
+pub(crate) struct Config {
+    /// `tx_queue_len`, the default bound of the driver's queue.
+    pub(crate) tx_queue_len: u32,
+    pub(crate) min_mtu: u32,
+    pub(crate) max_mtu: u32,
+    /// `NETIF_F_SG`: xmit may hand over scattered skbs.
+    pub(crate) sg: bool,
+    /// `NETIF_F_FRAGLIST`: xmit may hand over skbs with a frag list.
+    pub(crate) fraglist: bool,
+    /// The driver does its own xmit locking (`lltx`).
+    pub(crate) lltx: bool,
+    /// `IFF_NO_QUEUE`: no default qdisc.
+    pub(crate) no_queue: bool,
+    /// `IFF_LIVE_ADDR_CHANGE`: the MAC may change while up.
+    pub(crate) live_addr_change: bool,
+    /// `IFF_TX_SKB_SHARING`: xmit accepts an skb it may be handed again
+    /// (pktgen `clone_skb`, `burst`).
+    pub(crate) tx_skb_sharing: bool,
+    /// A random locally administered MAC (`eth_hw_addr_random`).
+    pub(crate) random_mac: bool,
+}
+
 /// `NETDEV_TX_OK` (`enum netdev_tx`, int-sized) from `include/linux/netdevice.h`.
 const NETDEV_TX_OK: c_int = 0;
 
 /// Ethernet header length (`ETH_HLEN`).
 pub(crate) const ETH_HLEN: usize = 14;
+/// The smallest and largest Ethernet MTU (`ETH_MIN_MTU`, `ETH_MAX_MTU`).
+pub(crate) const ETH_MIN_MTU: u32 = 68;
+pub(crate) const ETH_MAX_MTU: u32 = 0xffff;
 /// An 802.1Q tag (`VLAN_HLEN`), which a frame may carry beyond the MTU.
 pub(crate) const VLAN_HLEN: usize = 4;
 
@@ -156,14 +188,23 @@ impl NetDev {
     }
 
     /// Hands an Ethernet frame to the stack as if it arrived on the wire:
-    /// `eth_type_trans`, then `netif_receive_skb` in the caller's context with
-    /// bottom halves disabled, as tun does. Whatever the stack then drops, it
-    /// counts itself (core rx_dropped, protocol statistics).
+    /// its headers set as tun does (`eth_type_trans`, network header,
+    /// probed transport header), then `netif_receive_skb` in the caller's
+    /// context with bottom halves off, as tun without NAPI: no backlog
+    /// queue, no softirq hop. Whatever the stack then drops, it counts
+    /// itself (core rx_dropped, protocol statistics).
     pub(crate) fn receive(&self, skb: Skb, _ctx: &Process) {
-        // SAFETY: the device is live by the type invariants;
-        // `netif_receive_skb` takes ownership of the skb; in process context
-        // (`_ctx`) bottom halves may be turned off and on.
-        unsafe { xtun_receive_eth(skb.into_raw(), self.as_raw()) };
+        let skb = skb.into_raw();
+        // SAFETY: the device is live by the type invariants and the skb is
+        // ours (`into_raw`) until `netif_receive_skb` takes it; in process
+        // context (`_ctx`) bottom halves may be turned off and on, and
+        // `netif_receive_skb` wants them off.
+        unsafe {
+            xtun_eth_rx_headers(skb, self.as_raw());
+            xtun_local_bh_disable();
+            netif_receive_skb(skb);
+            xtun_local_bh_enable();
+        }
     }
 }
 
@@ -288,13 +329,21 @@ unsafe impl<T: NetDevOps> Sync for Registration<T> {}
 
 impl<T: NetDevOps> Registration<T> {
     /// Allocates and registers a device named `name`, named as `name_type`
-    /// says, backed by `data`, whose [`DevSlot`] holds the device while it
+    /// says, set up as `config` says, backed by `data`, whose [`DevSlot`] holds the device while it
     /// is registered.
-    pub(crate) fn register(name: &'static CStr, name_type: NameType, data: Arc<T>) -> Result<Self> {
+    pub(crate) fn register(
+        name: &'static CStr,
+        name_type: NameType,
+        config: &Config,
+        data: Arc<T>,
+    ) -> Result<Self> {
         // SAFETY: `name` is a static C string; the private area is filled
         // below before the device is registered.
         let raw = unsafe { xtun_alloc_netdev(name.as_char_ptr(), name_type as u8) };
         let dev = NonNull::new(raw).ok_or(ENOMEM)?;
+        // SAFETY: allocated and not yet registered; `config` has the shim's
+        // layout.
+        unsafe { xtun_dev_configure(raw, config) };
         let foreign = data.clone().into_foreign();
         // SAFETY: the shim stored a `void *` slot as the device's private area;
         // the device is not registered yet, so no callback reads it concurrently.

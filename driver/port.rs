@@ -32,6 +32,25 @@ use crate::netdev::{self, DevSlot, NetDev, NetDevOps, ETH_HLEN, VLAN_HLEN};
 use crate::skb::{Skb, SkbQueue, TxSkb};
 use crate::wait::{events::*, PollTable, WaitQueue};
 
+/// The device a port backs.
+pub(crate) const DEVICE: netdev::Config = netdev::Config {
+    tx_queue_len: 500, // as tun's TUN_READQ_SIZE
+    min_mtu: netdev::ETH_MIN_MTU,
+    max_mtu: netdev::ETH_MAX_MTU - ETH_HLEN as u32, // as tun
+    // As tun: read copies scattered frames whole; the queue has its own
+    // lock, so xmit needs no tx lock.
+    sg: true,
+    fraglist: true,
+    lltx: true,
+    // As WireGuard/ovpn: xmit never stops, so a default qdisc would only cost.
+    no_queue: true,
+    live_addr_change: true,
+    // As tun: the queue links skbs through their own list pointers (xmit
+    // clones one it does not own alone, but pktgen should not ask).
+    tx_skb_sharing: false,
+    random_mac: true,
+};
+
 #[pin_data]
 pub(crate) struct Port {
     /// The device, while it is registered.

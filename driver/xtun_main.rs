@@ -50,7 +50,12 @@ impl kernel::Module for XtunModule {
     fn init(_module: &'static ThisModule) -> Result<Self> {
         let port = Arc::pin_init(Port::new(), GFP_KERNEL)?;
         // The driver picks the name, the same on every boot (as `lo`).
-        let netdev = netdev::Registration::register(c"xtun", netdev::NameType::Predictable, port.clone())?;
+        let netdev = netdev::Registration::register(
+            c"xtun",
+            netdev::NameType::Predictable,
+            &port::DEVICE,
+            port.clone(),
+        )?;
         let chardev = KBox::pin_init(chardev::Registration::register(c"xtun", port), GFP_KERNEL)?;
         Ok(Self {
             _chardev: chardev,

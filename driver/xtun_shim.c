@@ -13,7 +13,6 @@
 #include "xtun_shim.h"
 
 #define XTUN_VERSION "0.1.0"
-#define XTUN_TX_QUEUE_LEN 500 /* as tun's TUN_READQ_SIZE */
 
 static const struct net_device_ops xtun_netdev_ops = {
 	.ndo_uninit = xtun_ndo_uninit_callback,
@@ -47,27 +46,45 @@ const struct file_operations xtun_fops = {
 	.poll = xtun_chr_poll_callback,
 };
 
+/* An Ethernet device with our ops; everything else comes from Rust's
+ * Config through xtun_dev_configure(). */
 static void xtun_setup(struct net_device *dev)
 {
 	ether_setup(dev);
-	/* As tun: the queue links skbs through their own list pointers, so an
-	 * skb handed to xmit again while queued (pktgen clone_skb/burst) would
-	 * corrupt it. Without this flag pktgen refuses to share skbs. */
-	dev->priv_flags &= ~IFF_TX_SKB_SHARING;
 	dev->netdev_ops = &xtun_netdev_ops;
 	dev->ethtool_ops = &xtun_ethtool_ops;
-	dev->pcpu_stat_type = NETDEV_PCPU_STAT_DSTATS;
-	/* As tun: read copies scattered frames whole; the queue has its own lock. */
-	dev->hw_features = NETIF_F_SG | NETIF_F_FRAGLIST;
-	dev->features = dev->hw_features;
-	dev->vlan_features = dev->features;
-	dev->lltx = true;
-	/* As WireGuard/ovpn: xmit never stops, so a default qdisc would only cost. */
-	dev->priv_flags |= IFF_NO_QUEUE | IFF_LIVE_ADDR_CHANGE;
-	dev->tx_queue_len = XTUN_TX_QUEUE_LEN;
-	dev->min_mtu = ETH_MIN_MTU;
-	dev->max_mtu = ETH_MAX_MTU - dev->hard_header_len; /* as tun */
-	eth_hw_addr_random(dev);
+	dev->pcpu_stat_type = NETDEV_PCPU_STAT_DSTATS; /* the xtun_stats_* helpers */
+}
+
+static void xtun_set_priv_flag(struct net_device *dev, u32 flag, bool on)
+{
+	if (on)
+		dev->priv_flags |= flag;
+	else
+		dev->priv_flags &= ~flag;
+}
+
+void xtun_dev_configure(struct net_device *dev,
+			const struct xtun_dev_config *cfg)
+{
+	netdev_features_t features = 0;
+
+	if (cfg->sg)
+		features |= NETIF_F_SG;
+	if (cfg->fraglist)
+		features |= NETIF_F_FRAGLIST;
+	dev->hw_features = features;
+	dev->features = features;
+	dev->vlan_features = features;
+	dev->lltx = cfg->lltx;
+	xtun_set_priv_flag(dev, IFF_NO_QUEUE, cfg->no_queue);
+	xtun_set_priv_flag(dev, IFF_LIVE_ADDR_CHANGE, cfg->live_addr_change);
+	xtun_set_priv_flag(dev, IFF_TX_SKB_SHARING, cfg->tx_skb_sharing);
+	dev->tx_queue_len = cfg->tx_queue_len;
+	dev->min_mtu = cfg->min_mtu;
+	dev->max_mtu = cfg->max_mtu;
+	if (cfg->random_mac)
+		eth_hw_addr_random(dev);
 }
 
 /* The private area is one pointer: the Rust driver data. */
@@ -143,14 +160,21 @@ void xtun_stats_tx_dropped(struct net_device *dev)
 	dev_core_stats_tx_dropped_inc(dev);
 }
 
-/* As tun: the writer's own context delivers the frame, bottom halves off. */
-void xtun_receive_eth(struct sk_buff *skb, struct net_device *dev)
+/* The headers of a received Ethernet frame, as tun sets them. */
+void xtun_eth_rx_headers(struct sk_buff *skb, struct net_device *dev)
 {
 	skb->protocol = eth_type_trans(skb, dev);
 	skb_reset_network_header(skb);
 	skb_probe_transport_header(skb);
+}
+
+void xtun_local_bh_disable(void)
+{
 	local_bh_disable();
-	netif_receive_skb(skb);
+}
+
+void xtun_local_bh_enable(void)
+{
 	local_bh_enable();
 }
 

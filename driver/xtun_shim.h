@@ -25,10 +25,27 @@ ssize_t xtun_chr_write_iter_callback(struct kiocb *iocb,
 				     struct iov_iter *from);
 __poll_t xtun_chr_poll_callback(struct file *file, poll_table *wait);
 
+/* What the Rust driver decides about a device: netdev.rs `Config`, the
+ * same layout. */
+struct xtun_dev_config {
+	u32 tx_queue_len;
+	u32 min_mtu;
+	u32 max_mtu;
+	bool sg;		/* NETIF_F_SG */
+	bool fraglist;		/* NETIF_F_FRAGLIST */
+	bool lltx;
+	bool no_queue;		/* IFF_NO_QUEUE */
+	bool live_addr_change;	/* IFF_LIVE_ADDR_CHANGE */
+	bool tx_skb_sharing;	/* IFF_TX_SKB_SHARING */
+	bool random_mac;
+};
+
 /* Implemented in xtun_shim.c, called from Rust. */
 extern const struct file_operations xtun_fops;
 struct net_device *xtun_alloc_netdev(const char *name,
 				     unsigned char name_assign_type);
+void xtun_dev_configure(struct net_device *dev,
+			const struct xtun_dev_config *cfg);
 void **xtun_driver_data(struct net_device *dev);
 void xtun_dev_hold(struct net_device *dev);
 void xtun_dev_put(struct net_device *dev);
@@ -40,7 +57,9 @@ void xtun_stats_rx(struct net_device *dev, unsigned int len);
 void xtun_stats_rx_dropped(struct net_device *dev);
 void xtun_stats_tx(struct net_device *dev, unsigned int len);
 void xtun_stats_tx_dropped(struct net_device *dev);
-void xtun_receive_eth(struct sk_buff *skb, struct net_device *dev);
+void xtun_eth_rx_headers(struct sk_buff *skb, struct net_device *dev);
+void xtun_local_bh_disable(void);
+void xtun_local_bh_enable(void);
 unsigned int xtun_skb_max_head(void);
 struct sk_buff *xtun_alloc_skb_linear(struct net_device *dev, unsigned int len);
 struct sk_buff *xtun_alloc_skb_paged(unsigned int linear, unsigned int paged);
