@@ -2,10 +2,11 @@
 
 //! A misc character device, shaped like `kernel::miscdevice`, with the two
 //! things that one lacks: `poll`, and a `file_operations` table whose `.owner`
-//! pins the module while a file is open (the table lives in the C shim).
+//! pins the module while a file is open.
 //!
 //! C headers: [`include/linux/miscdevice.h`](srctree/include/linux/miscdevice.h).
 
+use core::marker::PhantomData;
 use kernel::{
     bindings,
     error::to_result,
@@ -17,15 +18,6 @@ use kernel::{
 
 use crate::context::Process;
 use crate::wait::PollTable;
-
-// `file_operations` ends in a zero-sized marker field that the lint calls
-// FFI-unsafe; we only ever take the table's address.
-#[allow(improper_ctypes)]
-extern "C" {
-    /// The shim's table, pointing at the callbacks that
-    /// [`export_chardev_callbacks`] defines.
-    static xtun_fops: bindings::file_operations;
-}
 
 /// `O_NONBLOCK` and `IOCB_NOWAIT`: the caller asked not to sleep.
 const O_NONBLOCK: u32 = bindings::O_NONBLOCK;
@@ -78,8 +70,8 @@ impl<T: CharDevOps> Registration<T> {
                 let mut misc: bindings::miscdevice = pin_init::zeroed();
                 misc.minor = bindings::MISC_DYNAMIC_MINOR as i32;
                 misc.name = name.as_char_ptr();
-                // The shim's table is a static that lives forever.
-                misc.fops = &raw const xtun_fops;
+                // A promoted constant: it lives forever.
+                misc.fops = &VTable::<T>::FOPS;
                 // SAFETY: `slot` is valid for writes and pinned; it is
                 // deregistered in `drop` before its memory goes away.
                 unsafe {
@@ -115,9 +107,9 @@ unsafe fn file_data<'a, T: CharDevOps>(file: *mut bindings::file) -> &'a T {
 
 /// # Safety
 ///
-/// Only the shim's `file_operations` may call this, for `open` on a device
-/// registered by [`Registration<T>`].
-pub(crate) unsafe fn open_callback<T: CharDevOps>(
+/// Only [`VTable<T>`]'s `file_operations` may call this, for `open` on a
+/// device registered by [`Registration<T>`].
+unsafe extern "C" fn open_callback<T: CharDevOps>(
     inode: *mut bindings::inode,
     file: *mut bindings::file,
 ) -> c_int {
@@ -148,7 +140,7 @@ pub(crate) unsafe fn open_callback<T: CharDevOps>(
 /// # Safety
 ///
 /// As [`open_callback`], for `release`.
-pub(crate) unsafe fn release_callback<T: CharDevOps>(
+unsafe extern "C" fn release_callback<T: CharDevOps>(
     _inode: *mut bindings::inode,
     file: *mut bindings::file,
 ) -> c_int {
@@ -162,7 +154,7 @@ pub(crate) unsafe fn release_callback<T: CharDevOps>(
 /// # Safety
 ///
 /// As [`open_callback`], for `read_iter`: `kiocb` and `iter` are valid.
-pub(crate) unsafe fn read_iter_callback<T: CharDevOps>(
+unsafe extern "C" fn read_iter_callback<T: CharDevOps>(
     kiocb: *mut bindings::kiocb,
     iter: *mut bindings::iov_iter,
 ) -> isize {
@@ -180,7 +172,7 @@ pub(crate) unsafe fn read_iter_callback<T: CharDevOps>(
 /// # Safety
 ///
 /// As [`open_callback`], for `write_iter`: `kiocb` and `iter` are valid.
-pub(crate) unsafe fn write_iter_callback<T: CharDevOps>(
+unsafe extern "C" fn write_iter_callback<T: CharDevOps>(
     kiocb: *mut bindings::kiocb,
     iter: *mut bindings::iov_iter,
 ) -> isize {
@@ -196,7 +188,7 @@ pub(crate) unsafe fn write_iter_callback<T: CharDevOps>(
 /// # Safety
 ///
 /// As [`open_callback`], for `poll`: `table` is null or valid for this call.
-pub(crate) unsafe fn poll_callback<T: CharDevOps>(
+unsafe extern "C" fn poll_callback<T: CharDevOps>(
     file: *mut bindings::file,
     table: *mut bindings::poll_table,
 ) -> bindings::__poll_t {
@@ -217,53 +209,19 @@ unsafe fn is_nonblocking(kiocb: *mut bindings::kiocb) -> bool {
     f_flags & O_NONBLOCK != 0 || ki_flags & IOCB_NOWAIT != 0
 }
 
-/// Exports the `file_operations` callbacks that the C shim's table names.
-macro_rules! export_chardev_callbacks {
-    ($t:ty) => {
-        #[no_mangle]
-        unsafe extern "C" fn xtun_chr_open_callback(
-            inode: *mut kernel::bindings::inode,
-            file: *mut kernel::bindings::file,
-        ) -> kernel::ffi::c_int {
-            // SAFETY: called only through the shim's `file_operations`.
-            unsafe { $crate::chardev::open_callback::<$t>(inode, file) }
-        }
+/// The `file_operations` for `T`, one table per type, built at compile
+/// time (as `kernel::miscdevice`), whose `.owner` pins the module while a
+/// file is open.
+struct VTable<T>(PhantomData<T>);
 
-        #[no_mangle]
-        unsafe extern "C" fn xtun_chr_release_callback(
-            inode: *mut kernel::bindings::inode,
-            file: *mut kernel::bindings::file,
-        ) -> kernel::ffi::c_int {
-            // SAFETY: called only through the shim's `file_operations`.
-            unsafe { $crate::chardev::release_callback::<$t>(inode, file) }
-        }
-
-        #[no_mangle]
-        unsafe extern "C" fn xtun_chr_read_iter_callback(
-            kiocb: *mut kernel::bindings::kiocb,
-            iter: *mut kernel::bindings::iov_iter,
-        ) -> isize {
-            // SAFETY: called only through the shim's `file_operations`.
-            unsafe { $crate::chardev::read_iter_callback::<$t>(kiocb, iter) }
-        }
-
-        #[no_mangle]
-        unsafe extern "C" fn xtun_chr_write_iter_callback(
-            kiocb: *mut kernel::bindings::kiocb,
-            iter: *mut kernel::bindings::iov_iter,
-        ) -> isize {
-            // SAFETY: called only through the shim's `file_operations`.
-            unsafe { $crate::chardev::write_iter_callback::<$t>(kiocb, iter) }
-        }
-
-        #[no_mangle]
-        unsafe extern "C" fn xtun_chr_poll_callback(
-            file: *mut kernel::bindings::file,
-            table: *mut kernel::bindings::poll_table,
-        ) -> kernel::bindings::__poll_t {
-            // SAFETY: called only through the shim's `file_operations`.
-            unsafe { $crate::chardev::poll_callback::<$t>(file, table) }
-        }
+impl<T: CharDevOps> VTable<T> {
+    const FOPS: bindings::file_operations = bindings::file_operations {
+        owner: crate::THIS_MODULE.as_ptr(),
+        open: Some(open_callback::<T>),
+        release: Some(release_callback::<T>),
+        read_iter: Some(read_iter_callback::<T>),
+        write_iter: Some(write_iter_callback::<T>),
+        poll: Some(poll_callback::<T>),
+        ..pin_init::zeroed()
     };
 }
-pub(crate) use export_chardev_callbacks;

@@ -37,7 +37,6 @@ module! {
 }
 
 netdev::export_netdev_callbacks!(Port);
-chardev::export_chardev_callbacks!(Port);
 
 struct XtunModule {
     // Fields drop in order: the character device goes first (no file can be

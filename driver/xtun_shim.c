@@ -36,16 +36,6 @@ static const struct ethtool_ops xtun_ethtool_ops = {
 	.get_link = ethtool_op_get_link,
 };
 
-/* `.owner` pins the module while /dev/xtun is open. */
-const struct file_operations xtun_fops = {
-	.owner = THIS_MODULE,
-	.open = xtun_chr_open_callback,
-	.release = xtun_chr_release_callback,
-	.read_iter = xtun_chr_read_iter_callback,
-	.write_iter = xtun_chr_write_iter_callback,
-	.poll = xtun_chr_poll_callback,
-};
-
 /* An Ethernet device with our ops; everything else comes from Rust's
  * Config through xtun_dev_configure(). */
 static void xtun_setup(struct net_device *dev)

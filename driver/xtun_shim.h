@@ -18,12 +18,6 @@ int xtun_ndo_open_callback(struct net_device *dev);
 int xtun_ndo_stop_callback(struct net_device *dev);
 netdev_tx_t xtun_ndo_start_xmit_callback(struct sk_buff *skb,
 					 struct net_device *dev);
-int xtun_chr_open_callback(struct inode *inode, struct file *file);
-int xtun_chr_release_callback(struct inode *inode, struct file *file);
-ssize_t xtun_chr_read_iter_callback(struct kiocb *iocb, struct iov_iter *to);
-ssize_t xtun_chr_write_iter_callback(struct kiocb *iocb,
-				     struct iov_iter *from);
-__poll_t xtun_chr_poll_callback(struct file *file, poll_table *wait);
 
 /* What the Rust driver decides about a device: netdev.rs `Config`, the
  * same layout. */
@@ -41,7 +35,6 @@ struct xtun_dev_config {
 };
 
 /* Implemented in xtun_shim.c, called from Rust. */
-extern const struct file_operations xtun_fops;
 struct net_device *xtun_alloc_netdev(const char *name,
 				     unsigned char name_assign_type);
 void xtun_dev_configure(struct net_device *dev,
