@@ -22,7 +22,11 @@ use crate::context::Process;
 use crate::skb::{Skb, TxSkb};
 
 extern "C" {
-    fn xtun_alloc_netdev(name: *const c_char, name_assign_type: u8) -> *mut bindings::net_device;
+    fn xtun_alloc_netdev(
+        name: *const c_char,
+        name_assign_type: u8,
+        vtable: *const NetDevVTable,
+    ) -> *mut bindings::net_device;
     fn xtun_driver_data(dev: *mut bindings::net_device) -> *mut *mut c_void;
     fn xtun_dev_tx_started(dev: *mut bindings::net_device);
     fn xtun_dev_mtu(dev: *const bindings::net_device) -> u32;
@@ -339,7 +343,7 @@ impl<T: NetDevOps> Registration<T> {
     ) -> Result<Self> {
         // SAFETY: `name` is a static C string; the private area is filled
         // below before the device is registered.
-        let raw = unsafe { xtun_alloc_netdev(name.as_char_ptr(), name_type as u8) };
+        let raw = unsafe { xtun_alloc_netdev(name.as_char_ptr(), name_type as u8, &VTable::<T>::OPS) };
         let dev = NonNull::new(raw).ok_or(ENOMEM)?;
         // SAFETY: allocated and not yet registered; `config` has the shim's
         // layout.
@@ -414,9 +418,9 @@ unsafe fn with_data<T: NetDevOps, R>(
 
 /// # Safety
 ///
-/// Only the shim's `net_device_ops` may call this, for a device registered by
+/// Only [`VTable<T>`] may call this, for a device set up by
 /// [`Registration<T>`].
-pub(crate) unsafe fn ndo_open_callback<T: NetDevOps>(dev: *mut bindings::net_device) -> c_int {
+unsafe extern "C" fn ndo_open_callback<T: NetDevOps>(dev: *mut bindings::net_device) -> c_int {
     // SAFETY: `ndo_open` runs in process context, under RTNL (a mutex).
     let ctx = unsafe { Process::new() };
     from_result(|| {
@@ -429,7 +433,7 @@ pub(crate) unsafe fn ndo_open_callback<T: NetDevOps>(dev: *mut bindings::net_dev
 /// # Safety
 ///
 /// As [`ndo_open_callback`].
-pub(crate) unsafe fn ndo_stop_callback<T: NetDevOps>(dev: *mut bindings::net_device) -> c_int {
+unsafe extern "C" fn ndo_stop_callback<T: NetDevOps>(dev: *mut bindings::net_device) -> c_int {
     // SAFETY: `ndo_stop` runs in process context, under RTNL (a mutex).
     let ctx = unsafe { Process::new() };
     // SAFETY: guaranteed by the caller.
@@ -440,7 +444,7 @@ pub(crate) unsafe fn ndo_stop_callback<T: NetDevOps>(dev: *mut bindings::net_dev
 /// # Safety
 ///
 /// As [`ndo_open_callback`]; `skb` is owned by the callee (`ndo_start_xmit`).
-pub(crate) unsafe fn ndo_start_xmit_callback<T: NetDevOps>(
+unsafe extern "C" fn ndo_start_xmit_callback<T: NetDevOps>(
     skb: *mut bindings::sk_buff,
     dev: *mut bindings::net_device,
 ) -> c_int {
@@ -458,7 +462,7 @@ pub(crate) unsafe fn ndo_start_xmit_callback<T: NetDevOps>(
 /// # Safety
 ///
 /// As [`ndo_open_callback`].
-pub(crate) unsafe fn ndo_uninit_callback<T: NetDevOps>(dev: *mut bindings::net_device) {
+unsafe extern "C" fn ndo_uninit_callback<T: NetDevOps>(dev: *mut bindings::net_device) {
     // SAFETY: `ndo_uninit` runs in process context, under RTNL (a mutex).
     let ctx = unsafe { Process::new() };
     // SAFETY: guaranteed by the caller.
@@ -470,39 +474,24 @@ pub(crate) unsafe fn ndo_uninit_callback<T: NetDevOps>(dev: *mut bindings::net_d
     };
 }
 
-/// Exports the `net_device_ops` callbacks that the C shim's table names.
-macro_rules! export_netdev_callbacks {
-    ($t:ty) => {
-        #[no_mangle]
-        unsafe extern "C" fn xtun_ndo_open_callback(
-            dev: *mut kernel::bindings::net_device,
-        ) -> kernel::ffi::c_int {
-            // SAFETY: called only through the shim's `net_device_ops`.
-            unsafe { $crate::netdev::ndo_open_callback::<$t>(dev) }
-        }
+/// The shim's `struct xtun_netdev_vtable`: a device's callbacks.
+#[repr(C)]
+struct NetDevVTable {
+    uninit: unsafe extern "C" fn(*mut bindings::net_device),
+    open: unsafe extern "C" fn(*mut bindings::net_device) -> c_int,
+    stop: unsafe extern "C" fn(*mut bindings::net_device) -> c_int,
+    start_xmit: unsafe extern "C" fn(*mut bindings::sk_buff, *mut bindings::net_device) -> c_int,
+}
 
-        #[no_mangle]
-        unsafe extern "C" fn xtun_ndo_stop_callback(
-            dev: *mut kernel::bindings::net_device,
-        ) -> kernel::ffi::c_int {
-            // SAFETY: called only through the shim's `net_device_ops`.
-            unsafe { $crate::netdev::ndo_stop_callback::<$t>(dev) }
-        }
+/// The callbacks for devices backed by `T`, one table per type, built at
+/// compile time; the shim's `net_device_ops` call through it.
+struct VTable<T>(PhantomData<T>);
 
-        #[no_mangle]
-        unsafe extern "C" fn xtun_ndo_uninit_callback(dev: *mut kernel::bindings::net_device) {
-            // SAFETY: called only through the shim's `net_device_ops`.
-            unsafe { $crate::netdev::ndo_uninit_callback::<$t>(dev) }
-        }
-
-        #[no_mangle]
-        unsafe extern "C" fn xtun_ndo_start_xmit_callback(
-            skb: *mut kernel::bindings::sk_buff,
-            dev: *mut kernel::bindings::net_device,
-        ) -> kernel::ffi::c_int {
-            // SAFETY: called only through the shim's `net_device_ops`.
-            unsafe { $crate::netdev::ndo_start_xmit_callback::<$t>(skb, dev) }
-        }
+impl<T: NetDevOps> VTable<T> {
+    const OPS: NetDevVTable = NetDevVTable {
+        uninit: ndo_uninit_callback::<T>,
+        open: ndo_open_callback::<T>,
+        stop: ndo_stop_callback::<T>,
+        start_xmit: ndo_start_xmit_callback::<T>,
     };
 }
-pub(crate) use export_netdev_callbacks;

@@ -36,7 +36,6 @@ module! {
     license: "GPL",
 }
 
-netdev::export_netdev_callbacks!(Port);
 
 struct XtunModule {
     // Fields drop in order: the character device goes first (no file can be

@@ -14,11 +14,45 @@
 
 #define XTUN_VERSION "0.1.0"
 
+/* The private area: the Rust callbacks for this device and its data. */
+struct xtun_priv {
+	const struct xtun_netdev_vtable *vt;
+	void *data;
+};
+
+static const struct xtun_netdev_vtable *xtun_vt(struct net_device *dev)
+{
+	return ((struct xtun_priv *)netdev_priv(dev))->vt;
+}
+
+/* net_device_ops is opaque to Rust: one C table, whose entries call the
+ * device's Rust vtable (netdev.rs `VTable<T>`). */
+static void xtun_ndo_uninit(struct net_device *dev)
+{
+	xtun_vt(dev)->uninit(dev);
+}
+
+static int xtun_ndo_open(struct net_device *dev)
+{
+	return xtun_vt(dev)->open(dev);
+}
+
+static int xtun_ndo_stop(struct net_device *dev)
+{
+	return xtun_vt(dev)->stop(dev);
+}
+
+static netdev_tx_t xtun_ndo_start_xmit(struct sk_buff *skb,
+				       struct net_device *dev)
+{
+	return xtun_vt(dev)->start_xmit(skb, dev);
+}
+
 static const struct net_device_ops xtun_netdev_ops = {
-	.ndo_uninit = xtun_ndo_uninit_callback,
-	.ndo_open = xtun_ndo_open_callback,
-	.ndo_stop = xtun_ndo_stop_callback,
-	.ndo_start_xmit = xtun_ndo_start_xmit_callback,
+	.ndo_uninit = xtun_ndo_uninit,
+	.ndo_open = xtun_ndo_open,
+	.ndo_stop = xtun_ndo_stop,
+	.ndo_start_xmit = xtun_ndo_start_xmit,
 	.ndo_set_mac_address = eth_mac_addr,
 	.ndo_validate_addr = eth_validate_addr,
 };
@@ -77,16 +111,22 @@ void xtun_dev_configure(struct net_device *dev,
 		eth_hw_addr_random(dev);
 }
 
-/* The private area is one pointer: the Rust driver data. */
 struct net_device *xtun_alloc_netdev(const char *name,
-				     unsigned char name_assign_type)
+				     unsigned char name_assign_type,
+				     const struct xtun_netdev_vtable *vt)
 {
-	return alloc_netdev(sizeof(void *), name, name_assign_type, xtun_setup);
+	struct net_device *dev;
+
+	dev = alloc_netdev(sizeof(struct xtun_priv), name, name_assign_type,
+			   xtun_setup);
+	if (dev)
+		((struct xtun_priv *)netdev_priv(dev))->vt = vt;
+	return dev;
 }
 
 void **xtun_driver_data(struct net_device *dev)
 {
-	return netdev_priv(dev);
+	return &((struct xtun_priv *)netdev_priv(dev))->data;
 }
 
 void xtun_dev_hold(struct net_device *dev)

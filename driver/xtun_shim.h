@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * The C shim's interface: what Rust calls (netdev.rs, skb.rs declare the
- * same functions in `extern "C"` blocks) and the Rust callbacks the ops
- * tables point at (exported by the macros in netdev.rs and chardev.rs).
+ * same functions in `extern "C"` blocks) and the layouts both sides share.
  */
 #ifndef XTUN_SHIM_H
 #define XTUN_SHIM_H
@@ -12,12 +11,14 @@
 #include <linux/poll.h>
 #include <linux/skbuff.h>
 
-/* Implemented in Rust. */
-void xtun_ndo_uninit_callback(struct net_device *dev);
-int xtun_ndo_open_callback(struct net_device *dev);
-int xtun_ndo_stop_callback(struct net_device *dev);
-netdev_tx_t xtun_ndo_start_xmit_callback(struct sk_buff *skb,
-					 struct net_device *dev);
+/* A device's net_device_ops, implemented in Rust: netdev.rs `VTable<T>`
+ * builds one per driver type, the same layout. */
+struct xtun_netdev_vtable {
+	void (*uninit)(struct net_device *dev);
+	int (*open)(struct net_device *dev);
+	int (*stop)(struct net_device *dev);
+	netdev_tx_t (*start_xmit)(struct sk_buff *skb, struct net_device *dev);
+};
 
 /* What the Rust driver decides about a device: netdev.rs `Config`, the
  * same layout. */
@@ -36,7 +37,8 @@ struct xtun_dev_config {
 
 /* Implemented in xtun_shim.c, called from Rust. */
 struct net_device *xtun_alloc_netdev(const char *name,
-				     unsigned char name_assign_type);
+				     unsigned char name_assign_type,
+				     const struct xtun_netdev_vtable *vt);
 void xtun_dev_configure(struct net_device *dev,
 			const struct xtun_dev_config *cfg);
 void **xtun_driver_data(struct net_device *dev);
