@@ -13,9 +13,9 @@
 //! write(fd, frame, n);                       /* one frame into the stack */
 //! ```
 //!
-//! Layout: `netdev`, `skb`, `wait` and `chardev` wrap the kernel's C API
-//! (all `unsafe` lives there, with the C glue in `xtun_shim.c`); `port`
-//! holds the driver's logic in safe Rust.
+//! Layout: `netdev`, `skb`, `wait`, `chardev` and `context` wrap the
+//! kernel's C API (all `unsafe` lives there, with the C glue in
+//! `xtun_shim.c`); `port` holds the driver's logic and policy in safe Rust.
 
 use kernel::{prelude::*, sync::Arc};
 

@@ -2,9 +2,11 @@
 /*
  * Glue between the kernel's C netdev API and the Rust driver.
  *
- * Nothing here decides anything: the ops tables point at Rust callbacks
- * (xtun_*_callback), and every other function is a callable wrapper for an
- * inline helper or a field that the Rust bindings cannot see.
+ * Nothing here decides anything: the net_device_ops and ethtool_ops tables
+ * (opaque to Rust) call through the Rust vtable each device carries,
+ * xtun_dev_configure() applies the Config that Rust chose, and every other
+ * function is a callable wrapper for an inline helper or a field that the
+ * Rust bindings cannot see.
  */
 #include <linux/etherdevice.h>
 #include <linux/ethtool.h>
