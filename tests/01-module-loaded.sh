@@ -1,6 +1,8 @@
 # xtun.ko is loaded: /dev/xtun is a misc char device and xtun is a real
 # Ethernet interface (ether type, random locally administered unicast MAC,
 # MTU 1500, txqueuelen 500, ARP on, carrier off while nobody has it open).
+# Carrier can only be read while the interface is up, so the check brings
+# it up (nobody holds /dev/xtun yet) and down again.
 . /xtun/tests/lib.sh
 grep -q '^xtun ' /proc/modules || fail "xtun is not in /proc/modules"
 [ -c /dev/xtun ] || fail "/dev/xtun is not a character device"
@@ -15,5 +17,9 @@ first=$(cut -c1-2 /sys/class/net/xtun/address)
 [ $((0x$first & 1)) = 0 ] || fail "MAC is multicast"
 flags=$(cat /sys/class/net/xtun/flags)
 [ $((flags & 0x80)) = 0 ] || fail "IFF_NOARP is set"
-[ "$(cat /sys/class/net/xtun/carrier 2>/dev/null || echo down)" != 1 ] || fail "carrier on with no reader"
+ip link set xtun up || fail "cannot bring xtun up"
+carrier=$(cat /sys/class/net/xtun/carrier) || fail "cannot read the carrier of the up interface"
+[ "$carrier" = 0 ] || fail "carrier is '$carrier' with nobody holding /dev/xtun"
+ip link show xtun | grep -q NO-CARRIER || fail "ip link does not show NO-CARRIER with nobody holding /dev/xtun"
+ip link set xtun down
 echo "xtun $(cat /sys/class/net/xtun/address) mtu 1500 qlen 500"

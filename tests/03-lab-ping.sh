@@ -6,11 +6,7 @@
 replies() {
 	awk '/^Icmp:/ { if (!h) { for (i = 1; i <= NF; i++) if ($i == "OutEchoReps") c = i; h = 1 } else print $c }' /proc/net/snmp
 }
-i=0
-while [ "$(replies)" -lt 3 ]; do
-	i=$((i + 1))
-	[ $i -le 60 ] || fail "eth0 answered only $(replies) echo requests in 30 s"
-	sleep 0.5
-done
+replied() { [ "$(replies)" -ge "$1" ]; }
+wait_for "replied 3"
 echo "eth0 answered $(replies) echo requests from the lab"
 ping -c 2 -W 2 10.98.0.1 || fail "the lab bridge 10.98.0.1 does not answer"

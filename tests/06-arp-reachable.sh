@@ -5,7 +5,7 @@
 setup_xtun
 ip neigh flush dev xtun
 xtun-responder --ip 10.99.0.2 --mac 02:00:00:99:00:42 &
-sleep 0.3
+wait_for "holds_xtun $!"
 ping -I xtun -c 1 -W 2 10.99.0.2 > /dev/null || fail "no reply to the ping that triggers ARP"
 neigh=$(ip neigh show 10.99.0.2 dev xtun)
 echo "neighbour: $neigh"

@@ -1,4 +1,4 @@
-# poll reports POLLOUT, and POLLIN within 100 ms of a frame.
+# poll reports POLLOUT, and a frame wakes a sleeping poll with POLLIN.
 . /xtun/tests/lib.sh
 setup_xtun
 xtun-check poll || fail "xtun-check poll"

@@ -8,7 +8,7 @@ xtun-check flood || fail "xtun-check flood"
 ip neigh replace 10.99.0.2 lladdr 02:00:00:99:00:02 dev xtun nud permanent
 xtun-check hold > /dev/null &
 holder=$!
-sleep 0.3
+wait_for "holds_xtun $holder"
 dropped=$(stat tx_dropped)
 # -l: keep 1000 echo requests in flight, since no reply ever comes.
 /usr/bin/ping -f -l 1000 -c 1500 -w 10 -I xtun 10.99.0.2 > /tmp/flood.out 2>&1
@@ -20,7 +20,7 @@ echo "ping -f with no reader: $sent sent, tx_dropped +$grew"
 [ "$grew" -eq $((sent - 500)) ] || fail "tx_dropped grew by $grew, want $((sent - 500))"
 kill $holder; wait $holder 2>/dev/null
 xtun-responder --ip 10.99.0.2 &
-sleep 0.3
+wait_for "holds_xtun $!"
 ping -I xtun -c 3 -W 2 10.99.0.2 > /tmp/after.out || { cat /tmp/after.out; fail "ping after the flood failed"; }
 grep -q ' 3 packets received' /tmp/after.out || fail "ping after the flood lost packets"
 echo "ping after the flood: 3/3"

@@ -4,12 +4,12 @@
 setup_xtun
 xtun-check hold &
 holder=$!
-sleep 0.5
-kill -0 $holder || fail "could not hold /dev/xtun open"
+wait_for "holds_xtun $holder"
 if rmmod xtun 2>/tmp/rmmod.err; then
 	fail "rmmod succeeded with /dev/xtun open"
 fi
 echo "rmmod while open: $(cat /tmp/rmmod.err)"
+grep -q 'Resource temporarily unavailable' /tmp/rmmod.err || fail "rmmod failed, but not because xtun is in use"
 grep -q '^xtun ' /proc/modules || fail "module gone after a refused rmmod"
 kill $holder; wait $holder 2>/dev/null
 rmmod xtun || fail "rmmod after close failed"

@@ -10,6 +10,7 @@ while [ $i -lt $cycles ]; do
 	setup_xtun
 	xtun-responder --ip 10.99.0.2 2>/dev/null &
 	responder=$!
+	wait_for "holds_xtun $responder"
 	ping -I xtun -c 1 -W 2 10.99.0.2 > /dev/null || fail "no ping reply in cycle $i"
 	kill $responder; wait $responder 2>/dev/null
 	rmmod xtun || fail "rmmod failed in cycle $i"

@@ -2,11 +2,10 @@
 # `xtun-stack serve` (smoltcp at 10.99.0.2) through xtun, byte-exact.
 . /xtun/tests/lib.sh
 setup_xtun
-xtun-stack serve 8080 &
-sleep 0.5
+start_stack_server 8080
 size=1048576
 start=$(cut -d' ' -f1 /proc/uptime)
-timeout 60 wget -q -O /tmp/body http://10.99.0.2:8080/$size || fail "wget from xtun-stack failed"
+timeout 60 wget -q -O /tmp/body http://10.99.0.2:8080/$size || { cat /tmp/stack.err; fail "wget from xtun-stack failed"; }
 end=$(cut -d' ' -f1 /proc/uptime)
 xtun-stack pattern $size > /tmp/want
 got=$(sha256sum < /tmp/body | cut -d' ' -f1)

@@ -2,8 +2,7 @@
 # 10 concurrent short HTTP requests all succeed with the right body.
 . /xtun/tests/lib.sh
 setup_xtun
-xtun-stack serve 8080 &
-sleep 0.5
+start_stack_server 8080
 xtun-stack pattern 1000 > /tmp/small
 i=0
 while [ $i -lt 100 ]; do

@@ -7,17 +7,19 @@
 //! confidence interval. Under TCG identical runs differ by 30-60%, so only
 //! the paired ratios mean much, and the interval says how much.
 
-use std::collections::BTreeMap;
+use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use xshell::Shell;
 
 use crate::{
-    build,
+    boot::{choose_accel, run_guest, GuestRun, RunFiles},
     flags::Flags,
+    pipeline::{build, Artifacts},
     qemu::{Accel, Mode, Net},
-    test::{choose_accel, run_guest, GuestRun},
-    Artifacts, Workspace,
+    workspace::Workspace,
 };
 
 /// (metric, higher is better, target ratio xtun/tap).
@@ -74,43 +76,41 @@ fn profile(ws: &Workspace, flags: &Flags, artifacts: &Artifacts, accel: Accel) -
 /// returns the run and what the guest wrote to `target/xtun-<name>.txt`
 /// (the console goes to `target/xtun-<name>-console.log`).
 fn boot_once(ws: &Workspace, flags: &Flags, artifacts: &Artifacts, accel: Accel, mode: Mode, arg: String, name: &str) -> Result<(GuestRun, String)> {
-    let results = ws.target.join(format!("xtun-{name}.txt"));
+    let files = RunFiles::new(&ws.target)?;
+    let results = files.path(&format!("xtun-{name}.txt"));
     let mut boot = artifacts.boot(mode, accel, Net::User);
     boot.results = Some(results.clone());
     boot.extra.push(arg);
-    let console = ws.target.join(format!("xtun-{name}-console.log"));
-    let run = run_guest(&[], &boot, &console, None, flags.verbose, flags.timeout_secs)?;
+    let console = files.path(&format!("xtun-{name}-console.log"));
+    let verbose = flags.verbose;
+    let mut echo = |line: &[u8]| {
+        if verbose {
+            eprintln!("{}", String::from_utf8_lossy(line));
+        }
+    };
+    let run = run_guest(&[], &boot, &console, Duration::from_secs(flags.timeout_secs), &mut echo)?;
     Ok((run, std::fs::read_to_string(&results).unwrap_or_default()))
 }
 
-/// One measurement from the guest.
-#[derive(Debug, Clone, PartialEq)]
+/// One measurement from the guest: one JSON object per line.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct Sample {
     pub boot: u32,
     pub pair: u32,
     pub metric: String,
     pub device: String,
     pub value: f64,
-    pub raw: String,
+    /// The whole object, other fields included, for the JSON file.
+    #[serde(skip)]
+    pub raw: Value,
 }
 
 impl Sample {
-    /// Parses one flat JSON object line as `xtun-bench` prints it.
+    /// Parses one line as `xtun-bench` prints it; None for other lines.
     pub fn parse(line: &str) -> Option<Sample> {
-        let body = line.trim().strip_prefix('{')?.strip_suffix('}')?;
-        let mut fields = BTreeMap::new();
-        for field in body.split(',') {
-            let (k, v) = field.split_once(':')?;
-            fields.insert(k.trim().trim_matches('"').to_string(), v.trim().trim_matches('"').to_string());
-        }
-        Some(Sample {
-            boot: fields.get("boot")?.parse().ok()?,
-            pair: fields.get("pair")?.parse().ok()?,
-            metric: fields.get("metric")?.clone(),
-            device: fields.get("device")?.clone(),
-            value: fields.get("value")?.parse().ok()?,
-            raw: line.trim().to_string(),
-        })
+        let raw: Value = serde_json::from_str(line.trim()).ok()?;
+        let sample = Sample::deserialize(&raw).ok()?;
+        Some(Sample { raw, ..sample })
     }
 }
 
@@ -225,19 +225,52 @@ impl Report {
         out
     }
 
+    /// The report as JSON; a value that is not a number (a NaN ratio when
+    /// a device measured nothing) is written as `null`.
     pub fn json(&self, accel: &str, samples: &[Sample]) -> String {
-        let rows: Vec<String> = self
+        #[derive(Serialize)]
+        struct Summary {
+            metric: &'static str,
+            xtun_median: f64,
+            xtun_min: f64,
+            xtun_max: f64,
+            tap_median: f64,
+            tap_min: f64,
+            tap_max: f64,
+            ratio_median: f64,
+            ratio_95: Option<[f64; 2]>,
+            target: f64,
+            higher_is_better: bool,
+            met: bool,
+            within_noise: bool,
+        }
+        #[derive(Serialize)]
+        struct File<'a> {
+            accelerator: &'a str,
+            summary: Vec<Summary>,
+            samples: Vec<&'a Value>,
+        }
+        let summary = self
             .rows
             .iter()
-            .map(|r| {
-                format!(
-                    "    {{\"metric\": \"{}\", \"xtun_median\": {:.3}, \"xtun_min\": {:.3}, \"xtun_max\": {:.3}, \"tap_median\": {:.3}, \"tap_min\": {:.3}, \"tap_max\": {:.3}, \"ratio_median\": {:.4}, \"ratio_95\": {}, \"target\": {}, \"higher_is_better\": {}, \"met\": {}, \"within_noise\": {}}}",
-                    r.metric, r.xtun.0, r.xtun.1, r.xtun.2, r.tap.0, r.tap.1, r.tap.2, r.ratio, r.interval.map_or("null".into(), |(low, high)| format!("[{low:.4}, {high:.4}]")), r.target, r.higher_is_better, r.met(), r.within_noise()
-                )
+            .map(|r| Summary {
+                metric: r.metric,
+                xtun_median: r.xtun.0,
+                xtun_min: r.xtun.1,
+                xtun_max: r.xtun.2,
+                tap_median: r.tap.0,
+                tap_min: r.tap.1,
+                tap_max: r.tap.2,
+                ratio_median: r.ratio,
+                ratio_95: r.interval.map(|(low, high)| [low, high]),
+                target: r.target,
+                higher_is_better: r.higher_is_better,
+                met: r.met(),
+                within_noise: r.within_noise(),
             })
             .collect();
-        let raw: Vec<String> = samples.iter().map(|s| format!("    {}", s.raw)).collect();
-        format!("{{\n  \"accelerator\": \"{accel}\",\n  \"summary\": [\n{}\n  ],\n  \"samples\": [\n{}\n  ]\n}}\n", rows.join(",\n"), raw.join(",\n"))
+        let file = File { accelerator: accel, summary, samples: samples.iter().map(|s| &s.raw).collect() };
+        serde_json::to_string_pretty(&file).expect("plain structs serialize") + "\n"
     }
 }
 
@@ -246,7 +279,7 @@ mod tests {
     use super::*;
 
     fn s(boot: u32, pair: u32, metric: &str, device: &str, value: f64) -> Sample {
-        Sample { boot, pair, metric: metric.into(), device: device.into(), value, raw: String::new() }
+        Sample { boot, pair, metric: metric.into(), device: device.into(), value, raw: Value::Null }
     }
 
     #[test]
@@ -256,6 +289,27 @@ mod tests {
         assert_eq!((sample.boot, sample.pair, sample.value), (2, 1, 12345.5));
         assert_eq!((sample.metric.as_str(), sample.device.as_str()), ("read_pps", "tap"));
         assert_eq!(Sample::parse("ok 1 x"), None);
+        assert_eq!(Sample::parse(r#"{"boot":1,"metric":"read_pps"}"#), None, "fields missing");
+        // A comma inside a string is no field separator.
+        let line = r#"{"boot":0,"pair":0,"metric":"read_pps","note":"a, b: c","device":"xtun","value":1}"#;
+        assert_eq!(Sample::parse(line).unwrap().value, 1.0);
+    }
+
+    #[test]
+    fn json_is_valid_even_with_nan_and_keeps_the_samples() {
+        let line = r#"{"boot":0,"pair":0,"metric":"read_pps","unit":"frames/s","device":"xtun","value":10.5}"#;
+        // No tap sample: every ratio is NaN, every tap min is +inf.
+        let samples = vec![Sample::parse(line).unwrap()];
+        let text = Report::new(&samples).json("TCG", &samples);
+        let back: Value = serde_json::from_str(&text).expect("the report is valid JSON");
+        let read = &back["summary"][0];
+        assert_eq!(read["metric"], "read_pps");
+        assert_eq!(read["ratio_median"], Value::Null);
+        assert_eq!(read["tap_min"], Value::Null);
+        assert_eq!(read["xtun_median"], 10.5);
+        assert_eq!(read["ratio_95"], Value::Null);
+        assert_eq!(back["samples"][0]["unit"], "frames/s");
+        assert_eq!(Sample::parse(&back["samples"][0].to_string()), Some(samples[0].clone()));
     }
 
     #[test]

@@ -1,16 +1,24 @@
 //! Stage `deps`: every tool the build needs, installed if missing.
 //!
 //! Debian packages come from the system's apt sources (qemu-system-x86 from
-//! bookworm-backports, to match the image's qemu-utils). The kernel source
-//! and rust-src come from trixie-backports through a private apt
-//! configuration under the cache, which never touches the system's sources.
+//! the release's backports, to match the image's qemu-utils). rust-src and
+//! the kernel source come from trixie-backports through a private apt
+//! configuration under the cache (see apt.rs), which never touches the
+//! system's sources. With `KDIR=` (a user's own built tree) only what
+//! building the module and the initrd needs is installed.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use xshell::{cmd, Shell};
 
-use crate::Workspace;
+use crate::{
+    apt::{self, PrivateApt},
+    children,
+    lock::Lock,
+    profile::Profile,
+    workspace::Workspace,
+};
 
 /// Debian packages the build and the guest need, with one file that proves
 /// each is installed.
@@ -34,36 +42,44 @@ const PACKAGES: &[(&str, &str)] = &[
 ];
 
 const QEMU: (&str, &str) = ("qemu-system-x86", "/usr/bin/qemu-system-x86_64");
-const BACKPORTS_SOURCE: &str = "/etc/apt/sources.list.d/xtun-bookworm-backports.sources";
 
-/// The kernel source package, pinned for a reproducible guest kernel; if the
-/// archive dropped that version, the newest one of the series is used.
-pub const KERNEL_PACKAGE: &str = "linux-source-7.2";
-pub const KERNEL_VERSION: &str = "7.2.12-1~bpo13+1";
 const BINDGEN_VERSION: &str = "0.73.2";
 pub const LIBCLANG_PATH: &str = "/usr/lib/llvm-19/lib";
-
-pub struct Tools {
-    /// `RUST_LIB_SRC` for the kernel build.
-    pub rust_lib_src: PathBuf,
-    /// `rustc --version`, part of the kernel cache key.
-    pub rustc_version: String,
-    /// The private apt setup, to fetch the kernel source when needed.
-    pub apt: PrivateApt,
-}
 
 /// Debian's perf, for `cargo xtask bench --perf` only.
 pub const PERF: (&str, &str) = ("linux-perf", "/usr/bin/perf");
 
+/// What building a kernel from source needs beyond packages.
+pub struct KernelTools {
+    /// `RUST_LIB_SRC` for the kernel build.
+    pub rust_lib_src: PathBuf,
+    /// bindgen by full path (`BINDGEN=` for make): ~/.cargo/bin is not on
+    /// PATH under sudo or su.
+    pub bindgen: PathBuf,
+    /// The private apt setup, to fetch the kernel source when needed.
+    pub apt: PrivateApt,
+}
+
+pub struct Tools {
+    /// `rustc --version`, part of the kernel cache key.
+    pub rustc_version: String,
+    /// None with `KDIR=`: a user's built tree needs no sources or bindgen.
+    pub kernel: Option<KernelTools>,
+}
+
 /// Installs what is missing (`extra`: packages this run needs beyond the
 /// profile's) and finds the kernel build's tools.
-pub fn run(sh: &Shell, ws: &Workspace, profile: &crate::kernel::Profile, extra: &[(&str, &str)]) -> Result<Tools> {
+pub fn run(sh: &Shell, ws: &Workspace, profile: &Profile, extra: &[(&str, &str)], users_tree: bool) -> Result<Tools> {
+    let _lock = Lock::exclusive(&ws.cache.join("locks/deps.lock"), "deps lock")?;
     install_packages(sh, &[profile.packages, extra].concat())?;
-    install_bindgen(sh)?;
+    let rustc_version = cmd!(sh, "rustc --version").read().context("cannot run rustc; install it with rustup")?;
+    if users_tree {
+        return Ok(Tools { rustc_version, kernel: None });
+    }
+    let bindgen = install_bindgen(sh)?;
     let apt = PrivateApt::new(sh, &ws.cache.join("apt"))?;
-    let rustc_version = cmd!(sh, "rustc --version").read().context("cannot run rustc")?;
     let rust_lib_src = rust_src(sh, ws, &apt, &rustc_version)?;
-    Ok(Tools { rust_lib_src, rustc_version, apt })
+    Ok(Tools { rustc_version, kernel: Some(KernelTools { rust_lib_src, bindgen, apt }) })
 }
 
 fn is_root(sh: &Shell) -> bool {
@@ -71,188 +87,134 @@ fn is_root(sh: &Shell) -> bool {
 }
 
 fn install_packages(sh: &Shell, extra: &[(&str, &str)]) -> Result<()> {
-    let missing: Vec<&str> = PACKAGES
-        .iter()
-        .chain(extra)
-        .filter(|(_, file)| !Path::new(file).exists())
-        .map(|(pkg, _)| *pkg)
-        .collect();
+    let missing: Vec<&str> =
+        PACKAGES.iter().chain(extra).filter(|(_, file)| !Path::new(file).exists()).map(|(pkg, _)| *pkg).collect();
     let need_qemu = !Path::new(QEMU.1).exists();
     if missing.is_empty() && !need_qemu {
         return Ok(());
     }
+    let codename = apt::codename().unwrap_or_else(|| "bookworm".into());
+    let backports = format!("{codename}-backports");
     let qemu = QEMU.0;
     if !is_root(sh) {
         bail!(
-            "missing packages; as root run:\n  apt-get install {}\n  apt-get install -t bookworm-backports {qemu}",
+            "missing packages; as root run:\n  apt-get install {}\n  apt-get install -t {backports} {qemu}",
             missing.join(" ")
         );
     }
-    if need_qemu && !Path::new(BACKPORTS_SOURCE).exists() && !has_backports(sh) {
-        eprintln!("    adding apt source {BACKPORTS_SOURCE} (bookworm-backports, for {qemu})");
-        sh.write_file(
-            BACKPORTS_SOURCE,
-            "# Added by `cargo xtask` (xtun): qemu-system-x86 must match the image's\n\
-             # qemu-utils, which comes from bookworm-backports.\n\
-             Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm-backports\n\
-             Components: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n",
-        )?;
+    if need_qemu && !has_suite(sh, &backports) {
+        add_backports(sh, &codename)?;
     }
     eprintln!("    apt-get install {} {}", missing.join(" "), if need_qemu { qemu } else { "" });
-    let _env = sh.push_env("DEBIAN_FRONTEND", "noninteractive");
-    cmd!(sh, "apt-get update -q").quiet().ignore_stdout().run().context("apt-get update failed")?;
+    apt::update_system(sh)?;
     if !missing.is_empty() {
-        cmd!(sh, "apt-get install -y -q {missing...}")
-            .ignore_stdout()
-            .run()
-            .context("apt-get install failed: see the message above")?;
+        apt::install(sh, &missing, None)?;
     }
     if need_qemu {
-        cmd!(sh, "apt-get install -y -q -t bookworm-backports {qemu}")
-            .ignore_stdout()
-            .run()
-            .context("cannot install qemu-system-x86 from bookworm-backports")?;
+        apt::install(sh, &[qemu], Some(&backports)).context("cannot install qemu-system-x86 from backports")?;
     }
     Ok(())
 }
 
-fn has_backports(sh: &Shell) -> bool {
-    cmd!(sh, "apt-cache policy")
-        .quiet()
-        .read()
-        .map(|s| s.contains("bookworm-backports"))
-        .unwrap_or(false)
+/// Adds `<codename>-backports` from the mirror the system already uses.
+fn add_backports(sh: &Shell, codename: &str) -> Result<()> {
+    let path = format!("/etc/apt/sources.list.d/xtun-{codename}-backports.sources");
+    let mirror = apt::Mirror::of_system(codename);
+    eprintln!("    adding apt source {path} ({codename}-backports from {}, for qemu-system-x86)", mirror.uri);
+    sh.write_file(
+        &path,
+        format!(
+            "# Added by `cargo xtask` (xtun): qemu-system-x86 must match the image's\n\
+             # qemu-utils, which comes from {codename}-backports.\n\
+             Types: deb\nURIs: {}\nSuites: {codename}-backports\nComponents: main\nSigned-By: {}\n",
+            mirror.uri, mirror.keyring
+        ),
+    )?;
+    Ok(())
 }
 
-fn install_bindgen(sh: &Shell) -> Result<()> {
-    // The kernel needs bindgen >= 0.71.1.
-    if let Ok(v) = cmd!(sh, "bindgen --version").quiet().ignore_stderr().read() {
-        let version = v.split_whitespace().nth(1).unwrap_or("");
-        let mut parts = version.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
-        let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
-        if (major, minor) >= (0, 72) {
-            return Ok(());
+fn has_suite(sh: &Shell, suite: &str) -> bool {
+    cmd!(sh, "apt-cache policy").quiet().read().map(|s| s.contains(suite)).unwrap_or(false)
+}
+
+/// bindgen-cli >= 0.72 by full path, installed with cargo if missing.
+fn install_bindgen(sh: &Shell) -> Result<PathBuf> {
+    let cargo_bin = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
+        .unwrap_or_else(|| PathBuf::from("/root/.cargo"))
+        .join("bin/bindgen");
+    let on_path = cmd!(sh, "sh -c 'command -v bindgen'").quiet().ignore_stderr().read().ok().map(PathBuf::from);
+    for candidate in on_path.into_iter().chain([cargo_bin.clone()]) {
+        if recent_enough(sh, &candidate) {
+            return Ok(candidate);
         }
     }
     eprintln!("    cargo install bindgen-cli {BINDGEN_VERSION} (about 2 minutes)");
     let _env = sh.push_env("LIBCLANG_PATH", LIBCLANG_PATH);
     cmd!(sh, "cargo install bindgen-cli --locked --version {BINDGEN_VERSION}")
         .run()
-        .context("cannot install bindgen-cli")
+        .context("cannot install bindgen-cli")?;
+    if !recent_enough(sh, &cargo_bin) {
+        bail!("cargo installed bindgen-cli, but {} does not run", cargo_bin.display());
+    }
+    Ok(cargo_bin)
 }
 
-/// rust-src for exactly the installed rustc, from Debian's `rust-src`.
+/// The kernel needs bindgen >= 0.71.1; the harness pins 0.72 or newer.
+fn recent_enough(sh: &Shell, bindgen: &Path) -> bool {
+    let Ok(v) = cmd!(sh, "{bindgen} --version").quiet().ignore_stderr().read() else { return false };
+    let version = v.split_whitespace().nth(1).unwrap_or("");
+    let mut parts = version.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+    (parts.next().unwrap_or(0), parts.next().unwrap_or(0)) >= (0, 72)
+}
+
+/// rust-src for exactly the installed rustc: `RUST_LIB_SRC` if set, the
+/// toolchain's own (`rustup component add rust-src`), else Debian's
+/// `rust-src` of the same version, unpacked once into the cache.
 fn rust_src(sh: &Shell, ws: &Workspace, apt: &PrivateApt, rustc_version: &str) -> Result<PathBuf> {
     if let Some(dir) = std::env::var_os("RUST_LIB_SRC") {
         return Ok(PathBuf::from(dir));
+    }
+    let sysroot = cmd!(sh, "rustc --print sysroot").quiet().read().context("cannot run rustc --print sysroot")?;
+    let toolchains = Path::new(sysroot.trim()).join("lib/rustlib/src/rust/library");
+    if toolchains.join("core/src/lib.rs").exists() {
+        return Ok(toolchains);
     }
     // "rustc 1.95.0 (59807616e 2026-04-14)" -> "1.95.0"
     let version = rustc_version.split_whitespace().nth(1).unwrap_or_default().to_string();
     let dir = ws.cache.join(format!("rust-src-{version}"));
     let library = dir.join("usr/lib/rustlib/src/rust/library");
-    if library.join("core").exists() {
+    let marker = dir.join(".xtun-unpacked");
+    if marker.exists() {
         return Ok(library);
     }
     let available = apt.versions(sh, "rust-src")?;
     let Some(deb_version) = available.iter().find(|v| v.starts_with(&format!("{version}+"))) else {
         bail!(
             "Debian has no rust-src for {rustc_version}: available are {}. \
-             Install a matching rustc with rustup, or set RUST_LIB_SRC to its library sources",
+             Run `rustup component add rust-src`, or set RUST_LIB_SRC to its library sources",
             available.join(", ")
         );
     };
+    apt.remove_partials()?;
+    // Unpack directories of killed runs (we hold the deps lock).
+    for entry in std::fs::read_dir(&ws.cache)? {
+        let path = entry?.path();
+        if path.file_name().is_some_and(|n| n.to_string_lossy().starts_with(".rust-src-unpack-")) {
+            sh.remove_path(&path)?;
+        }
+    }
     let deb = apt.download(sh, "rust-src", deb_version)?;
+    let tmp = ws.cache.join(format!(".rust-src-unpack-{}", std::process::id()));
+    sh.remove_path(&tmp)?;
+    if let Err(e) = children::dies_with_parent(duct::cmd!("dpkg-deb", "-x", &deb, &tmp)).run() {
+        apt.forget(&deb);
+        sh.remove_path(&tmp)?;
+        return Err(e).context("the downloaded rust-src was unusable and is deleted; run again to fetch it anew");
+    }
+    std::fs::write(tmp.join(".xtun-unpacked"), "")?;
     sh.remove_path(&dir)?;
-    cmd!(sh, "dpkg-deb -x {deb} {dir}").run()?;
+    std::fs::rename(&tmp, &dir).with_context(|| format!("cannot move {} to {}", tmp.display(), dir.display()))?;
     Ok(library)
-}
-
-/// apt with its own sources, lists and cache, for downloads only.
-pub struct PrivateApt {
-    dir: PathBuf,
-    options: Vec<String>,
-}
-
-impl PrivateApt {
-    fn new(sh: &Shell, dir: &Path) -> Result<PrivateApt> {
-        let (uri, keyring) = debian_mirror(sh);
-        sh.create_dir(dir.join("lists/partial"))?;
-        sh.create_dir(dir.join("cache/archives/partial"))?;
-        sh.create_dir(dir.join("empty"))?;
-        sh.create_dir(dir.join("debs"))?;
-        let list = dir.join("sources.list");
-        sh.write_file(&list, format!("deb [signed-by={keyring}] {uri} trixie-backports main\n"))?;
-        let d = dir.display();
-        let options = [
-            format!("Dir::Etc::SourceList={}", list.display()),
-            format!("Dir::Etc::SourceParts={d}/empty"),
-            format!("Dir::State::Lists={d}/lists"),
-            format!("Dir::Cache={d}/cache"),
-            "APT::Sandbox::User=root".to_string(),
-        ]
-        .into_iter()
-        .flat_map(|o| ["-o".to_string(), o])
-        .collect();
-        Ok(PrivateApt { dir: dir.to_path_buf(), options })
-    }
-
-    fn update(&self, sh: &Shell) -> Result<()> {
-        let o = &self.options;
-        cmd!(sh, "apt-get {o...} update -q")
-            .quiet()
-            .ignore_stdout()
-            .run()
-            .context("cannot read trixie-backports package lists (private apt config)")
-    }
-
-    /// Versions of `package` in trixie-backports, newest first.
-    pub fn versions(&self, sh: &Shell, package: &str) -> Result<Vec<String>> {
-        self.update(sh)?;
-        let o = &self.options;
-        let out = cmd!(sh, "apt-cache {o...} madison {package}").quiet().read()?;
-        Ok(out
-            .lines()
-            .filter_map(|l| l.split('|').nth(1).map(|v| v.trim().to_string()))
-            .collect())
-    }
-
-    /// Downloads `package=version` (once) and returns the .deb's path.
-    pub fn download(&self, sh: &Shell, package: &str, version: &str) -> Result<PathBuf> {
-        let debs = self.dir.join("debs");
-        let file = format!("{package}_{}_all.deb", version.replace(':', "%3a"));
-        let deb = debs.join(&file);
-        if deb.exists() {
-            return Ok(deb);
-        }
-        eprintln!("    downloading {package} {version}");
-        let o = &self.options;
-        let _dir = sh.push_dir(&debs);
-        cmd!(sh, "apt-get {o...} download -q {package}={version}")
-            .quiet()
-            .ignore_stdout()
-            .run()
-            .with_context(|| format!("cannot download {package}={version}"))?;
-        if !deb.exists() {
-            bail!("apt-get download did not produce {file}");
-        }
-        Ok(deb)
-    }
-}
-
-/// The Debian mirror and keyring the system's apt already trusts.
-fn debian_mirror(sh: &Shell) -> (String, String) {
-    let mut uri = "http://deb.debian.org/debian".to_string();
-    let mut keyring = "/usr/share/keyrings/debian-archive-keyring.gpg".to_string();
-    if let Ok(text) = sh.read_file("/etc/apt/sources.list.d/debian.sources") {
-        // The first stanza is the main archive (the security one follows).
-        let stanza = text.split("\n\n").next().unwrap_or("");
-        for line in stanza.lines() {
-            if let Some(v) = line.strip_prefix("URIs:") {
-                uri = v.split_whitespace().next().unwrap_or(&uri).to_string();
-            } else if let Some(v) = line.strip_prefix("Signed-By:") {
-                keyring = v.trim().to_string();
-            }
-        }
-    }
-    (uri, keyring)
 }

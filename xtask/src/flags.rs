@@ -1,52 +1,130 @@
-//! Command line of `cargo xtask`.
+//! Command line of `cargo xtask` (clap derive): each command takes only
+//! the options that mean something to it, `--opt=val` and `--opt val` both
+//! work, and anything else is an error that names the command's `--help`.
 
-use anyhow::{bail, Result};
 use std::path::PathBuf;
 
-pub const HELP: &str = "\
-cargo xtask: build and boot the xtun test guest
+use clap::{Args, Parser, Subcommand};
 
-USAGE:
-    cargo xtask <COMMAND> [OPTIONS]
+#[derive(Parser, Debug)]
+#[command(name = "cargo xtask", bin_name = "cargo xtask", arg_required_else_help = true)]
+/// Build and boot the xtun test guest (QEMU, TCG by default; see README).
+struct Cli {
+    #[command(subcommand)]
+    command: CliCommand,
+}
 
-COMMANDS:
-    vm       install what is missing, build, boot a guest shell with xtun loaded
-             (serial console; Ctrl-A X quits)
-    test     build, boot, run every guest test; prints `ok N name` / `not ok N name`
-             and `N passed, N failed`; exits non-zero on any failure
-    bench    xtun against the kernel's tap in one guest: paired ratios, a table and
-             target/xtun-bench.json (--quick: one short pass, seconds)
-    build    only build the kernel, the module and the initrd
-    deps     only check for and install the build tools
-    help     print this text
+#[derive(Subcommand, Debug)]
+enum CliCommand {
+    /// Build, boot a guest shell with xtun loaded (Ctrl-A X quits); or, after
+    /// `--`, run a command in that guest and exit with its status
+    ///
+    /// Installs what is missing and builds first. Without `--`: the guest's
+    /// shell on the serial console (Ctrl-C goes to the guest; Ctrl-A X quits,
+    /// Ctrl-A C is QEMU's monitor). With `-- CMD [ARGS...]`: the same guest
+    /// (xtun loaded, lab up) runs `sh -c "CMD ARGS..."`, its output comes to
+    /// stdout, the guest powers off and xtask exits with CMD's status (255
+    /// if the guest reported none).
+    Vm {
+        #[command(flatten)]
+        kernel: KernelOpts,
+        #[command(flatten)]
+        guest: GuestOpts,
+        /// The guest command, after `--`; its words are joined with spaces
+        /// and run by the guest's shell.
+        #[arg(last = true, value_name = "CMD")]
+        command: Vec<String>,
+    },
+    /// Build, boot, run every guest test; `N passed, N failed`; non-zero on
+    /// any failure
+    ///
+    /// Host unit tests first, then the guest suite: prints `ok N name` / `not
+    /// ok N name` as the guest reports them.
+    Test {
+        #[command(flatten)]
+        kernel: KernelOpts,
+        #[command(flatten)]
+        guest: GuestOpts,
+        /// Run only guest tests whose name contains TEXT; TEXT,TEXT,... for several.
+        #[arg(long, value_name = "TEXT")]
+        filter: Option<String>,
+        /// How long the xtun-stress guest test runs (default 15; 60 with --debug-kernel).
+        #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
+        stress_secs: Option<u64>,
+        /// Load/unload cycles of the load-unload-cycle guest test (default 50; 200 with --debug-kernel).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+        cycles: Option<u64>,
+        /// Replay xtun-stress with this seed (it prints its seed).
+        #[arg(long, value_name = "N")]
+        seed: Option<u64>,
+    },
+    /// xtun against the kernel's tap in one guest: paired ratios, a table and
+    /// target/xtun-bench.json
+    Bench {
+        #[command(flatten)]
+        kernel: KernelOpts,
+        #[command(flatten)]
+        guest: GuestOpts,
+        /// One boot, one pair, short runs (seconds).
+        #[arg(long, conflicts_with = "perf")]
+        quick: bool,
+        /// Profile instead: perf in the guest records every metric on each
+        /// device; top kernel symbols on stdout and in target/xtun-perf.txt.
+        #[arg(long)]
+        perf: bool,
+    },
+    /// Only build the kernel, the module and the initrd
+    Build {
+        #[command(flatten)]
+        kernel: KernelOpts,
+    },
+    /// Only check for and install the build tools
+    Deps {
+        #[command(flatten)]
+        kernel: KernelOpts,
+    },
+}
 
-OPTIONS:
-    -v, --verbose        show the guest console live (test)
-    --kvm                use KVM after a quick probe (default: TCG, see README)
-    --kdir <DIR>         use your own built kernel tree (also KDIR=<DIR> in the environment)
-    --timeout <SECS>     whole guest run limit (default 900; 2700 with --debug-kernel)
-    --filter <TEXT>      run only guest tests whose name contains TEXT; TEXT,TEXT,... for
-                         several (test)
-    --debug-kernel       use the debug kernel profile (KASAN, kmemleak, lockdep, panic_on_warn;
-                         built with clang, cached separately) (test, vm, bench)
-    --stress-secs <SECS> how long the xtun-stress guest test runs (default 15)
-    --seed <N>           replay xtun-stress with this seed (it prints its seed)
-    --quick              one boot, one pair, short runs (bench)
-    --perf               profile instead: perf in the guest records every metric on each
-                         device; top kernel symbols on stdout and in target/xtun-perf.txt (bench)
-";
+/// Which kernel: every command takes these.
+#[derive(Args, Debug)]
+struct KernelOpts {
+    /// Use your own built kernel tree instead of the cached one.
+    #[arg(long, env = "KDIR", value_name = "DIR")]
+    kdir: Option<PathBuf>,
+    /// Use the debug kernel profile (KASAN, kmemleak, lockdep,
+    /// panic_on_warn; built with clang, cached separately).
+    #[arg(long)]
+    debug_kernel: bool,
+}
 
-#[derive(Debug, PartialEq)]
+/// How to boot: the commands that boot a guest take these too.
+#[derive(Args, Debug)]
+struct GuestOpts {
+    /// Show the guest console live (on stderr).
+    #[arg(short, long)]
+    verbose: bool,
+    /// Use KVM after a quick probe boot (default: TCG, see README).
+    #[arg(long)]
+    kvm: bool,
+    /// Whole guest run limit (default 900; 2700 with --debug-kernel); the
+    /// interactive vm has none.
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    timeout: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Command {
     Vm,
+    #[default]
     Test,
     Bench,
     Build,
     Deps,
-    Help,
 }
 
-#[derive(Debug)]
+/// What the stages read: the parsed command line, flattened, with the
+/// defaults that depend on other options filled in.
+#[derive(Debug, Default)]
 pub struct Flags {
     pub command: Command,
     pub verbose: bool,
@@ -58,70 +136,41 @@ pub struct Flags {
     pub perf: bool,
     pub debug_kernel: bool,
     pub stress_secs: Option<u64>,
-    pub seed: Option<String>,
+    pub cycles: Option<u64>,
+    pub seed: Option<u64>,
+    /// `vm -- CMD...`: the guest command's words; empty for the shell.
+    pub run: Vec<String>,
 }
 
-pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Flags> {
-    let mut args = args.into_iter();
-    let command = match args.next().as_deref() {
-        None | Some("help" | "-h" | "--help") => Command::Help,
-        Some("vm") => Command::Vm,
-        Some("test") => Command::Test,
-        Some("bench") => Command::Bench,
-        Some("build") => Command::Build,
-        Some("deps") => Command::Deps,
-        Some(other) => bail!("unknown command `{other}`: run `cargo xtask help` for the list"),
-    };
-    let mut flags = Flags {
-        command,
-        verbose: false,
-        kvm: false,
-        kdir: std::env::var_os("KDIR").map(PathBuf::from),
-        timeout_secs: 900,
-        filter: None,
-        quick: false,
-        perf: false,
-        debug_kernel: false,
-        stress_secs: None,
-        seed: None,
-    };
-    let mut timeout_given = false;
-    while let Some(arg) = args.next() {
-        let mut value = |name: &str| match args.next() {
-            Some(v) => Ok(v),
-            None => bail!("{name} needs a value: see `cargo xtask help`"),
-        };
-        match arg.as_str() {
-            "-v" | "--verbose" => flags.verbose = true,
-            "--kvm" => flags.kvm = true,
-            "--quick" => flags.quick = true,
-            "--perf" => flags.perf = true,
-            "--debug-kernel" => flags.debug_kernel = true,
-            "--kdir" => flags.kdir = Some(PathBuf::from(value("--kdir")?)),
-            "--timeout" => {
-                timeout_given = true;
-                let v = value("--timeout")?;
-                flags.timeout_secs = v
-                    .parse()
-                    .map_err(|_| anyhow::anyhow!("--timeout takes whole seconds, not `{v}`"))?;
-            }
-            "--filter" => flags.filter = Some(value("--filter")?),
-            "--seed" => {
-                let v = value("--seed")?;
-                v.parse::<u64>().map_err(|_| anyhow::anyhow!("--seed takes a number, not `{v}`"))?;
-                flags.seed = Some(v);
-            }
-            "--stress-secs" => {
-                let v = value("--stress-secs")?;
-                flags.stress_secs = Some(v.parse().map_err(|_| anyhow::anyhow!("--stress-secs takes whole seconds, not `{v}`"))?);
-            }
-            "-h" | "--help" => flags.command = Command::Help,
-            other => bail!("unknown option `{other}`: run `cargo xtask help`"),
+/// Parses the words after `cargo xtask`. The error prints itself (help
+/// and `--help` too, with exit status 0) through `clap::Error::exit`.
+pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Flags, clap::Error> {
+    let cli = Cli::try_parse_from(std::iter::once("cargo xtask".to_string()).chain(args))?;
+    let mut flags = Flags::default();
+    let (command, kernel, guest) = match cli.command {
+        CliCommand::Vm { kernel, guest, command } => {
+            flags.run = command;
+            (Command::Vm, kernel, Some(guest))
         }
+        CliCommand::Test { kernel, guest, filter, stress_secs, cycles, seed } => {
+            (flags.filter, flags.stress_secs, flags.cycles, flags.seed) = (filter, stress_secs, cycles, seed);
+            (Command::Test, kernel, Some(guest))
+        }
+        CliCommand::Bench { kernel, guest, quick, perf } => {
+            (flags.quick, flags.perf) = (quick, perf);
+            (Command::Bench, kernel, Some(guest))
+        }
+        CliCommand::Build { kernel } => (Command::Build, kernel, None),
+        CliCommand::Deps { kernel } => (Command::Deps, kernel, None),
+    };
+    flags.command = command;
+    let mut timeout = None;
+    if let Some(g) = guest {
+        (flags.verbose, flags.kvm, timeout) = (g.verbose, g.kvm, g.timeout);
     }
-    if flags.debug_kernel && !timeout_given {
-        flags.timeout_secs = 2700; // KASAN and lockdep slow TCG down a lot
-    }
+    (flags.kdir, flags.debug_kernel) = (kernel.kdir, kernel.debug_kernel);
+    // KASAN and lockdep slow TCG down a lot.
+    flags.timeout_secs = timeout.unwrap_or(if flags.debug_kernel { 2700 } else { 900 });
     Ok(flags)
 }
 
@@ -129,8 +178,12 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Flags> {
 mod tests {
     use super::*;
 
-    fn p(args: &[&str]) -> Result<Flags> {
+    fn p(args: &[&str]) -> Result<Flags, clap::Error> {
         parse(args.iter().map(|s| s.to_string()))
+    }
+
+    fn err(args: &[&str]) -> String {
+        p(args).unwrap_err().to_string()
     }
 
     #[test]
@@ -140,15 +193,60 @@ mod tests {
         assert!(f.verbose);
         assert_eq!(f.timeout_secs, 30);
         assert_eq!(f.filter.as_deref(), Some("ping"));
-        assert_eq!(p(&[]).unwrap().command, Command::Help);
+        assert_eq!(p(&["deps"]).unwrap().command, Command::Deps);
+        assert_eq!(p(&["build", "--debug-kernel"]).unwrap().command, Command::Build);
     }
 
     #[test]
-    fn rejects_bad_input_with_a_hint() {
-        let e = p(&["frobnicate"]).unwrap_err().to_string();
-        assert!(e.contains("cargo xtask help"), "{e}");
+    fn takes_opt_equals_value() {
+        let f = p(&["test", "--timeout=30", "--filter=a,b", "--seed=7", "--kdir=/k"]).unwrap();
+        assert_eq!((f.timeout_secs, f.filter.as_deref(), f.seed), (30, Some("a,b"), Some(7)));
+        assert_eq!(f.kdir, Some(PathBuf::from("/k")));
+    }
+
+    #[test]
+    fn ci_debug_load_is_a_flag() {
+        let f = p(&["test", "--debug-kernel", "--cycles", "50", "--stress-secs", "15"]).unwrap();
+        assert!(f.debug_kernel);
+        assert_eq!((f.cycles, f.stress_secs, f.timeout_secs), (Some(50), Some(15), 2700));
+        assert_eq!(p(&["test"]).unwrap().timeout_secs, 900);
+        assert_eq!(p(&["test", "--debug-kernel", "--timeout", "60"]).unwrap().timeout_secs, 60);
+    }
+
+    #[test]
+    fn vm_takes_a_command_after_double_dash() {
+        let f = p(&["vm", "--", "ip", "-br", "link"]).unwrap();
+        assert_eq!((f.command, f.run.join(" ")), (Command::Vm, "ip -br link".to_string()));
+        // The guest command's own options are not xtask's.
+        assert_eq!(p(&["vm", "--", "ls", "--timeout", "-v"]).unwrap().run, ["ls", "--timeout", "-v"]);
+        assert!(!p(&["vm", "--", "ls", "-v"]).unwrap().verbose);
+        assert!(p(&["vm"]).unwrap().run.is_empty());
+        // Without `--` a word is not a command: a typo must not run.
+        assert!(p(&["vm", "ls"]).is_err());
+    }
+
+    #[test]
+    fn rejects_unknown_and_misplaced_options() {
+        assert!(err(&["frobnicate"]).contains("frobnicate"));
         assert!(p(&["test", "--timeout", "soon"]).is_err());
+        assert!(p(&["test", "--timeout", "0"]).is_err());
+        assert!(p(&["test", "--cycles", "0"]).is_err());
         assert!(p(&["test", "--kdir"]).is_err());
         assert!(p(&["vm", "--bogus"]).is_err());
+        // --quick belongs to bench: test must not take it and ignore it.
+        assert!(err(&["test", "--quick"]).contains("--quick"));
+        assert!(p(&["vm", "--filter", "x"]).is_err());
+        assert!(p(&["bench", "--quick", "--perf"]).is_err());
+        assert!(p(&["bench", "--quick"]).unwrap().quick);
+    }
+
+    #[test]
+    fn help_is_not_an_error_exit() {
+        for args in [&["--help"][..], &["help"], &["test", "--help"], &[]] {
+            let e = p(args).unwrap_err();
+            assert!(e.to_string().contains("Usage"), "{args:?}: {e}");
+        }
+        assert_eq!(p(&["--help"]).unwrap_err().exit_code(), 0);
+        assert!(err(&["test", "--help"]).contains("--stress-secs"));
     }
 }

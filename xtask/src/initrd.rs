@@ -15,7 +15,7 @@ use std::{
 use anyhow::{bail, Context, Result};
 use xshell::{cmd, Shell};
 
-use crate::{kernel::Kernel, Workspace};
+use crate::{kernel::Kernel, workspace::Workspace};
 
 /// Real tools: (host path, guest path).
 const TOOLS: &[(&str, &str)] = &[
@@ -125,15 +125,19 @@ pub fn run(
         Some((host, _)) => format!("initrd-{}-{}", kernel.profile, host.rsplit('/').next().unwrap_or("extra")),
         None => format!("initrd-{}", kernel.profile),
     };
-    let spec_path = ws.target.join(format!("{name}.spec"));
+    // Temporary names of this run's own, renamed into place when complete:
+    // a guest booting the previous initrd keeps reading it.
+    let tmp = ws.target.join(format!("{name}.{}", std::process::id()));
+    let spec_path = tmp.with_extension("spec");
     sh.write_file(&spec_path, spec.render())?;
     let gen = gen_init_cpio(sh, ws, kernel)?;
-    let cpio = ws.target.join(format!("{name}.cpio"));
-    let initrd = ws.target.join(format!("{name}.gz"));
+    let cpio = tmp.with_extension("cpio");
     cmd!(sh, "{gen} -t 0 -o {cpio} {spec_path}").quiet().run().context("gen_init_cpio failed")?;
     cmd!(sh, "gzip -n -f {cpio}").quiet().run()?;
-    let gz = ws.target.join(format!("{name}.cpio.gz"));
+    let gz = tmp.with_extension("cpio.gz");
+    let initrd = ws.target.join(format!("{name}.gz"));
     std::fs::rename(&gz, &initrd).context("cannot move the initrd into place")?;
+    sh.remove_path(&spec_path)?;
     Ok(initrd)
 }
 
@@ -148,7 +152,9 @@ fn gen_init_cpio(sh: &Shell, ws: &Workspace, kernel: &Kernel) -> Result<PathBuf>
         bail!("no usr/gen_init_cpio in {}: build the kernel with CONFIG_BLK_DEV_INITRD", kernel.build.display());
     }
     let out = ws.target.join("gen_init_cpio");
-    cmd!(sh, "cc -O2 -o {out} {source}").run()?;
+    let tmp = ws.target.join(format!("gen_init_cpio.{}", std::process::id()));
+    cmd!(sh, "cc -O2 -o {tmp} {source}").run()?;
+    std::fs::rename(&tmp, &out)?;
     Ok(out)
 }
 

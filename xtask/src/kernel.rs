@@ -11,37 +11,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use xshell::{cmd, Shell};
 
-use crate::{deps, fragment, Workspace};
-
-/// A kernel flavour: its fragments, compiler and boot settings.
-pub struct Profile {
-    pub name: &'static str,
-    /// Fragments under qemu/, merged in order on top of tinyconfig.
-    fragments: &'static [&'static str],
-    /// `LLVM=` for make (the debug profile needs clang for Rust + KASAN).
-    llvm: Option<&'static str>,
-    /// Extra Debian packages: (package, file that proves it).
-    pub packages: &'static [(&'static str, &'static str)],
-    pub cmdline: &'static [&'static str],
-    pub memory_mb: u32,
-}
-
-impl Profile {
-    pub fn of(flags: &crate::flags::Flags) -> Profile {
-        if flags.debug_kernel {
-            Profile {
-                name: "debug",
-                fragments: &["kernel.config", "debug.config"],
-                llvm: Some("/usr/lib/llvm-19/bin/"),
-                packages: &[("clang-19", "/usr/bin/clang-19"), ("lld-19", "/usr/bin/ld.lld-19"), ("llvm-19", "/usr/bin/llvm-ar-19")],
-                cmdline: &["panic_on_warn=1", "kmemleak=on", "xtuncycles=200", "xtunstress=60", "xtuntesttimeout=1500"],
-                memory_mb: 2048,
-            }
-        } else {
-            Profile { name: "normal", fragments: &["kernel.config"], llvm: None, packages: &[], cmdline: &[], memory_mb: 1024 }
-        }
-    }
-}
+use crate::{children, deps, fragment, lock::Lock, profile::Profile, source, workspace::Workspace};
 
 pub struct Kernel {
     /// The profile's name: artifacts built against this kernel are kept apart.
@@ -51,6 +21,9 @@ pub struct Kernel {
     pub bzimage: PathBuf,
     /// Environment every make in this tree needs (Rust toolchain paths).
     pub env: Vec<(String, String)>,
+    /// Variables on every make's command line (`BINDGEN=`: the Makefile's
+    /// own assignment wins over the environment).
+    pub vars: Vec<String>,
     /// Kernel command line words and guest memory this profile needs.
     pub cmdline: Vec<String>,
     pub memory_mb: u32,
@@ -60,7 +33,8 @@ impl Kernel {
     /// A `make` in the kernel build tree with the right environment.
     pub fn make<'a>(&self, sh: &'a Shell) -> xshell::Cmd<'a> {
         let build = &self.build;
-        let mut c = cmd!(sh, "make -C {build}");
+        let vars = &self.vars;
+        let mut c = cmd!(sh, "make -C {build} {vars...}");
         for (k, v) in &self.env {
             c = c.env(k, v);
         }
@@ -68,37 +42,50 @@ impl Kernel {
     }
 }
 
-pub fn run(sh: &Shell, ws: &Workspace, tools: &deps::Tools, profile: &Profile) -> Result<Kernel> {
-    let mut env = vec![
-        ("LIBCLANG_PATH".to_string(), deps::LIBCLANG_PATH.to_string()),
-        ("RUST_LIB_SRC".to_string(), tools.rust_lib_src.display().to_string()),
-    ];
+/// The guest kernel: the user's tree (`kdir`), or one built from Debian's
+/// source into the cache.
+pub fn run(sh: &Shell, ws: &Workspace, tools: &deps::Tools, profile: &Profile, kdir: Option<&Path>) -> Result<Kernel> {
+    let mut env = vec![("LIBCLANG_PATH".to_string(), deps::LIBCLANG_PATH.to_string())];
     if let Some(llvm) = profile.llvm {
         env.push(("LLVM".to_string(), llvm.to_string()));
     }
     let cmdline: Vec<String> = profile.cmdline.iter().map(|w| w.to_string()).collect();
-    if let Some(kdir) = kdir() {
-        return users_tree(&kdir, env, cmdline, profile);
+    match (kdir, &tools.kernel) {
+        (Some(kdir), _) => users_tree(kdir, env, cmdline, profile),
+        (None, Some(kt)) => cached_tree(sh, ws, tools, kt, profile, env, cmdline),
+        (None, None) => bail!("no kernel tree (KDIR) and no tools to build one"),
     }
-    let (version, source) = unpack_source(sh, ws, tools)?;
+}
+
+fn cached_tree(
+    sh: &Shell,
+    ws: &Workspace,
+    tools: &deps::Tools,
+    kt: &deps::KernelTools,
+    profile: &Profile,
+    mut env: Vec<(String, String)>,
+    cmdline: Vec<String>,
+) -> Result<Kernel> {
+    env.push(("RUST_LIB_SRC".to_string(), kt.rust_lib_src.display().to_string()));
+    let (version, source) = source::unpacked(sh, &ws.cache, &kt.apt)?;
     let mut fragment = String::new();
     for name in profile.fragments {
         fragment += &sh.read_file(ws.root.join("qemu").join(name))?;
     }
-    let fragment_path = ws.target.join(format!("kernel-{}.config", profile.name));
-    sh.write_file(&fragment_path, &fragment)?;
     // The normal profile's key predates profiles: keep it, so caches stay warm.
     let key = match profile.name {
         "normal" => fragment::stable_hash(&[fragment.as_bytes(), tools.rustc_version.as_bytes()]),
         name => fragment::stable_hash(&[fragment.as_bytes(), tools.rustc_version.as_bytes(), name.as_bytes()]),
     };
     let suffix = if profile.name == "normal" { String::new() } else { format!("-{}", profile.name) };
-    let build = ws.cache.join(format!("build/linux-{version}-{key:016x}{suffix}"));
+    let name = format!("linux-{version}-{key:016x}{suffix}");
+    let build = ws.cache.join("build").join(&name);
     let kernel = Kernel {
         profile: profile.name,
         bzimage: build.join("arch/x86/boot/bzImage"),
         build,
         env,
+        vars: vec![format!("BINDGEN={}", kt.bindgen.display())],
         cmdline,
         memory_mb: profile.memory_mb,
     };
@@ -107,11 +94,23 @@ pub fn run(sh: &Shell, ws: &Workspace, tools: &deps::Tools, profile: &Profile) -
         eprintln!("    cached: {}", kernel.build.display());
         return Ok(kernel);
     }
-    need_space(sh, &ws.cache, 3)?;
-    eprintln!("    building linux {version} in {} (about 12 minutes on 2 cores)", kernel.build.display());
+    // One builder per tree: a second run waits, then finds it built.
+    let lock = Lock::exclusive(&ws.cache.join(format!("locks/{name}.lock")), "kernel build lock")?;
+    lock.shared_with_children()?;
+    if done.exists() && kernel.bzimage.exists() {
+        eprintln!("    cached (built by another run): {}", kernel.build.display());
+        return Ok(kernel);
+    }
+    need_space(&ws.cache, 3)?;
+    eprintln!("    building linux {version} in {} (about 13 minutes on 2 cores; 21 for the debug profile)", kernel.build.display());
+    let fragment_path = kernel.build.join("xtun-fragment.config");
+    sh.create_dir(&kernel.build)?;
+    sh.write_file(&fragment_path, &fragment)?;
     configure(sh, &source, &kernel, &fragment_path, &fragment)?;
     let log = kernel.build.join("xtun-build.log");
     eprintln!("    make output goes to {}", log.display());
+    // make resumes a tree an interrupted run left: its targets are rebuilt
+    // or kept by timestamp, and .xtun-built is written only at the end.
     make_logged(&source, &kernel, &["bzImage", "modules_prepare", "modules"], &log)?;
     sh.write_file(&done, "")?;
     Ok(kernel)
@@ -128,8 +127,9 @@ fn make_logged(source: &Path, kernel: &Kernel, targets: &[&str], log: &Path) -> 
         format!("O={}", kernel.build.display()),
         format!("-j{jobs}"),
     ];
+    args.extend(kernel.vars.iter().cloned());
     args.extend(targets.iter().map(|t| t.to_string()));
-    let mut expr = duct::cmd("make", &args).stderr_to_stdout().unchecked();
+    let mut expr = children::dies_with_parent(duct::cmd("make", &args).stderr_to_stdout().unchecked());
     for (k, v) in &kernel.env {
         expr = expr.env(k, v);
     }
@@ -137,9 +137,13 @@ fn make_logged(source: &Path, kernel: &Kernel, targets: &[&str], log: &Path) -> 
     let mut file = std::fs::File::create(log)?;
     let (start, mut last, mut compiled) = (std::time::Instant::now(), std::time::Instant::now(), 0usize);
     let mut tail = std::collections::VecDeque::new();
-    for line in BufReader::new(&reader).lines() {
-        let line = line?;
-        writeln!(file, "{line}")?;
+    // Bytes, decoded lossily: a line that is not UTF-8 must not end reading.
+    let mut input = BufReader::new(&reader);
+    let mut bytes = Vec::new();
+    while input.read_until(b'\n', &mut bytes)? > 0 {
+        file.write_all(&bytes)?;
+        let line = String::from_utf8_lossy(&bytes).trim_end().to_string();
+        bytes.clear();
         if line.starts_with("  CC") || line.starts_with("  RUSTC") {
             compiled += 1;
         }
@@ -163,26 +167,17 @@ fn make_logged(source: &Path, kernel: &Kernel, targets: &[&str], log: &Path) -> 
 }
 
 /// Fails early, and says so, when `dir` has less than `gib` GiB free.
-fn need_space(sh: &Shell, dir: &Path, gib: u64) -> Result<()> {
-    let out = cmd!(sh, "df -Pk {dir}").quiet().read()?;
-    let free_kib: u64 = out
-        .lines()
-        .nth(1)
-        .and_then(|l| l.split_whitespace().nth(3))
-        .and_then(|v| v.parse().ok())
-        .context("cannot read free space from df")?;
-    if free_kib < gib * 1024 * 1024 {
+pub fn need_space(dir: &Path, gib: u64) -> Result<()> {
+    let stat = nix::sys::statvfs::statvfs(dir).with_context(|| format!("cannot read free space of {}", dir.display()))?;
+    let free = stat.blocks_available() as u64 * stat.fragment_size() as u64;
+    if free < gib << 30 {
         bail!(
             "{} has {} MiB free; the kernel needs {gib} GiB: free some space or set XTUN_CACHE to a bigger disk",
             dir.display(),
-            free_kib / 1024
+            free >> 20
         );
     }
     Ok(())
-}
-
-fn kdir() -> Option<PathBuf> {
-    std::env::var_os("KDIR").map(PathBuf::from)
 }
 
 /// A user's own tree: must already be built with Rust support.
@@ -206,56 +201,16 @@ fn users_tree(kdir: &Path, env: Vec<(String, String)>, cmdline: Vec<String>, pro
         build: kdir.to_path_buf(),
         bzimage: kdir.join("arch/x86/boot/bzImage"),
         env,
+        vars: Vec::new(),
         cmdline,
         memory_mb: profile.memory_mb,
     })
 }
 
-/// Fetches (once) and unpacks (once) the Debian kernel source.
-fn unpack_source(sh: &Shell, ws: &Workspace, tools: &deps::Tools) -> Result<(String, PathBuf)> {
-    let pinned = deps::KERNEL_VERSION;
-    let upstream = |deb_version: &str| deb_version.split('-').next().unwrap_or(deb_version).to_string();
-    let source = ws.cache.join(format!("src/linux-{}", upstream(pinned)));
-    if source.join(".xtun-unpacked").exists() {
-        return Ok((upstream(pinned), source));
-    }
-    let package = deps::KERNEL_PACKAGE;
-    let available = tools.apt.versions(sh, package)?;
-    let deb_version = if available.iter().any(|v| v == pinned) {
-        pinned.to_string()
-    } else {
-        let newest = available.first().with_context(|| format!("trixie-backports has no {package}"))?;
-        eprintln!("    {package} {pinned} is gone from the archive; using {newest}");
-        newest.clone()
-    };
-    let source = ws.cache.join(format!("src/linux-{}", upstream(&deb_version)));
-    if source.join(".xtun-unpacked").exists() {
-        return Ok((upstream(&deb_version), source));
-    }
-    need_space(sh, &ws.cache, 4)?;
-    let deb = tools.apt.download(sh, package, &deb_version)?;
-    let tmp = ws.cache.join("src/.unpack");
-    sh.remove_path(&tmp)?;
-    sh.create_dir(ws.cache.join("src"))?;
-    sh.remove_path(&source)?;
-    eprintln!("    unpacking {package} {deb_version}");
-    cmd!(sh, "dpkg-deb -x {deb} {tmp}").run()?;
-    let tarball = tmp.join(format!("usr/src/{package}.tar.xz"));
-    let src_dir = ws.cache.join("src");
-    cmd!(sh, "tar -xJf {tarball} -C {src_dir}").run().context("cannot unpack the kernel source")?;
-    sh.remove_path(&tmp)?;
-    let unpacked = src_dir.join(package);
-    std::fs::rename(&unpacked, &source)
-        .with_context(|| format!("cannot move {} to {}", unpacked.display(), source.display()))?;
-    sh.write_file(source.join(".xtun-unpacked"), "")?;
-    Ok((upstream(&deb_version), source))
-}
-
 fn configure(sh: &Shell, source: &Path, kernel: &Kernel, fragment_path: &Path, fragment: &str) -> Result<()> {
-    let build = &kernel.build;
-    sh.create_dir(build)?;
+    let (build, vars) = (&kernel.build, &kernel.vars);
     let make = |target: &str| {
-        let mut c = cmd!(sh, "make -s -C {source} O={build} {target}");
+        let mut c = cmd!(sh, "make -s -C {source} O={build} {vars...} {target}");
         for (k, v) in &kernel.env {
             c = c.env(k, v);
         }
@@ -269,7 +224,7 @@ fn configure(sh: &Shell, source: &Path, kernel: &Kernel, fragment_path: &Path, f
         .run()?;
     make("olddefconfig")?;
     let available = {
-        let mut c = cmd!(sh, "make -s -C {source} O={build} rustavailable");
+        let mut c = cmd!(sh, "make -s -C {source} O={build} {vars...} rustavailable");
         for (k, v) in &kernel.env {
             c = c.env(k, v);
         }

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use xshell::Shell;
 
-use crate::{kernel::Kernel, Workspace};
+use crate::{kernel::Kernel, workspace::Workspace};
 
 pub fn run(sh: &Shell, ws: &Workspace, kernel: &Kernel) -> Result<PathBuf> {
     let dir = ws.target.join(format!("xtun-module-{}", kernel.profile));

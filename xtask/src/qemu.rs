@@ -29,6 +29,8 @@ pub enum Net {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
     Shell,
+    /// `vm -- CMD`: run one command, its status on the results port.
+    Run,
     Test,
     Bench,
     Perf,
@@ -59,9 +61,20 @@ impl Boot<'_> {
             Accel::Kvm => push(&["-accel", "kvm", "-cpu", "host"]),
         }
         match self.mode {
-            // mon:stdio: Ctrl-A X quits, Ctrl-A C reaches the monitor.
-            Mode::Shell => push(&["-serial", "mon:stdio"]),
-            Mode::Test | Mode::Bench | Mode::Perf | Mode::Probe => push(&["-serial", "stdio", "-monitor", "none"]),
+            // The console and the monitor share stdio (Ctrl-A X quits, Ctrl-A
+            // C reaches the monitor); signal=off sends Ctrl-C to the guest
+            // (a `ping` there) instead of killing QEMU. The same as the
+            // compat `-serial mon:stdio`, which implies signal=off; spelled
+            // out so the choice shows.
+            Mode::Shell => push(&[
+                "-chardev",
+                "stdio,id=console,mux=on,signal=off",
+                "-serial",
+                "chardev:console",
+                "-mon",
+                "chardev=console,mode=readline",
+            ]),
+            Mode::Run | Mode::Test | Mode::Bench | Mode::Perf | Mode::Probe => push(&["-serial", "stdio", "-monitor", "none"]),
         }
         let (kernel, initrd) = (self.kernel.display().to_string(), self.initrd.display().to_string());
         push(&["-kernel", &kernel, "-initrd", &initrd]);
@@ -77,6 +90,7 @@ impl Boot<'_> {
         }
         let mode = match self.mode {
             Mode::Shell => "shell",
+            Mode::Run => "run",
             Mode::Test => "test",
             Mode::Bench => "bench",
             Mode::Perf => "perf",
@@ -134,7 +148,8 @@ mod tests {
             extra: vec![],
         };
         let args = boot.args().join(" ");
-        assert!(args.contains("-serial mon:stdio"), "{args}");
+        assert!(args.contains("-chardev stdio,id=console,mux=on,signal=off -serial chardev:console"), "{args}");
+        assert!(args.contains("-mon chardev=console,mode=readline"), "{args}");
         assert!(args.contains("-accel kvm -cpu host"), "{args}");
         assert!(args.contains("user,id=net0"), "{args}");
         assert!(!args.contains("virtserialport"), "{args}");

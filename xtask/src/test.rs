@@ -3,11 +3,11 @@
 //! The guest writes KTAP to a virtio-serial port that QEMU stores in
 //! `target/xtun-results-<profile>.txt` (the console cannot fake a result); the
 //! console goes to `target/xtun-console-<profile>.log`, shown live with `-v`, or its last
-//! 40 lines on failure. A missing result, a kernel splat or the timeout fail
+//! 40 lines on failure (both are written in `target/xtun-run/<pid>/` while the
+//! run lasts, see `boot::RunFiles`). A missing result, a kernel splat or the timeout fail
 //! the run. The host adds its own checks: the lab pings the guest's eth0.
 
 use std::{
-    io::{BufRead, BufReader, Write},
     path::Path,
     sync::{
         atomic::{AtomicBool, AtomicUsize, Ordering},
@@ -21,12 +21,13 @@ use anyhow::{Context, Result};
 use xshell::{cmd, Shell};
 
 use crate::{
-    build,
+    boot::{self, RunFiles},
     flags::Flags,
     ktap::{self, Outcome},
-    lab::{self, Lab},
-    qemu::{Accel, Boot, Mode, Net},
-    stage, vm, Artifacts, Workspace,
+    lab,
+    pipeline::{build, stage},
+    qemu::Mode,
+    workspace::Workspace,
 };
 
 /// Console lines that mean the kernel hit a bug.
@@ -38,22 +39,24 @@ pub fn run(sh: &Shell, ws: &Workspace, flags: &Flags) -> Result<i32> {
         cmd!(sh, "cargo test --quiet --workspace").run().context("host unit tests failed")
     })?;
     let artifacts = build(sh, ws, flags)?;
-    let accel = choose_accel(flags, ws, &artifacts)?;
-    let lab = root_or_user_net(sh)?;
+    let accel = boot::choose_accel(flags, ws, &artifacts)?;
+    let lab = boot::lab_or_user_net(sh);
     // Per profile, so a normal and a debug run can go on side by side.
     let profile = artifacts.kernel.profile;
-    let results_path = ws.target.join(format!("xtun-results-{profile}.txt"));
-    let console_path = ws.target.join(format!("xtun-console-{profile}.log"));
-    let net = lab.as_ref().map_or(Net::User, |_| Net::Tap(lab::TAP.to_string()));
-    let mut boot = artifacts.boot(Mode::Test, accel, net);
-    boot.results = Some(results_path.clone());
+    let (results_name, console_name) = (format!("xtun-results-{profile}.txt"), format!("xtun-console-{profile}.log"));
+    let files = RunFiles::new(&ws.target)?;
+    let mut boot = artifacts.boot(Mode::Test, accel, boot::net(&lab));
+    boot.results = Some(files.path(&results_name));
     // The guest takes the first `key=` it finds: the user's flags go before
     // the profile's.
     let mut user = Vec::new();
     if let Some(secs) = flags.stress_secs {
         user.push(format!("xtunstress={secs}"));
     }
-    if let Some(seed) = &flags.seed {
+    if let Some(cycles) = flags.cycles {
+        user.push(format!("xtuncycles={cycles}"));
+    }
+    if let Some(seed) = flags.seed {
         user.push(format!("xtunseed={seed}"));
     }
     boot.extra.splice(0..0, user);
@@ -63,9 +66,24 @@ pub fn run(sh: &Shell, ws: &Workspace, flags: &Flags) -> Result<i32> {
     eprintln!("==> guest tests ({}, timeout {}s)", accel.name(), flags.timeout_secs);
     let start = Instant::now();
     let pinger = lab.as_ref().map(|l| LabPinger::start(l.exec_prefix()));
-    let run = run_guest(&vm::prefix(&lab), &boot, &console_path, Some(&results_path), flags.verbose, flags.timeout_secs)?;
+    let done = AtomicBool::new(false);
+    let run = thread::scope(|s| {
+        s.spawn(|| tail_results(&files.path(&results_name), &done));
+        let verbose = flags.verbose;
+        let mut echo = |line: &[u8]| {
+            if verbose {
+                eprintln!("{}", String::from_utf8_lossy(line));
+            }
+        };
+        let timeout = Duration::from_secs(flags.timeout_secs);
+        let run = boot::run_guest(&boot::prefix(&lab), &boot, &files.path(&console_name), timeout, &mut echo);
+        done.store(true, Ordering::SeqCst);
+        run
+    })?;
     let pings = pinger.map(LabPinger::stop);
     drop(lab);
+    drop(files); // moves the results and the console to target/
+    let (results_path, console_path) = (ws.target.join(&results_name), ws.target.join(&console_name));
     eprintln!("    guest ran for {:.1}s", start.elapsed().as_secs_f64());
 
     let report = ktap::parse(&std::fs::read_to_string(&results_path).unwrap_or_default());
@@ -113,77 +131,6 @@ pub fn run(sh: &Shell, ws: &Workspace, flags: &Flags) -> Result<i32> {
     let skip = if skipped > 0 { format!(", {skipped} skipped") } else { String::new() };
     println!("{passed} passed, {failed} failed{skip}");
     Ok(if failed == 0 { 0 } else { 1 })
-}
-
-pub struct GuestRun {
-    pub console: String,
-    pub timed_out: bool,
-}
-
-/// Boots `boot`, streaming the console to `console_path`, and live-printing
-/// result lines from `results` as they appear. Kills QEMU at the timeout.
-pub fn run_guest(
-    prefix: &[String],
-    boot: &Boot<'_>,
-    console_path: &Path,
-    results: Option<&Path>,
-    verbose: bool,
-    timeout_secs: u64,
-) -> Result<GuestRun> {
-    if let Some(r) = results {
-        std::fs::write(r, "")?;
-    }
-    let mut argv: Vec<String> = prefix.to_vec();
-    argv.push("qemu-system-x86_64".into());
-    argv.extend(boot.args());
-    let handle = Arc::new(
-        duct::cmd(&argv[0], &argv[1..])
-            .stdin_null()
-            .stderr_to_stdout()
-            .unchecked()
-            .reader()
-            .context("cannot start qemu-system-x86_64")?,
-    );
-    let done = Arc::new(AtomicBool::new(false));
-    let timed_out = Arc::new(AtomicBool::new(false));
-    let watchdog = {
-        let (handle, done, timed_out) = (handle.clone(), done.clone(), timed_out.clone());
-        let deadline = Instant::now() + Duration::from_secs(timeout_secs);
-        thread::spawn(move || {
-            while !done.load(Ordering::SeqCst) {
-                if Instant::now() > deadline {
-                    timed_out.store(true, Ordering::SeqCst);
-                    let _ = handle.kill();
-                    return;
-                }
-                thread::sleep(Duration::from_millis(200));
-            }
-        })
-    };
-    let tail = results.map(|r| {
-        let (r, done) = (r.to_path_buf(), done.clone());
-        thread::spawn(move || tail_results(&r, &done))
-    });
-    let mut log = std::fs::File::create(console_path)?;
-    let mut console = String::new();
-    for line in BufReader::new(&*handle).lines() {
-        let line = match line {
-            Ok(l) => l,
-            Err(_) => break,
-        };
-        writeln!(log, "{line}")?;
-        if verbose {
-            eprintln!("{line}");
-        }
-        console.push_str(&line);
-        console.push('\n');
-    }
-    done.store(true, Ordering::SeqCst);
-    let _ = watchdog.join();
-    if let Some(t) = tail {
-        let _ = t.join();
-    }
-    Ok(GuestRun { console, timed_out: timed_out.load(Ordering::SeqCst) })
 }
 
 /// Prints each KTAP result line as the guest writes it.
@@ -245,34 +192,5 @@ impl LabPinger {
         self.stop.store(true, Ordering::SeqCst);
         let _ = self.thread.join();
         self.replies.load(Ordering::SeqCst) >= 3
-    }
-}
-
-/// The lab (root) or QEMU user networking (not root), saying which.
-pub fn root_or_user_net(sh: &Shell) -> Result<Option<Lab<'_>>> {
-    let root = cmd!(sh, "id -u").read().map(|s| s.trim() == "0").unwrap_or(false);
-    if !root {
-        eprintln!("    not root: using QEMU user networking; the lab ping check is skipped");
-        return Ok(None);
-    }
-    Ok(Some(Lab::create(sh)?))
-}
-
-/// TCG unless `--kvm` and a probe boot under KVM reaches /init.
-pub fn choose_accel(flags: &Flags, ws: &Workspace, artifacts: &Artifacts) -> Result<Accel> {
-    if !flags.kvm {
-        return Ok(Accel::Tcg);
-    }
-    if !Path::new("/dev/kvm").exists() {
-        eprintln!("    --kvm: no /dev/kvm; using TCG");
-        return Ok(Accel::Tcg);
-    }
-    let boot = artifacts.boot(Mode::Probe, Accel::Kvm, Net::User);
-    let run = run_guest(&[], &boot, &ws.target.join("kvm-probe.log"), None, false, 30)?;
-    if run.console.contains("XTUN-PROBE-OK") {
-        Ok(Accel::Kvm)
-    } else {
-        eprintln!("    --kvm: a probe boot under KVM failed (see target/kvm-probe.log); using TCG");
-        Ok(Accel::Tcg)
     }
 }

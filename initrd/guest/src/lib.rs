@@ -1,6 +1,7 @@
 //! Helpers shared by the guest programs: the `/dev/xtun` device, the
 //! interface's sysfs counters, and small frame builders.
 
+pub mod cli;
 pub mod packet;
 pub mod phy;
 pub mod reply;
@@ -134,6 +135,34 @@ pub fn stat_of(ifname: &str, name: &str) -> u64 {
         .unwrap_or_else(|e| panic!("bad number in {path}: {e}"))
 }
 
+/// This thread's id, for [`sleeping_in`] from another thread.
+pub fn gettid() -> i32 {
+    // SAFETY: gettid(2) has no arguments and cannot fail.
+    unsafe { libc::gettid() }
+}
+
+/// The system call number another thread `tid` of this process sleeps in,
+/// or None while it runs or is runnable: /proc shows the call only of a
+/// thread that is off the CPU and not runnable.
+pub fn sleeping_in(tid: i32) -> Option<i64> {
+    let text = std::fs::read_to_string(format!("/proc/self/task/{tid}/syscall")).ok()?;
+    text.split_whitespace().next()?.parse().ok().filter(|&nr| nr >= 0)
+}
+
+/// Waits until thread `tid` sleeps in one of the system calls `nrs`, so a
+/// test can act only once another thread is really waiting; the limit only
+/// stops a hang and is far beyond any TCG delay.
+pub fn wait_sleeping_in(tid: i32, nrs: &[i64], limit: Duration) -> Result<(), String> {
+    let start = std::time::Instant::now();
+    while !sleeping_in(tid).is_some_and(|nr| nrs.contains(&nr)) {
+        if start.elapsed() > limit {
+            return Err(format!("thread {tid} never slept in syscall {nrs:?} within {limit:?} (last: {:?})", sleeping_in(tid)));
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    Ok(())
+}
+
 /// MAC address of an interface, from sysfs.
 pub fn mac_of(ifname: &str) -> io::Result<[u8; 6]> {
     let text = std::fs::read_to_string(format!("/sys/class/net/{ifname}/address"))?;
@@ -165,24 +194,6 @@ pub fn udp_frame(src_mac: [u8; 6], dst_mac: [u8; 6], src: [u8; 4], dst: [u8; 4],
     frame
 }
 
-/// Reads `--name value` style arguments.
-pub struct Args(Vec<String>);
-
-impl Args {
-    pub fn from_env() -> Args {
-        Args(std::env::args().skip(1).collect())
-    }
-
-    pub fn positional(&self, index: usize) -> Option<&str> {
-        self.0.iter().filter(|a| !a.starts_with("--")).nth(index).map(String::as_str)
-    }
-
-    pub fn value(&self, name: &str) -> Option<&str> {
-        let flag = format!("--{name}");
-        self.0.iter().position(|a| *a == flag).and_then(|i| self.0.get(i + 1)).map(String::as_str)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -194,6 +205,26 @@ mod tests {
         assert_eq!(format_mac(&mac), "02:ab:00:10:ff:7e");
         assert_eq!(parse_mac("02:ab:00:10:ff"), None);
         assert_eq!(parse_mac("02:ab:00:10:ff:7e:01"), None);
+    }
+
+    #[test]
+    fn sees_another_thread_sleep_in_poll() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let mut pipe = [0; 2];
+        // SAFETY: pipe(2) fills the two-int array.
+        assert_eq!(unsafe { libc::pipe(pipe.as_mut_ptr()) }, 0);
+        let sleeper = std::thread::spawn(move || {
+            tx.send(gettid()).unwrap();
+            let mut fds = libc::pollfd { fd: pipe[0], events: libc::POLLIN, revents: 0 };
+            // SAFETY: one valid pollfd; no timeout: the write below ends it.
+            unsafe { libc::poll(&mut fds, 1, -1) };
+        });
+        let tid = rx.recv().unwrap();
+        wait_sleeping_in(tid, &[libc::SYS_poll, libc::SYS_ppoll], Duration::from_secs(60)).unwrap();
+        assert!(wait_sleeping_in(tid, &[libc::SYS_read], Duration::ZERO).is_err());
+        // SAFETY: one byte from a valid buffer into our pipe.
+        assert_eq!(unsafe { libc::write(pipe[1], b"x".as_ptr().cast(), 1) }, 1);
+        sleeper.join().unwrap();
     }
 
     #[test]

@@ -1,9 +1,6 @@
 //! Side-by-side benchmark of xtun and the kernel's own tap (IFF_TAP |
 //! IFF_NO_PI): the same code measures both, the device is a parameter.
 //!
-//! usage: xtun-bench all [--pairs N] [--seconds S] [--boot B]
-//!        xtun-bench <read-pps|write-pps|ping-rtt|tcp> --dev xtun|tap:NAME [--seconds S]
-//!
 //! `all` runs every metric as interleaved pairs (xtun, tap, tap, xtun, ...:
 //! the order alternates so that neither device always goes first) and prints
 //! one JSON object per measurement, for `cargo xtask bench`. Each metric
@@ -12,9 +9,9 @@
 //! 10.99.0.2 at 02:00:00:99:00:02, IPv6 off.
 
 use std::{
-    io,
+    io::{self, BufRead},
     net::UdpSocket,
-    process::{Child, Command},
+    process::{Child, Command, Stdio},
     sync::{
         atomic::{AtomicBool, AtomicU64, Ordering},
         Arc,
@@ -23,7 +20,17 @@ use std::{
     time::{Duration, Instant},
 };
 
-use xtun_guest::{ip, mac_of, reply::answer, stat_of, udp_frame, Args, Xtun};
+use xtun_guest::{cli, cli::*, ip, mac_of, reply::answer, stat_of, udp_frame, Xtun};
+
+const USAGE: &str = "\
+usage: xtun-bench all [--pairs N] [--seconds S] [--boot B]
+       xtun-bench read-pps|write-pps|ping-rtt|tcp --dev xtun|tap [--seconds S]
+
+all: every metric on both devices in N interleaved pairs (default 5), one
+JSON object per measurement, tagged with boot number B (default 0).
+One metric: one run on one device, printed as text. Each run lasts S
+seconds (default 1).
+";
 
 const PEER_MAC: [u8; 6] = [2, 0, 0, 0x99, 0, 2];
 const PEER: [u8; 4] = [10, 99, 0, 2];
@@ -78,21 +85,16 @@ const METRICS: &[(&str, Metric, &str)] = &[
     ("tcp_mbps", tcp, "MB/s"),
 ];
 
+enum Cmd {
+    All { pairs: usize, boot: u32 },
+    One(&'static str, Metric, &'static str, Dev),
+}
+
 fn main() {
-    let args = Args::from_env();
-    let seconds: f64 = args.value("seconds").and_then(|s| s.parse().ok()).unwrap_or(1.0);
-    let duration = Duration::from_secs_f64(seconds);
-    let result = match args.positional(0) {
-        Some("all") => {
-            let pairs: usize = args.value("pairs").and_then(|s| s.parse().ok()).unwrap_or(5);
-            let boot = args.value("boot").unwrap_or("0").to_string();
-            run_all(pairs, duration, &boot)
-        }
-        Some(name) => match (METRICS.iter().find(|m| m.0.starts_with(&name.replace('-', "_"))), args.value("dev").and_then(Dev::parse)) {
-            (Some((metric, f, unit)), Some(dev)) => f(dev, duration).map(|fig| println!("{metric} {}: {:.1} {unit}", dev.name(), fig.value)),
-            _ => Err("usage: xtun-bench all | <read-pps|write-pps|ping-rtt|tcp> --dev xtun|tap".into()),
-        },
-        None => Err("usage: xtun-bench all | <metric> --dev xtun|tap".into()),
+    let (cmd, duration) = cli::parse(USAGE, parse_args);
+    let result = match cmd {
+        Cmd::All { pairs, boot } => run_all(pairs, duration, boot),
+        Cmd::One(metric, f, unit, dev) => f(dev, duration).map(|fig| println!("{metric} {}: {:.1} {unit}", dev.name(), fig.value)),
     };
     if let Err(e) = result {
         eprintln!("xtun-bench: {e}");
@@ -100,7 +102,37 @@ fn main() {
     }
 }
 
-fn run_all(pairs: usize, duration: Duration, boot: &str) -> Result<(), String> {
+fn parse_args(p: &mut Parser) -> Result<(Cmd, Duration), Error> {
+    let (mut seconds, mut pairs, mut boot, mut dev, mut words) = (1.0, 5, 0, None, Vec::new());
+    while let Some(arg) = p.next()? {
+        match arg {
+            Long("seconds") => seconds = p.value()?.parse()?,
+            Long("pairs") => pairs = p.value()?.parse()?,
+            Long("boot") => boot = p.value()?.parse()?,
+            Long("dev") => dev = Some(p.value()?.parse_with(|d| Dev::parse(d).ok_or("want xtun or tap"))?),
+            Value(word) if words.is_empty() => words.push(word.string()?),
+            Short('h') | Long("help") => cli::help(USAGE),
+            _ => return Err(arg.unexpected()),
+        }
+    }
+    if !(seconds > 0.0 && seconds < 1e6) {
+        return Err(format!("--seconds {seconds}: want a positive number").into());
+    }
+    let cmd = match words.first().map(String::as_str) {
+        Some("all") => Cmd::All { pairs, boot },
+        Some(name) => {
+            let &(metric, f, unit) = METRICS
+                .iter()
+                .find(|m| m.0.starts_with(&name.replace('-', "_")))
+                .ok_or_else(|| format!("unknown metric {name:?}: want read-pps, write-pps, ping-rtt or tcp"))?;
+            Cmd::One(metric, f, unit, dev.ok_or("--dev xtun|tap is required with one metric")?)
+        }
+        None => return Err("missing command: all, or one metric".into()),
+    };
+    Ok((cmd, Duration::from_secs_f64(seconds)))
+}
+
+fn run_all(pairs: usize, duration: Duration, boot: u32) -> Result<(), String> {
     for (metric, f, unit) in METRICS {
         // One unrecorded run per device first: the first run of a metric in
         // a boot pays for cold caches (measured: TCP 10-16 MB/s against
@@ -345,19 +377,21 @@ fn tcp(dev: Dev, duration: Duration) -> Result<Figure, String> {
     let mut server = Server(
         Command::new("/usr/bin/xtun-stack")
             .args(["serve", "8080", "--dev", &dev.spec()])
-            .stderr(std::process::Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .map_err(|e| format!("xtun-stack: {e}"))?,
     );
-    // The tap exists once xtun-stack has opened it.
-    let start = Instant::now();
-    while !std::path::Path::new(&format!("/sys/class/net/{}", dev.ifname())).exists() {
-        if start.elapsed() > Duration::from_secs(5) {
-            return Err("the device never appeared".into());
+    // It has the device open (the tap exists from then on) and accepts
+    // connections once it says so; the rest of its stderr is drained.
+    let mut stderr = io::BufReader::new(server.0.stderr.take().expect("stderr is piped"));
+    let mut line = String::new();
+    while !line.contains("listening on") {
+        line.clear();
+        if stderr.read_line(&mut line).map_err(|e| format!("xtun-stack stderr: {e}"))? == 0 {
+            return Err("xtun-stack exited before it was listening".into());
         }
-        thread::sleep(Duration::from_millis(20));
     }
-    thread::sleep(Duration::from_millis(100));
+    thread::spawn(move || io::copy(&mut stderr, &mut io::sink()));
     if dev == Dev::Tap {
         configure(dev)?;
     }

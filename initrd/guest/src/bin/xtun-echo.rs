@@ -2,11 +2,27 @@
 //! print both lengths. It proves the path both ways; the echoed frame is
 //! not a valid reply. `--count N` stops after N frames.
 
-use xtun_guest::{Args, Xtun};
+use xtun_guest::{cli, cli::*, Xtun};
+
+const USAGE: &str = "\
+usage: xtun-echo [--count N]
+
+Reads frames from /dev/xtun and writes each one back unchanged, printing
+both lengths. --count N stops after N frames (default: never).
+";
 
 fn main() -> std::io::Result<()> {
-    let args = Args::from_env();
-    let count: u64 = args.value("count").and_then(|c| c.parse().ok()).unwrap_or(u64::MAX);
+    let count = cli::parse(USAGE, |p| {
+        let mut count = u64::MAX;
+        while let Some(arg) = p.next()? {
+            match arg {
+                Long("count") => count = p.value()?.parse()?,
+                Short('h') | Long("help") => cli::help(USAGE),
+                _ => return Err(arg.unexpected()),
+            }
+        }
+        Ok(count)
+    });
     let mut dev = Xtun::open()?;
     let mut buf = vec![0u8; 65536];
     for _ in 0..count {

@@ -1,13 +1,5 @@
 //! A userspace TCP/IP stack (smoltcp) on /dev/xtun, at 10.99.0.2 on the far
 //! side of the xtun interface. It answers ARP and ICMP echo itself.
-//!
-//! usage:
-//!   xtun-stack serve PORT            HTTP/1.0 server: GET /<N> returns N bytes
-//!                                    of `xtun-stack pattern N`; 16 connections at once
-//!   xtun-stack get IP PORT PATH      HTTP/1.0 client; body to stdout, MB/s to stderr
-//!   xtun-stack pattern N             the N-byte body `serve` sends, to compare
-//! options: --ip 10.99.0.2/24 --mac 02:00:00:99:00:02 --gateway 10.99.0.1
-//!          --dev xtun | tap:NAME (the kernel's tap, for comparisons)
 
 use std::{
     io::Write,
@@ -20,29 +12,87 @@ use smoltcp::{
     time::Instant,
     wire::{EthernetAddress, IpAddress, IpCidr, Ipv4Address},
 };
-use xtun_guest::{parse_ipv4, parse_mac, phy::XtunPhy, Args};
+use xtun_guest::{cli, cli::*, parse_ipv4, parse_mac, phy::XtunPhy};
+
+const USAGE: &str = "\
+usage: xtun-stack serve PORT         HTTP/1.0 server: GET /<N> returns N bytes of
+                                     `xtun-stack pattern N`; 16 connections at once
+       xtun-stack get IP PORT PATH   HTTP/1.0 client; body to stdout, MB/s to stderr
+       xtun-stack pattern N          the N-byte body `serve` sends, to compare
+options (serve, get):
+  --ip A.B.C.D/N      the stack's address (10.99.0.2/24)
+  --mac MAC           its MAC (02:00:00:99:00:02)
+  --gateway A.B.C.D   its default route (10.99.0.1)
+  --dev xtun|tap:NAME the device: xtun, or the kernel's tap NAME for comparisons
+`serve` prints \"xtun-stack: listening on IP:PORT\" to stderr once it accepts
+connections.
+";
 
 const CONNECTIONS: usize = 16;
 const BUFFER: usize = 64 * 1024;
 
+/// Where the stack sits: its device and addresses.
+struct Net {
+    dev: String,
+    mac: [u8; 6],
+    ip: [u8; 4],
+    prefix: u8,
+    gateway: [u8; 4],
+}
+
+enum Cmd {
+    Serve(u16),
+    Get([u8; 4], u16, String),
+    Pattern(usize),
+}
+
 fn main() {
-    let args = Args::from_env();
-    let result = match args.positional(0) {
-        Some("serve") => args.positional(1).and_then(|p| p.parse().ok()).ok_or("serve PORT".into()).and_then(|port| serve(&args, port)),
-        Some("get") => match (args.positional(1).and_then(parse_ipv4), args.positional(2).and_then(|p| p.parse().ok()), args.positional(3)) {
-            (Some(ip), Some(port), Some(path)) => get(&args, ip, port, path),
-            _ => Err("get IP PORT PATH".into()),
-        },
-        Some("pattern") => match args.positional(1).and_then(|n| n.parse().ok()) {
-            Some(n) => std::io::stdout().write_all(&pattern(0, n)).map_err(|e| e.to_string()),
-            None => Err("pattern N".into()),
-        },
-        _ => Err("usage: xtun-stack serve PORT | get IP PORT PATH | pattern N".into()),
+    let (cmd, net) = cli::parse(USAGE, parse_args);
+    let result = match cmd {
+        Cmd::Serve(port) => serve(&net, port),
+        Cmd::Get(ip, port, path) => get(&net, ip, port, &path),
+        Cmd::Pattern(n) => std::io::stdout().write_all(&pattern(0, n)).map_err(|e| e.to_string()),
     };
     if let Err(e) = result {
         eprintln!("xtun-stack: {e}");
         std::process::exit(1);
     }
+}
+
+fn parse_args(p: &mut Parser) -> Result<(Cmd, Net), Error> {
+    let ipv4 = |s: &str| parse_ipv4(s).ok_or("want A.B.C.D");
+    let mut net = Net { dev: "xtun".into(), mac: [2, 0, 0, 0x99, 0, 2], ip: [10, 99, 0, 2], prefix: 24, gateway: [10, 99, 0, 1] };
+    let mut words = Vec::new();
+    while let Some(arg) = p.next()? {
+        match arg {
+            Long("dev") => net.dev = p.value()?.string()?,
+            Long("mac") => net.mac = p.value()?.parse_with(|m| parse_mac(m).ok_or("want six hex bytes like 02:00:00:99:00:02"))?,
+            Long("ip") => {
+                (net.ip, net.prefix) = p.value()?.parse_with(|cidr| {
+                    let (ip, prefix) = cidr.split_once('/').ok_or("want A.B.C.D/N")?;
+                    match (ipv4(ip), prefix.parse()) {
+                        (Ok(ip), Ok(prefix @ 0..=32)) => Ok((ip, prefix)),
+                        _ => Err("want A.B.C.D/N"),
+                    }
+                })?
+            }
+            Long("gateway") => net.gateway = p.value()?.parse_with(ipv4)?,
+            Value(word) => words.push(word),
+            Short('h') | Long("help") => cli::help(USAGE),
+            _ => return Err(arg.unexpected()),
+        }
+    }
+    let cmd = match words.iter().map(|w| w.to_str().unwrap_or("")).collect::<Vec<_>>()[..] {
+        ["serve", _] => Cmd::Serve(words[1].parse()?),
+        ["get", _, _, path] => Cmd::Get(words[1].parse_with(ipv4)?, words[2].parse()?, path.to_string()),
+        ["pattern", _] => Cmd::Pattern(words[1].parse()?),
+        [] => return Err("missing command: serve, get or pattern".into()),
+        ["serve", ..] => return Err("want: serve PORT".into()),
+        ["get", ..] => return Err("want: get IP PORT PATH".into()),
+        ["pattern", ..] => return Err("want: pattern N".into()),
+        [cmd, ..] => return Err(format!("unknown command {cmd:?}").into()),
+    };
+    Ok((cmd, net))
 }
 
 /// Bytes `offset..offset+len` of the body: a hash of the position, so a
@@ -62,16 +112,10 @@ struct Stack {
 }
 
 impl Stack {
-    fn new(args: &Args) -> Result<Stack, String> {
-        let spec = args.value("dev").unwrap_or("xtun");
-        let mut phy = XtunPhy::open(spec).map_err(|e| format!("open {spec}: {e}"))?;
-        let mac = args.value("mac").map(|m| parse_mac(m).ok_or("bad --mac")).transpose()?.unwrap_or([2, 0, 0, 0x99, 0, 2]);
-        let cidr = args.value("ip").unwrap_or("10.99.0.2/24");
-        let (ip, prefix) = cidr.split_once('/').ok_or("--ip wants A.B.C.D/N")?;
-        let ip = parse_ipv4(ip).ok_or("bad --ip")?;
-        let prefix: u8 = prefix.parse().map_err(|_| "bad --ip prefix")?;
-        let gateway = parse_ipv4(args.value("gateway").unwrap_or("10.99.0.1")).ok_or("bad --gateway")?;
-        let mut config = Config::new(EthernetAddress(mac).into());
+    fn new(net: &Net) -> Result<Stack, String> {
+        let mut phy = XtunPhy::open(&net.dev).map_err(|e| format!("open {}: {e}", net.dev))?;
+        let (ip, prefix, gateway) = (net.ip, net.prefix, net.gateway);
+        let mut config = Config::new(EthernetAddress(net.mac).into());
         config.random_seed = u64::from(std::process::id()) ^ 0x9e37_79b9_7f4a_7c15;
         let mut iface = Interface::new(config, &mut phy, now());
         iface.update_ip_addrs(|addrs| {
@@ -131,12 +175,17 @@ struct Conn {
     sent: usize,
 }
 
-fn serve(args: &Args, port: u16) -> Result<(), String> {
-    let mut stack = Stack::new(args)?;
+fn serve(net: &Net, port: u16) -> Result<(), String> {
+    let mut stack = Stack::new(net)?;
     let handles: Vec<SocketHandle> = (0..CONNECTIONS).map(|_| stack.add_socket()).collect();
     let mut conns: Vec<Conn> = (0..CONNECTIONS).map(|_| Conn::default()).collect();
     let mut served = 0u64;
-    eprintln!("xtun-stack: serving HTTP on port {port}");
+    for handle in &handles {
+        stack.sockets.get_mut::<tcp::Socket>(*handle).listen(port).map_err(|e| format!("listen: {e}"))?;
+    }
+    // Tests and xtun-bench wait for this line: from now on a SYN finds a socket.
+    let [a, b, c, d] = net.ip;
+    eprintln!("xtun-stack: listening on {a}.{b}.{c}.{d}:{port}");
     loop {
         stack.poll()?;
         for (handle, conn) in handles.iter().zip(conns.iter_mut()) {
@@ -199,8 +248,8 @@ fn parse_request(request: &[u8]) -> Option<usize> {
     Some(path.parse().unwrap_or(0))
 }
 
-fn get(args: &Args, ip: [u8; 4], port: u16, path: &str) -> Result<(), String> {
-    let mut stack = Stack::new(args)?;
+fn get(net: &Net, ip: [u8; 4], port: u16, path: &str) -> Result<(), String> {
+    let mut stack = Stack::new(net)?;
     let handle = stack.add_socket();
     let local_port = 49152 + (std::process::id() % 16384) as u16;
     let remote = (IpAddress::v4(ip[0], ip[1], ip[2], ip[3]), port);
@@ -258,6 +307,33 @@ fn get(args: &Args, ip: [u8; 4], port: u16, path: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn args(words: &[&str]) -> Result<(Cmd, Net), Error> {
+        parse_args(&mut Parser::from_args(words))
+    }
+
+    #[test]
+    fn command_lines() {
+        assert!(matches!(args(&["serve", "8080", "--dev", "tap:xtap0"]), Ok((Cmd::Serve(8080), Net { dev, .. })) if dev == "tap:xtap0"));
+        assert!(matches!(
+            args(&["get", "10.99.0.1", "8081", "/blob", "--ip=10.99.0.3/16"]),
+            Ok((Cmd::Get([10, 99, 0, 1], 8081, path), Net { ip: [10, 99, 0, 3], prefix: 16, .. })) if path == "/blob"
+        ));
+        assert!(matches!(args(&["pattern", "5"]), Ok((Cmd::Pattern(5), _))));
+        let bad: &[&[&str]] = &[
+            &[],
+            &["serve"],
+            &["serve", "8080", "--bogus"],
+            &["serve", "x"],
+            &["serve", "8080", "extra"],
+            &["get", "1.2.3", "80", "/"],
+            &["pattern", "5", "--ip", "1.2.3.4/33"],
+            &["serve", "8080", "--mac", "02:00"],
+        ];
+        for words in bad {
+            assert!(args(words).is_err(), "{words:?} was accepted");
+        }
+    }
 
     #[test]
     fn request_parsing() {

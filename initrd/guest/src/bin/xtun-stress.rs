@@ -1,7 +1,5 @@
 //! Concurrency stress of /dev/xtun, deterministic by seed.
 //!
-//! usage: xtun-stress [--duration SECS] [--seed N]
-//!
 //! For `--duration` seconds, threads at once: writes of random lengths
 //! 0..70000 (random bytes and valid Ethernet/IPv4/UDP), reads with random
 //! buffer sizes (0 and 1 included), bad pointers, O_NONBLOCK toggling,
@@ -22,7 +20,16 @@ use std::{
     time::Duration,
 };
 
-use xtun_guest::{ip, mac_of, packet::PacketSocket, stat, udp_frame, Args, Xtun, IFNAME};
+use xtun_guest::{cli, cli::*, ip, mac_of, packet::PacketSocket, stat, udp_frame, Xtun, IFNAME};
+
+const USAGE: &str = "\
+usage: xtun-stress [--duration SECS] [--seed N]
+
+Stresses /dev/xtun from many threads for SECS seconds (default 60), then
+checks that every errno was a documented one and that the counters add
+up. The seed (default: from the clock) is printed first; pass it back
+with --seed to replay a run.
+";
 
 /// xorshift64*: small, fast, and the same sequence for the same seed.
 struct Rng(u64);
@@ -65,9 +72,19 @@ impl Shared {
 }
 
 fn main() {
-    let args = Args::from_env();
-    let duration = Duration::from_secs(args.value("duration").and_then(|d| d.parse().ok()).unwrap_or(60));
-    let seed: u64 = args.value("seed").and_then(|s| s.parse().ok()).unwrap_or_else(|| {
+    let (duration, seed) = cli::parse(USAGE, |p| {
+        let (mut secs, mut seed) = (60, None);
+        while let Some(arg) = p.next()? {
+            match arg {
+                Long("duration") => secs = p.value()?.parse()?,
+                Long("seed") => seed = Some(p.value()?.parse()?),
+                Short('h') | Long("help") => cli::help(USAGE),
+                _ => return Err(arg.unexpected()),
+            }
+        }
+        Ok((Duration::from_secs(secs), seed))
+    });
+    let seed: u64 = seed.unwrap_or_else(|| {
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1)
     });
     println!("xtun-stress: seed {seed}, duration {}s (replay: xtun-stress --seed {seed})", duration.as_secs());

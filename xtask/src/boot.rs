@@ -1,0 +1,205 @@
+//! What every guest boot shares (test, vm, bench): the accelerator, the
+//! network (the lab or QEMU's user networking), the run's own files, and
+//! QEMU run with its console streamed line by line and a time limit.
+
+use std::{
+    fs::{self, File},
+    io::{BufRead, BufReader, Write},
+    path::{Path, PathBuf},
+    process::{Command, Stdio},
+    thread,
+    time::Duration,
+};
+
+use anyhow::{bail, Context, Result};
+use wait_timeout::ChildExt;
+use xshell::Shell;
+
+use crate::{
+    children,
+    flags::Flags,
+    lab::{self, Lab},
+    qemu::{Accel, Boot, Mode, Net},
+    pipeline::Artifacts,
+    workspace::Workspace,
+};
+
+/// TCG unless `--kvm` and a probe boot under KVM reaches /init.
+pub fn choose_accel(flags: &Flags, ws: &Workspace, artifacts: &Artifacts) -> Result<Accel> {
+    if !flags.kvm {
+        return Ok(Accel::Tcg);
+    }
+    if !Path::new("/dev/kvm").exists() {
+        eprintln!("    --kvm: no /dev/kvm; using TCG");
+        return Ok(Accel::Tcg);
+    }
+    let boot = artifacts.boot(Mode::Probe, Accel::Kvm, Net::User);
+    let run = run_guest(&[], &boot, &ws.target.join("kvm-probe.log"), Duration::from_secs(30), &mut |_| {})?;
+    if run.console.contains("XTUN-PROBE-OK") {
+        Ok(Accel::Kvm)
+    } else {
+        eprintln!("    --kvm: a probe boot under KVM failed (see target/kvm-probe.log); using TCG");
+        Ok(Accel::Tcg)
+    }
+}
+
+/// The lab where it can be built, else QEMU user networking, saying why.
+pub fn lab_or_user_net(sh: &Shell) -> Option<Lab> {
+    let fallback = "using QEMU user networking; the lab ping check is skipped";
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("    not root: {fallback}");
+        return None;
+    }
+    match Lab::create(sh) {
+        Ok(lab) => Some(lab),
+        Err(e) => {
+            eprintln!("    no lab network here ({e:#}): {fallback}");
+            None
+        }
+    }
+}
+
+/// QEMU's network for `lab`.
+pub fn net(lab: &Option<Lab>) -> Net {
+    lab.as_ref().map_or(Net::User, |_| Net::Tap(lab::TAP.to_string()))
+}
+
+/// The command prefix that runs QEMU inside the lab, if there is one.
+pub fn prefix(lab: &Option<Lab>) -> Vec<String> {
+    lab.as_ref().map(|l| l.exec_prefix()).unwrap_or_default()
+}
+
+pub struct GuestRun {
+    pub console: String,
+    pub timed_out: bool,
+}
+
+/// Boots `boot` (inside `prefix`), writing the console to `console_path`
+/// and handing each line to `on_line` as it comes (bytes without the line
+/// end; the console may carry anything). Kills QEMU after `timeout`.
+pub fn run_guest(
+    prefix: &[String],
+    boot: &Boot<'_>,
+    console_path: &Path,
+    timeout: Duration,
+    on_line: &mut (dyn FnMut(&[u8]) + Send),
+) -> Result<GuestRun> {
+    let mut argv: Vec<String> = prefix.to_vec();
+    argv.push("qemu-system-x86_64".into());
+    argv.extend(boot.args());
+    // One pipe for QEMU's stdout and stderr, read here.
+    let (reader, writer) = std::io::pipe()?;
+    let mut cmd = Command::new(&argv[0]);
+    cmd.args(&argv[1..]).stdin(Stdio::null()).stdout(writer.try_clone()?).stderr(writer);
+    let mut qemu = children::spawn(&mut cmd).context("cannot start qemu-system-x86_64")?;
+    drop(cmd); // our copies of the write end: reading ends when QEMU exits
+    let log = File::create(console_path).with_context(|| format!("cannot create {}", console_path.display()))?;
+    let (console, timed_out) = thread::scope(|s| {
+        let reading = s.spawn(|| read_console(reader, log, on_line));
+        let timed_out = match qemu.0.wait_timeout(timeout) {
+            Ok(Some(_)) => false,
+            _ => {
+                let _ = qemu.0.kill();
+                let _ = qemu.0.wait();
+                true
+            }
+        };
+        (reading.join().expect("console reader panicked"), timed_out)
+    });
+    if children::interrupted() {
+        bail!("interrupted");
+    }
+    Ok(GuestRun { console: console?, timed_out })
+}
+
+/// Copies the console to `log` line by line; a line that is not UTF-8 is
+/// decoded lossily for the returned text, never the end of reading.
+fn read_console(reader: impl std::io::Read, mut log: File, on_line: &mut (dyn FnMut(&[u8]) + Send)) -> Result<String> {
+    let mut reader = BufReader::new(reader);
+    let mut console = String::new();
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        if reader.read_until(b'\n', &mut line)? == 0 {
+            return Ok(console);
+        }
+        log.write_all(&line)?;
+        // The serial console ends lines with \r\n.
+        let text = line.strip_suffix(b"\n").unwrap_or(&line);
+        let text = text.strip_suffix(b"\r").unwrap_or(text);
+        on_line(text);
+        console.push_str(&String::from_utf8_lossy(text));
+        console.push('\n');
+    }
+}
+
+/// A run's own files, in `target/xtun-run/<pid>/`, moved up to `target/`
+/// when the run ends: a QEMU left over from a killed run can only write
+/// into its own directory, never into the next run's files.
+pub struct RunFiles {
+    dir: PathBuf,
+    target: PathBuf,
+}
+
+impl RunFiles {
+    pub fn new(target: &Path) -> Result<RunFiles> {
+        let runs = target.join("xtun-run");
+        // Directories of runs that were killed (their pid is gone).
+        for entry in fs::read_dir(&runs).into_iter().flatten().flatten() {
+            let pid = entry.file_name().to_string_lossy().into_owned();
+            if !Path::new("/proc").join(&pid).exists() {
+                let _ = fs::remove_dir_all(entry.path());
+            }
+        }
+        let dir = runs.join(std::process::id().to_string());
+        fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        Ok(RunFiles { dir, target: target.to_path_buf() })
+    }
+
+    /// Where the run writes `name`, which ends up as `target/<name>`.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+}
+
+impl Drop for RunFiles {
+    fn drop(&mut self) {
+        for entry in fs::read_dir(&self.dir).into_iter().flatten().flatten() {
+            let _ = fs::rename(entry.path(), self.target.join(entry.file_name()));
+        }
+        let _ = fs::remove_dir(&self.dir);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn console_survives_bytes_that_are_not_utf8() {
+        let dir = std::env::temp_dir().join(format!("xtask-console-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let log = File::create(dir.join("log")).unwrap();
+        let input: &[u8] = b"one\r\n\xff\xfe bad\r\nthree\n";
+        let mut lines = Vec::new();
+        let console = read_console(input, log, &mut |l| lines.push(l.to_vec())).unwrap();
+        assert_eq!(console, "one\n\u{fffd}\u{fffd} bad\nthree\n");
+        assert_eq!(lines, [&b"one"[..], b"\xff\xfe bad", b"three"]);
+        assert_eq!(fs::read(dir.join("log")).unwrap(), input, "the log keeps the bytes");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn run_files_move_to_target_when_the_run_ends() {
+        let target = std::env::temp_dir().join(format!("xtask-runfiles-{}", std::process::id()));
+        // A dead run's directory (pid 0 never names a process dir in /proc).
+        fs::create_dir_all(target.join("xtun-run/0")).unwrap();
+        let files = RunFiles::new(&target).unwrap();
+        assert!(!target.join("xtun-run/0").exists(), "a dead run's files are removed");
+        fs::write(files.path("results.txt"), "ok 1 x\n").unwrap();
+        assert!(!target.join("results.txt").exists());
+        drop(files);
+        assert_eq!(fs::read_to_string(target.join("results.txt")).unwrap(), "ok 1 x\n");
+        fs::remove_dir_all(&target).unwrap();
+    }
+}

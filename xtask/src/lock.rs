@@ -1,0 +1,78 @@
+//! Advisory file locks, so that runs started together (`test` and `bench`,
+//! two profiles) never build into the same directory at once. The kernel
+//! drops a lock when its holder exits, however it exits.
+
+use std::{
+    fs::{File, TryLockError},
+    path::Path,
+    time::Instant,
+};
+
+use anyhow::{Context, Result};
+
+/// An exclusive lock, held until dropped.
+pub struct Lock {
+    file: File,
+}
+
+impl Lock {
+    /// Takes the lock at `path` (creating the file), waiting for another
+    /// holder and saying so.
+    pub fn exclusive(path: &Path, what: &str) -> Result<Lock> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        let file = File::create(path).with_context(|| format!("cannot open lock file {}", path.display()))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => {
+                eprintln!("    waiting for another xtask run that holds the {what} ({})", path.display());
+                let start = Instant::now();
+                file.lock().with_context(|| format!("cannot lock {}", path.display()))?;
+                eprintln!("    got the {what} after {:.0}s", start.elapsed().as_secs_f64());
+            }
+            Err(TryLockError::Error(e)) => return Err(e).with_context(|| format!("cannot lock {}", path.display())),
+        }
+        Ok(Lock { file })
+    }
+
+    /// Lets the children spawned from now on hold the lock too (a flock
+    /// belongs to the open file, which they inherit): sub-makes orphaned by
+    /// a killed xtask then keep the next run out of the tree until they end.
+    pub fn shared_with_children(&self) -> Result<()> {
+        use nix::fcntl::{fcntl, FcntlArg, FdFlag};
+        fcntl(&self.file, FcntlArg::F_SETFD(FdFlag::empty())).context("cannot clear FD_CLOEXEC on a lock")?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_holder_must_wait() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("locks/x.lock");
+        let held = Lock::exclusive(&path, "test lock").unwrap();
+        let other = File::open(&path).unwrap();
+        assert!(matches!(other.try_lock(), Err(TryLockError::WouldBlock)));
+        drop(held);
+        other.try_lock().unwrap();
+    }
+
+    #[test]
+    fn a_child_keeps_a_shared_lock_after_its_parent_lets_go() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("build.lock");
+        let held = Lock::exclusive(&path, "test lock").unwrap();
+        held.shared_with_children().unwrap();
+        let mut child = std::process::Command::new("sleep").arg("30").spawn().unwrap();
+        drop(held);
+        let other = File::open(&path).unwrap();
+        assert!(matches!(other.try_lock(), Err(TryLockError::WouldBlock)), "the child holds it");
+        child.kill().unwrap();
+        child.wait().unwrap();
+        other.try_lock().unwrap();
+    }
+}
