@@ -37,6 +37,7 @@ extern "C" {
     fn xtun_stats_tx(dev: *mut bindings::net_device, len: u32);
     fn xtun_stats_tx_dropped(dev: *mut bindings::net_device);
     fn xtun_dev_configure(dev: *mut bindings::net_device, config: *const Config);
+    fn xtun_pskb_may_pull(skb: *mut bindings::sk_buff, len: c_uint) -> bool;
     fn xtun_eth_rx_headers(skb: *mut bindings::sk_buff, dev: *mut bindings::net_device);
     fn xtun_local_bh_disable();
     fn xtun_local_bh_enable();
@@ -197,18 +198,37 @@ impl NetDev {
     /// context with bottom halves off, as tun without NAPI: no backlog
     /// queue, no softirq hop. Whatever the stack then drops, it counts
     /// itself (core rx_dropped, protocol statistics).
-    pub(crate) fn receive(&self, skb: Skb, _ctx: &Process) {
+    ///
+    /// A frame without a whole Ethernet header in reach is dropped here,
+    /// counted in rx_dropped, and fails with `EINVAL` (as tun_get_user):
+    /// `eth_type_trans` would read past it, or `BUG()` on a short head.
+    pub(crate) fn receive(&self, skb: Skb, _ctx: &Process) -> Result {
         let skb = skb.into_raw();
+        // SAFETY: the skb is ours (`into_raw`); `pskb_may_pull` may
+        // reallocate its head (GFP_ATOMIC), fine in process context.
+        if !unsafe { xtun_pskb_may_pull(skb, ETH_HLEN as c_uint) } {
+            self.count_rx_dropped();
+            // SAFETY: the skb is ours and nothing else references it.
+            unsafe {
+                bindings::sk_skb_reason_drop(
+                    core::ptr::null(),
+                    skb,
+                    bindings::skb_drop_reason_SKB_DROP_REASON_PKT_TOO_SMALL,
+                )
+            };
+            return Err(EINVAL);
+        }
         // SAFETY: the device is live by the type invariants and the skb is
-        // ours (`into_raw`) until `netif_receive_skb` takes it; in process
-        // context (`_ctx`) bottom halves may be turned off and on, and
-        // `netif_receive_skb` wants them off.
+        // ours until `netif_receive_skb` takes it, with its Ethernet header
+        // linear (checked above); in process context (`_ctx`) bottom halves
+        // may be turned off and on, and `netif_receive_skb` wants them off.
         unsafe {
             xtun_eth_rx_headers(skb, self.as_raw());
             xtun_local_bh_disable();
             netif_receive_skb(skb);
             xtun_local_bh_enable();
         }
+        Ok(())
     }
 }
 

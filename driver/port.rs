@@ -227,10 +227,10 @@ impl CharDevOps for Port {
                 return Err(e);
             }
         };
-        // Counted before delivery, as tun: the device received the frame
-        // whatever the stack then does with it.
+        // `receive` counts its own drop; once it accepted the frame, the
+        // device received it whatever the stack then does with it (as tun).
+        dev.receive(skb, ctx)?;
         dev.count_rx(len);
-        dev.receive(skb, ctx);
         Ok(len)
     }
 

@@ -192,7 +192,13 @@ void xtun_stats_tx_dropped(struct net_device *dev)
 	dev_core_stats_tx_dropped_inc(dev);
 }
 
-/* The headers of a received Ethernet frame, as tun sets them. */
+bool xtun_pskb_may_pull(struct sk_buff *skb, unsigned int len)
+{
+	return pskb_may_pull(skb, len);
+}
+
+/* The headers of a received Ethernet frame, as tun sets them; the caller
+ * has made sure the Ethernet header is in the linear part. */
 void xtun_eth_rx_headers(struct sk_buff *skb, struct net_device *dev)
 {
 	skb->protocol = eth_type_trans(skb, dev);

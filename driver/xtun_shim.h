@@ -52,6 +52,7 @@ void xtun_stats_rx(struct net_device *dev, unsigned int len);
 void xtun_stats_rx_dropped(struct net_device *dev);
 void xtun_stats_tx(struct net_device *dev, unsigned int len);
 void xtun_stats_tx_dropped(struct net_device *dev);
+bool xtun_pskb_may_pull(struct sk_buff *skb, unsigned int len);
 void xtun_eth_rx_headers(struct sk_buff *skb, struct net_device *dev);
 void xtun_local_bh_disable(void);
 void xtun_local_bh_enable(void);

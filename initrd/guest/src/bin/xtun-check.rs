@@ -28,6 +28,7 @@ type Check = fn() -> Result<(), String>;
 
 const CHECKS: &[(&str, Check, &str)] = &[
     ("bad-writes", bad_writes, "each bad write gets its errno and counts rx_dropped"),
+    ("short-writes", short_writes, "every frame shorter than an Ethernet header is EINVAL and one rx drop"),
     ("nonblock", nonblock, "O_NONBLOCK read on an empty queue is EAGAIN, without sleeping"),
     ("poll", poll_wakes, "poll reports POLLOUT, and a frame wakes a sleeping poll with POLLIN"),
     ("capture", capture, "a written frame reaches an AF_PACKET capture unchanged"),
@@ -152,6 +153,20 @@ fn bad_writes() -> Result<(), String> {
     // The largest legal frame (MTU + header + VLAN tag) is accepted.
     let max = dev.write_frame(&valid_frame(mtu + 18)?).map_err(|e| format!("MTU+18 write: {e}"))?;
     ensure(max == mtu + 18, || format!("MTU+18 write returned {max}"))
+}
+
+fn short_writes() -> Result<(), String> {
+    let mut dev = open()?;
+    let dropped = stat("rx_dropped");
+    let received = stat("rx_packets");
+    // Real header bytes (our MAC first), so only the length is wrong.
+    let frame = valid_frame(60)?;
+    for len in 0..14 {
+        expect_errno(&format!("{len}-byte write"), dev.write_frame(&frame[..len]), libc::EINVAL, "EINVAL")?;
+    }
+    let counted = stat("rx_dropped") - dropped;
+    ensure(counted == 14, || format!("rx_dropped grew by {counted}, want 14"))?;
+    ensure(stat("rx_packets") == received, || "a short write counted as received".into())
 }
 
 fn nonblock() -> Result<(), String> {
