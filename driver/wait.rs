@@ -23,8 +23,11 @@ extern "C" {
 
 /// # Invariants
 ///
-/// `head` is an initialised `wait_queue_head`.
-#[pin_data]
+/// `head` is an initialised `wait_queue_head`. Pollers registered on it
+/// (epoll entries, which live until their file is released) are removed
+/// in [`PinnedDrop`] before its memory can go: so [`PollTable::register`]
+/// is sound for any `&WaitQueue`, as upstream's `PollCondVar`.
+#[pin_data(PinnedDrop)]
 pub(crate) struct WaitQueue {
     #[pin]
     head: Opaque<bindings::wait_queue_head>,
@@ -113,6 +116,19 @@ impl WaitQueue {
     }
 }
 
+#[pinned_drop]
+impl PinnedDrop for WaitQueue {
+    fn drop(self: Pin<&mut Self>) {
+        // As `PollCondVar::drop` (rust/kernel/sync/poll.rs): detach every
+        // poller (epoll removes its entry under RCU) ...
+        // SAFETY: `head` is initialised by the type invariants.
+        unsafe { bindings::__wake_up_pollfree(self.head.get()) };
+        // ... and wait until no epoll callback can still reach `head`.
+        // SAFETY: no precondition; dropping runs in process context.
+        unsafe { bindings::synchronize_rcu() };
+    }
+}
+
 /// Poll event bits (include/uapi/linux/eventpoll.h); bindgen skips these
 /// macros because of their `__force` casts.
 pub(crate) mod events {
@@ -145,13 +161,14 @@ impl<'a> PollTable<'a> {
     /// sees the poller on the queue, or the poller's readiness check that
     /// follows sees what the waker published.
     ///
-    /// The queue must live until the file is released (epoll keeps its
-    /// entry until then): it does, because the file holds a reference to
-    /// the state that contains it.
+    /// Epoll keeps its entry on `queue` until the file is released;
+    /// should `queue` go first, its drop removes the entry (see
+    /// [`WaitQueue`]'s invariants).
     pub(crate) fn register(&self, queue: &WaitQueue) {
         // SAFETY: `file` is valid and `table` is null or valid for this poll
-        // call (constructor's contract); `queue` is initialised and outlives
-        // the file's poll registrations.
+        // call (constructor's contract); `queue` is initialised and pinned,
+        // and its `PinnedDrop` detaches every poller and waits a grace
+        // period before its memory can be reused.
         unsafe { bindings::poll_wait(self.file, queue.head.get(), self.table) };
     }
 }
