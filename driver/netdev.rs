@@ -12,7 +12,7 @@ use kernel::{
     error::from_result,
     prelude::*,
     sync::{
-        atomic::{Acquire, Atomic, Relaxed, Release},
+        atomic::{Acquire, Atomic, Full, Relaxed, Release},
         rcu, Arc,
     },
     types::{ForeignOwnable, Opaque},
@@ -263,21 +263,33 @@ impl Drop for DevRef {
 
 /// Where driver data finds its device outside the `net_device_ops`
 /// callbacks (file operations). Only [`Registration`] fills and empties
-/// it: it fills it in the same RTNL section as `register_netdevice`, and
-/// `ndo_uninit` empties it before the unregistration waits for
-/// [`DevRef`]s. So a `DevRef` can only be taken while the device is
-/// registered, and is always waited for.
+/// it: it claims the slot once, for good (a second registration with the
+/// same slot fails), fills it in the same RTNL section as
+/// `register_netdevice`, and `ndo_uninit` empties that same slot (kept by
+/// the registration, not asked of the driver again) before the
+/// unregistration waits for [`DevRef`]s. So a `DevRef` can only be taken
+/// while the device is registered, and is always waited for.
 ///
 /// # Invariants
 ///
-/// `dev` is null or a registered device whose `ndo_uninit` has not run.
+/// `dev` is null or a registered device whose `ndo_uninit` has not run;
+/// once `claimed`, only the one registration that claimed it writes `dev`.
 pub(crate) struct DevSlot {
     dev: Atomic<*mut bindings::net_device>,
+    claimed: Atomic<bool>,
 }
 
 impl DevSlot {
     pub(crate) fn new() -> Self {
-        Self { dev: Atomic::new(core::ptr::null_mut()) }
+        Self { dev: Atomic::new(core::ptr::null_mut()), claimed: Atomic::new(false) }
+    }
+
+    /// Makes the slot a registration's, once: `EBUSY` if one already had it.
+    fn claim(&self) -> Result {
+        if self.claimed.xchg(true, Full) {
+            return Err(EBUSY);
+        }
+        Ok(())
     }
 
     /// The device, if it is still registered.
@@ -321,6 +333,7 @@ pub(crate) fn wait_for_xmits(_ctx: &Process) {
 /// What a driver implements to back a net device.
 pub(crate) trait NetDevOps: Send + Sync + Sized + 'static {
     /// Where [`Registration`] keeps the device for the driver's other users.
+    /// Asked once, at registration; a slot serves one registration only.
     fn slot(&self) -> &DevSlot;
     /// `ndo_open`: the interface goes up.
     fn open(&self, dev: &NetDev, ctx: &Process) -> Result;
@@ -334,13 +347,33 @@ pub(crate) trait NetDevOps: Send + Sync + Sized + 'static {
     fn uninit(&self, ctx: &Process);
 }
 
+/// What a registered device's private area points to: the driver data and
+/// the slot claimed for it.
+///
+/// # Invariants
+///
+/// `slot` points into `*data` (it was borrowed from it) and was claimed
+/// by the registration that made this.
+struct Bound<T> {
+    data: Arc<T>,
+    slot: NonNull<DevSlot>,
+}
+
+impl<T> Bound<T> {
+    fn slot(&self) -> &DevSlot {
+        // SAFETY: `slot` points into `*data`, which lives as long as `self`
+        // (type invariants) and is never borrowed mutably (`Arc`).
+        unsafe { self.slot.as_ref() }
+    }
+}
+
 /// A registered net device whose driver data is an `Arc<T>`; the device is
 /// reachable only through the callbacks and `T`'s [`DevSlot`].
 ///
 /// # Invariants
 ///
-/// `dev` is registered; its driver data holds a reference from
-/// `Arc::into_foreign` that is taken back exactly once in [`Drop`].
+/// `dev` is registered; its driver data holds a `KBox<Bound<T>>` from
+/// `into_foreign` that is taken back exactly once in [`Drop`].
 pub(crate) struct Registration<T: NetDevOps> {
     dev: NonNull<bindings::net_device>,
     _data: PhantomData<Arc<T>>,
@@ -361,6 +394,12 @@ impl<T: NetDevOps> Registration<T> {
         config: &Config,
         data: Arc<T>,
     ) -> Result<Self> {
+        // The slot is asked for once: the one claimed is the one cleared.
+        let slot = data.slot();
+        slot.claim()?;
+        let slot = NonNull::from(slot);
+        // INVARIANT: `slot` was borrowed from `*data` and is now claimed.
+        let bound = KBox::new(Bound { slot, data }, GFP_KERNEL)?;
         // SAFETY: `name` is a static C string; the private area is filled
         // below before the device is registered.
         let raw = unsafe { xtun_alloc_netdev(name.as_char_ptr(), name_type as u8, &VTable::<T>::OPS) };
@@ -368,7 +407,10 @@ impl<T: NetDevOps> Registration<T> {
         // SAFETY: allocated and not yet registered; `config` has the shim's
         // layout.
         unsafe { xtun_dev_configure(raw, config) };
-        let foreign = data.clone().into_foreign();
+        let foreign = bound.into_foreign();
+        // SAFETY: `foreign` came from `into_foreign` just above and is taken
+        // back only after the device is unregistered (or never registered).
+        let bound = unsafe { <KBox<Bound<T>> as ForeignOwnable>::borrow(foreign) };
         // SAFETY: the shim stored a `void *` slot as the device's private area;
         // the device is not registered yet, so no callback reads it concurrently.
         unsafe { *xtun_driver_data(raw) = foreign };
@@ -383,17 +425,18 @@ impl<T: NetDevOps> Registration<T> {
             if ret == 0 {
                 // INVARIANT: registered, and `ndo_uninit` (which empties the
                 // slot) cannot run before we drop RTNL.
-                data.slot().set(NetDev::from_raw(raw));
+                bound.slot().set(NetDev::from_raw(raw));
             }
             rtnl_unlock();
             ret
         };
         if ret != 0 {
-            // SAFETY: registration failed: no callback runs, and the slot was
-            // never filled, so no `DevRef` exists. We own both the device and
+            // SAFETY: registration failed: no callback runs any more (its
+            // error path may have run `ndo_uninit`), and the slot was never
+            // filled, so no `DevRef` exists. We own both the device and
             // the reference to the data stored in it.
             unsafe {
-                drop(Arc::<T>::from_foreign(foreign));
+                drop(KBox::<Bound<T>>::from_foreign(foreign));
                 free_netdev(raw);
             }
             return Err(Error::from_errno(ret));
@@ -410,7 +453,7 @@ impl<T: NetDevOps> Drop for Registration<T> {
         // gone, with the device's stats freed: nothing can reach it but us.
         unsafe { unregister_netdev(raw) };
         // SAFETY: the data was stored by `register` and is taken back once.
-        drop(unsafe { Arc::<T>::from_foreign(*xtun_driver_data(raw)) });
+        drop(unsafe { KBox::<Bound<T>>::from_foreign(*xtun_driver_data(raw)) });
         // SAFETY: unregistered above, and unreachable by anyone else.
         unsafe { free_netdev(raw) };
     }
@@ -427,13 +470,23 @@ unsafe fn with_data<T: NetDevOps, R>(
     dev: *mut bindings::net_device,
     f: impl FnOnce(&T, &NetDev) -> R,
 ) -> R {
-    // SAFETY: the data was stored by `Registration::register` and is released
-    // only after `unregister_netdev` (or a failed `register_netdevice`),
-    // which waits for running callbacks.
-    let data = unsafe { <Arc<T> as ForeignOwnable>::borrow(*xtun_driver_data(dev)) };
+    // SAFETY: as `bound_of`, guaranteed by the caller.
+    let bound = unsafe { bound_of::<T>(dev) };
     // SAFETY: (un)registration waits for this callback: the device is live
     // for its duration, and the borrow cannot outlive it.
-    f(&data, unsafe { NetDev::from_raw(dev) })
+    f(&bound.data, unsafe { NetDev::from_raw(dev) })
+}
+
+/// The private area of `dev`.
+///
+/// # Safety
+///
+/// As [`with_data`]; the result must not outlive the callback.
+unsafe fn bound_of<'a, T: NetDevOps>(dev: *mut bindings::net_device) -> &'a Bound<T> {
+    // SAFETY: the box was stored by `Registration::register` and is released
+    // only after `unregister_netdev` (or a failed `register_netdevice`),
+    // which waits for running callbacks.
+    unsafe { <KBox<Bound<T>> as ForeignOwnable>::borrow(*xtun_driver_data(dev)) }
 }
 
 /// # Safety
@@ -485,13 +538,13 @@ unsafe extern "C" fn ndo_start_xmit_callback<T: NetDevOps>(
 unsafe extern "C" fn ndo_uninit_callback<T: NetDevOps>(dev: *mut bindings::net_device) {
     // SAFETY: `ndo_uninit` runs in process context, under RTNL (a mutex).
     let ctx = unsafe { Process::new() };
-    // SAFETY: guaranteed by the caller.
-    unsafe {
-        with_data::<T, _>(dev, |data, _| {
-            data.slot().clear(&ctx);
-            data.uninit(&ctx);
-        })
-    };
+    // No `&NetDev` here: on `register_netdevice`'s error path the device's
+    // per-CPU stats are already freed when `ndo_uninit` runs (dev.c
+    // err_free_pcpu, then err_uninit).
+    // SAFETY: guaranteed by the caller; `bound` does not outlive the call.
+    let bound = unsafe { bound_of::<T>(dev) };
+    bound.slot().clear(&ctx);
+    bound.data.uninit(&ctx);
 }
 
 /// The shim's `struct xtun_netdev_vtable`: a device's callbacks.
