@@ -96,6 +96,17 @@ pub(crate) struct Config {
 
 /// `NETDEV_TX_OK` (`enum netdev_tx`, int-sized) from `include/linux/netdevice.h`.
 const NETDEV_TX_OK: c_int = 0;
+/// `NET_XMIT_DROP`: the skb was consumed and dropped; without a qdisc the
+/// sender hears of it (`net_xmit_errno`: `ENOBUFS`), as from tun.
+const NET_XMIT_DROP: c_int = 1;
+
+/// What became of a frame handed to [`NetDevOps::start_xmit`].
+pub(crate) enum Xmit {
+    /// Taken for transmission.
+    Sent,
+    /// Dropped (and counted by the driver).
+    Dropped,
+}
 
 /// Ethernet header length (`ETH_HLEN`).
 pub(crate) const ETH_HLEN: usize = 14;
@@ -341,7 +352,7 @@ pub(crate) trait NetDevOps: Send + Sync + Sized + 'static {
     fn stop(&self, dev: &NetDev, ctx: &Process);
     /// `ndo_start_xmit`: the stack sends `skb`; the driver owns it now.
     /// Bottom halves are off (no [`Process`]): nothing here may sleep.
-    fn start_xmit(&self, dev: &NetDev, skb: TxSkb);
+    fn start_xmit(&self, dev: &NetDev, skb: TxSkb) -> Xmit;
     /// `ndo_uninit`: the device is going away; [`NetDevOps::slot`] is
     /// already empty, so waiters can see it.
     fn uninit(&self, ctx: &Process);
@@ -523,13 +534,19 @@ unsafe extern "C" fn ndo_start_xmit_callback<T: NetDevOps>(
 ) -> c_int {
     // SAFETY: `ndo_start_xmit` hands us one reference to a valid skb; the
     // sender (pktgen) may hold another one.
-    match unsafe { TxSkb::from_xmit(skb) } {
+    let xmit = match unsafe { TxSkb::from_xmit(skb) } {
         // SAFETY: guaranteed by the caller.
         Some(skb) => unsafe { with_data::<T, _>(dev, |data, dev| data.start_xmit(dev, skb)) },
-        // SAFETY: `dev` is valid (guaranteed by the caller).
-        None => unsafe { xtun_stats_tx_dropped(dev) },
+        None => {
+            // SAFETY: `dev` is valid (guaranteed by the caller).
+            unsafe { xtun_stats_tx_dropped(dev) };
+            Xmit::Dropped
+        }
+    };
+    match xmit {
+        Xmit::Sent => NETDEV_TX_OK,
+        Xmit::Dropped => NET_XMIT_DROP,
     }
-    NETDEV_TX_OK
 }
 
 /// # Safety

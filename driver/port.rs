@@ -5,8 +5,10 @@
 //!
 //! - xmit queues whole frames for the reader, bounded by `tx_queue_len`
 //!   (default 500, exactly: the bound is checked under the queue's lock);
-//!   a frame that finds the queue full, or no reader attached, is dropped
-//!   and counted in tx_dropped (as tun does).
+//!   a frame that finds the queue full, or no reader attached, is dropped,
+//!   counted in tx_dropped and reported as `NET_XMIT_DROP` (as tun does):
+//!   with no qdisc, its sender gets `ENOBUFS` (packet sockets; UDP and
+//!   ping with `IP_RECVERR`).
 //! - read returns one whole frame; a shorter buffer gets the frame's head,
 //!   and the return value is still the frame's length (as tun).
 //! - write injects one frame; a rejected write counts rx_dropped.
@@ -28,7 +30,7 @@ use kernel::{
 
 use crate::chardev::{ebadfd, CharDevOps};
 use crate::context::Process;
-use crate::netdev::{self, DevSlot, NetDev, NetDevOps, ETH_HLEN, VLAN_HLEN};
+use crate::netdev::{self, DevSlot, NetDev, NetDevOps, Xmit, ETH_HLEN, VLAN_HLEN};
 use crate::skb::{Skb, SkbQueue, TxSkb};
 use crate::wait::{events::*, PollTable, WaitQueue};
 
@@ -151,7 +153,7 @@ impl NetDevOps for Port {
         self.readers.wake_all();
     }
 
-    fn start_xmit(&self, dev: &NetDev, skb: TxSkb) {
+    fn start_xmit(&self, dev: &NetDev, skb: TxSkb) -> Xmit {
         let limit = dev.tx_queue_len();
         // The first two checks pair with the grace period in `release` /
         // `stop`: an xmit that saw the port attached and running ends before
@@ -159,18 +161,20 @@ impl NetDevOps for Port {
         // for a full queue the work of `detach`.
         if !self.attached.load(Acquire) || !dev.is_running() || self.queue.len() >= limit {
             dev.count_tx_dropped();
-            return; // `skb` is dropped: the sender hears of it.
+            // `skb` is dropped; `Dropped` tells the sender (`ENOBUFS`).
+            return Xmit::Dropped;
         }
         let Ok(skb) = skb.detach() else {
             dev.count_tx_dropped();
-            return;
+            return Xmit::Dropped;
         };
         if self.queue.push_bounded(skb, limit).is_err() {
             dev.count_tx_dropped();
-            return; // another CPU filled the queue first
+            return Xmit::Dropped; // another CPU filled the queue first
         }
         dev.tx_started();
         self.readers.wake_if_waiting();
+        Xmit::Sent
     }
 }
 

@@ -38,7 +38,7 @@ const CHECKS: &[(&str, Check, &str)] = &[
     ("carrier", carrier, "carrier is on exactly while /dev/xtun is open"),
     ("blocked-reader", blocked_reader, "a reader blocked in read() sleeps through link down, reads after up"),
     ("mtu", mtu_limit, "the write limit follows the MTU"),
-    ("flood", flood, "with no reader the queue stays bounded, drops are counted, traffic recovers"),
+    ("flood", flood, "with no reader the queue stays bounded, drops are counted and ENOBUFS to the sender, traffic recovers"),
 ];
 
 fn main() {
@@ -424,13 +424,21 @@ fn flood() -> Result<(), String> {
     let frame = outgoing_frame(5);
     let (dropped, mem) = (stat("tx_dropped"), mem_available_kb());
     const SENT: u64 = 20_000;
+    // As tun without a qdisc: a frame the full queue drops is NET_XMIT_DROP,
+    // which the sender gets as ENOBUFS.
+    let mut nobufs = 0;
     for _ in 0..SENT {
-        sock.send(&frame).map_err(|e| format!("send while nobody reads: {e}"))?;
+        match sock.send(&frame) {
+            Ok(()) => {}
+            Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => nobufs += 1,
+            Err(e) => return Err(format!("send while nobody reads: {e}")),
+        }
     }
     let grew = stat("tx_dropped") - dropped;
     let mem_after = mem_available_kb();
-    println!("# sent {SENT} frames with no reader: tx_dropped +{grew}, MemAvailable {mem} -> {mem_after} kB");
+    println!("# sent {SENT} frames with no reader: tx_dropped +{grew}, ENOBUFS {nobufs}, MemAvailable {mem} -> {mem_after} kB");
     ensure(grew == SENT - qlen, || format!("tx_dropped grew by {grew}, want {}", SENT - qlen))?;
+    ensure(nobufs == SENT - qlen, || format!("{nobufs} sends got ENOBUFS, want one per drop ({})", SENT - qlen))?;
     ensure(mem_after + 8 * 1024 > mem, || "memory fell by more than 8 MiB".into())?;
     let mut queued = 0;
     while dev.read_frame(&mut buf).is_ok() {
