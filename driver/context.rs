@@ -13,6 +13,10 @@ use core::marker::PhantomData;
 /// nothing it calls can sleep.
 ///
 /// Neither `Send` nor `Sync`: it cannot leave the thread it was made for.
+/// It proves the context only where it was made: safe code can still use
+/// it inside an RCU read-side section or under a spinlock taken later, so
+/// the wrappers that sleep call [`Process::might_sleep`], which the debug
+/// kernel (`CONFIG_DEBUG_ATOMIC_SLEEP`, lockdep) turns into a warning.
 pub(crate) struct Process(PhantomData<*mut ()>);
 
 impl Process {
@@ -22,5 +26,11 @@ impl Process {
     /// neither interrupts nor bottom halves nor preemption disabled.
     pub(crate) unsafe fn new() -> Self {
         Self(PhantomData)
+    }
+
+    /// Warns (debug kernels) if the caller may not sleep after all.
+    #[track_caller]
+    pub(crate) fn might_sleep(&self) {
+        kernel::task::might_sleep();
     }
 }

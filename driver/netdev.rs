@@ -336,8 +336,9 @@ impl DevSlot {
 /// Waits until every xmit that started before the call has returned
 /// (`synchronize_net`, an RCU grace period: `ndo_start_xmit` runs with
 /// bottom halves off, a read-side critical section). Sleeps.
-pub(crate) fn wait_for_xmits(_ctx: &Process) {
-    // SAFETY: no precondition beyond a context that may sleep (`_ctx`).
+pub(crate) fn wait_for_xmits(ctx: &Process) {
+    ctx.might_sleep();
+    // SAFETY: no precondition beyond a context that may sleep (`ctx`).
     unsafe { synchronize_net() };
 }
 

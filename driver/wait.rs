@@ -54,7 +54,8 @@ impl WaitQueue {
     }
 
     /// Sleeps until `done()` is true. Fails with `ERESTARTSYS` on a signal.
-    pub(crate) fn wait_interruptible(&self, _ctx: &Process, mut done: impl FnMut() -> bool) -> Result {
+    pub(crate) fn wait_interruptible(&self, ctx: &Process, mut done: impl FnMut() -> bool) -> Result {
+        ctx.might_sleep();
         let entry = Opaque::<bindings::wait_queue_entry>::uninit();
         let entry = core::pin::pin!(entry);
         // SAFETY: `entry` is pinned on this stack frame and outlives its use
@@ -77,7 +78,7 @@ impl WaitQueue {
             if pending != 0 {
                 break Err(ERESTARTSYS);
             }
-            // SAFETY: sleeping is allowed: process context (`_ctx`), no lock held.
+            // SAFETY: sleeping is allowed: process context (`ctx`), no lock held.
             unsafe { bindings::schedule() };
         };
         // SAFETY: `head` and `entry` are valid; this is a no-op if the entry
