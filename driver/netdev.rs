@@ -308,9 +308,10 @@ impl DevSlot {
         let _rcu = rcu::read_lock();
         let ptr = NonNull::new(self.dev.load(Acquire))?;
         // SAFETY: non-null, so registered by the type invariants; `ndo_uninit`
-        // empties the slot and waits a grace period before the
-        // unregistration waits for references, so the one we take now is
-        // waited for.
+        // empties the slot, and the unregistration waits a grace period
+        // (dev.c `unregister_netdevice_many_notify`: `synchronize_net` after
+        // the `ndo_uninit` loop) before it waits for references, so the one
+        // we take now, inside an RCU read-side section, is waited for.
         unsafe { xtun_dev_hold(ptr.as_ptr()) };
         // INVARIANT: we own the reference just taken.
         Some(DevRef { ptr })
@@ -325,11 +326,13 @@ impl DevSlot {
         self.dev.store(dev.as_raw(), Release);
     }
 
-    /// Empties the slot and waits until no `get` that saw the device is
-    /// still taking its reference.
-    fn clear(&self, ctx: &Process) {
+    /// Empties the slot, from `ndo_uninit`. No grace period here: the
+    /// unregistration waits one (`synchronize_net` after the `ndo_uninit`
+    /// loop in `unregister_netdevice_many_notify`, dev.c) before it waits
+    /// for references, so a `get` that saw the device has taken its
+    /// reference by then; a batched unregister pays one, not one per device.
+    fn clear(&self) {
         self.dev.store(core::ptr::null_mut(), Release);
-        wait_for_xmits(ctx); // the same grace period: `synchronize_net`
     }
 }
 
@@ -561,7 +564,7 @@ unsafe extern "C" fn ndo_uninit_callback<T: NetDevOps>(dev: *mut bindings::net_d
     // err_free_pcpu, then err_uninit).
     // SAFETY: guaranteed by the caller; `bound` does not outlive the call.
     let bound = unsafe { bound_of::<T>(dev) };
-    bound.slot().clear(&ctx);
+    bound.slot().clear();
     bound.data.uninit(&ctx);
 }
 
