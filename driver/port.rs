@@ -136,7 +136,7 @@ impl NetDevOps for Port {
 
     fn open(&self, _dev: &NetDev, _ctx: &Process) -> Result {
         // Pollers waiting to write learn that they may.
-        self.readers.wake_all();
+        self.readers.wake(EPOLLOUT | EPOLLWRNORM);
         Ok(())
     }
 
@@ -149,8 +149,8 @@ impl NetDevOps for Port {
     }
 
     fn uninit(&self, _ctx: &Process) {
-        // Blocked readers see the device gone.
-        self.readers.wake_all();
+        // Blocked readers and pollers see the device gone.
+        self.readers.wake(EPOLLERR);
     }
 
     fn start_xmit(&self, dev: &NetDev, skb: TxSkb) -> Xmit {
@@ -173,7 +173,7 @@ impl NetDevOps for Port {
             return Xmit::Dropped; // another CPU filled the queue first
         }
         dev.tx_started();
-        self.readers.wake_if_waiting();
+        self.readers.wake_if_waiting(EPOLLIN | EPOLLRDNORM);
         Xmit::Sent
     }
 }

@@ -87,10 +87,10 @@ impl WaitQueue {
         result
     }
 
-    /// Wakes every waiter, if there is one (`wq_has_sleeper` + wake-up):
-    /// the hot path (xmit) then takes no wait-queue lock while the reader
-    /// is busy. Callable from any context.
-    pub(crate) fn wake_if_waiting(&self) {
+    /// Wakes the waiters for `events`, if there is one (`wq_has_sleeper`
+    /// + wake-up): the hot path (xmit) then takes no wait-queue lock while
+    /// the reader is busy. Callable from any context.
+    pub(crate) fn wake_if_waiting(&self, events: u32) {
         // SAFETY: `head` is initialised by the type invariants.
         //
         // Not lost: the caller published its change (e.g. queued a frame)
@@ -99,19 +99,25 @@ impl WaitQueue {
         // for readers, the `smp_mb` in `poll_wait` for pollers. So either
         // the waiter's re-check sees the change, or we see the waiter.
         if unsafe { xtun_wq_has_sleeper(self.head.get()) } {
-            self.wake_all();
+            self.wake(events);
         }
     }
 
-    /// Wakes every waiter (readers and pollers); callable from any context.
-    pub(crate) fn wake_all(&self) {
-        // SAFETY: `head` is initialised by the type invariants.
+    /// Wakes every blocked reader, and the pollers waiting for one of
+    /// `events` (a keyed wake-up, as tun's `sk_data_ready`/write space: a
+    /// poller that waits only for `EPOLLOUT` is not woken by every frame;
+    /// pollers always wait for `EPOLLERR`). Callable from any context.
+    pub(crate) fn wake(&self, events: u32) {
+        // SAFETY: `head` is initialised by the type invariants; the key is
+        // a poll mask passed by value, as `wake_up_poll` does, which poll's
+        // and epoll's wake functions compare with what they wait for (the
+        // readers' `autoremove_wake_function` ignores it).
         unsafe {
             bindings::__wake_up(
                 self.head.get(),
                 bindings::TASK_INTERRUPTIBLE,
-                0,
-                core::ptr::null_mut(),
+                1,
+                events as usize as *mut c_void,
             )
         };
     }
