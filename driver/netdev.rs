@@ -50,8 +50,8 @@ extern "C" {
     fn netif_carrier_on(dev: *mut bindings::net_device);
     fn netif_carrier_off(dev: *mut bindings::net_device);
     fn synchronize_net();
-    fn xtun_dev_hold(dev: *mut bindings::net_device);
-    fn xtun_dev_put(dev: *mut bindings::net_device);
+    fn xtun_dev_hold(dev: *mut bindings::net_device, tracker: *mut *mut c_void);
+    fn xtun_dev_put(dev: *mut bindings::net_device, tracker: *mut *mut c_void);
 }
 
 /// How a device got its name (`NET_NAME_*`, include/uapi/linux/netdevice.h),
@@ -243,7 +243,7 @@ impl NetDev {
     }
 }
 
-/// A counted reference (`dev_hold`) to a device, taken from a [`DevSlot`]
+/// A counted, tracked reference (`netdev_hold`) to a device, taken from a [`DevSlot`]
 /// while the device was registered. Unregistration waits for it
 /// (`netdev_wait_allrefs`) before it frees the device's stats, so the
 /// device stays live while this exists. Hold it briefly: `ip link del`
@@ -251,9 +251,12 @@ impl NetDev {
 ///
 /// # Invariants
 ///
-/// `ptr` satisfies the invariants of [`NetDev`] and we own one reference.
+/// `ptr` satisfies the invariants of [`NetDev`] and we own one reference,
+/// taken with `tracker` (a `netdevice_tracker`, which may move: the
+/// reference tracker keeps no pointer to it).
 pub(crate) struct DevRef {
     ptr: NonNull<bindings::net_device>,
+    tracker: *mut c_void,
 }
 
 impl core::ops::Deref for DevRef {
@@ -268,7 +271,7 @@ impl core::ops::Deref for DevRef {
 impl Drop for DevRef {
     fn drop(&mut self) {
         // SAFETY: we own one reference, by the type invariants.
-        unsafe { xtun_dev_put(self.ptr.as_ptr()) };
+        unsafe { xtun_dev_put(self.ptr.as_ptr(), &mut self.tracker) };
     }
 }
 
@@ -307,14 +310,16 @@ impl DevSlot {
     pub(crate) fn get(&self) -> Option<DevRef> {
         let _rcu = rcu::read_lock();
         let ptr = NonNull::new(self.dev.load(Acquire))?;
+        let mut tracker = core::ptr::null_mut();
         // SAFETY: non-null, so registered by the type invariants; `ndo_uninit`
         // empties the slot, and the unregistration waits a grace period
         // (dev.c `unregister_netdevice_many_notify`: `synchronize_net` after
         // the `ndo_uninit` loop) before it waits for references, so the one
-        // we take now, inside an RCU read-side section, is waited for.
-        unsafe { xtun_dev_hold(ptr.as_ptr()) };
-        // INVARIANT: we own the reference just taken.
-        Some(DevRef { ptr })
+        // we take now, inside an RCU read-side section, is waited for;
+        // `tracker` is a valid slot for its tracker.
+        unsafe { xtun_dev_hold(ptr.as_ptr(), &mut tracker) };
+        // INVARIANT: we own the reference just taken, with `tracker`.
+        Some(DevRef { ptr, tracker })
     }
 
     /// Whether the device is still registered (a snapshot).

@@ -14,7 +14,6 @@
 
 #include "xtun_shim.h"
 
-#define XTUN_VERSION "0.1.0"
 
 /* The private area: the Rust callbacks for this device and its data. */
 struct xtun_priv {
@@ -63,7 +62,8 @@ static void xtun_get_drvinfo(struct net_device *dev,
 			     struct ethtool_drvinfo *info)
 {
 	strscpy(info->driver, KBUILD_MODNAME, sizeof(info->driver));
-	strscpy(info->version, XTUN_VERSION, sizeof(info->version));
+	/* No driver version (upstream rejects them): the ethtool core has
+	 * already filled in the kernel release. */
 	strscpy(info->bus_info, "xtun", sizeof(info->bus_info));
 }
 
@@ -131,14 +131,17 @@ void **xtun_driver_data(struct net_device *dev)
 	return &((struct xtun_priv *)netdev_priv(dev))->data;
 }
 
-void xtun_dev_hold(struct net_device *dev)
+/* A tracked reference (CONFIG_NET_DEV_REFCNT_TRACKER names its holder in
+ * leak reports); Rust keeps the tracker in a pointer-sized slot. */
+void xtun_dev_hold(struct net_device *dev, void **tracker)
 {
-	dev_hold(dev);
+	BUILD_BUG_ON(sizeof(netdevice_tracker) > sizeof(*tracker));
+	netdev_hold(dev, (netdevice_tracker *)tracker, GFP_ATOMIC);
 }
 
-void xtun_dev_put(struct net_device *dev)
+void xtun_dev_put(struct net_device *dev, void **tracker)
 {
-	dev_put(dev);
+	netdev_put(dev, (netdevice_tracker *)tracker);
 }
 
 /* With lltx the driver stamps trans_start itself (for bonding's ARP monitor). */

@@ -42,8 +42,8 @@ struct net_device *xtun_alloc_netdev(const char *name,
 void xtun_dev_configure(struct net_device *dev,
 			const struct xtun_dev_config *cfg);
 void **xtun_driver_data(struct net_device *dev);
-void xtun_dev_hold(struct net_device *dev);
-void xtun_dev_put(struct net_device *dev);
+void xtun_dev_hold(struct net_device *dev, void **tracker);
+void xtun_dev_put(struct net_device *dev, void **tracker);
 void xtun_dev_tx_started(struct net_device *dev);
 unsigned int xtun_dev_mtu(const struct net_device *dev);
 unsigned int xtun_dev_tx_queue_len(const struct net_device *dev);
