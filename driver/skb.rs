@@ -16,11 +16,22 @@ use crate::context::Process;
 use crate::netdev::NetDev;
 
 extern "C" {
-    fn xtun_skb_max_head() -> u32;
-    fn xtun_alloc_skb_linear(dev: *mut bindings::net_device, len: u32) -> *mut bindings::sk_buff;
-    fn xtun_alloc_skb_paged(linear: u32, paged: u32) -> *mut bindings::sk_buff;
-    fn xtun_skb_share_check(skb: *mut bindings::sk_buff) -> *mut bindings::sk_buff;
-    fn xtun_skb_orphan_frags_rx(skb: *mut bindings::sk_buff) -> c_int;
+    fn xtun_skb_max_head(headroom: u32) -> u32;
+    fn xtun_alloc_skb_linear(
+        dev: *mut bindings::net_device,
+        headroom: u32,
+        len: u32,
+        gfp: bindings::gfp_t,
+    ) -> *mut bindings::sk_buff;
+    fn xtun_alloc_skb_paged(
+        headroom: u32,
+        linear: u32,
+        paged: u32,
+        order: u32,
+        gfp: bindings::gfp_t,
+    ) -> *mut bindings::sk_buff;
+    fn xtun_skb_share_check(skb: *mut bindings::sk_buff, gfp: bindings::gfp_t) -> *mut bindings::sk_buff;
+    fn xtun_skb_orphan_frags_rx(skb: *mut bindings::sk_buff, gfp: bindings::gfp_t) -> c_int;
     fn xtun_skb_tx_timestamp(skb: *mut bindings::sk_buff);
     fn xtun_skb_orphan(skb: *mut bindings::sk_buff);
     fn xtun_nf_reset_ct(skb: *mut bindings::sk_buff);
@@ -80,17 +91,24 @@ impl Skb {
         src: &mut IovIterSource<'_>,
         _ctx: &Process,
     ) -> Result<Self> {
+        // As tun: `NET_IP_ALIGN` headroom aligns the IP header behind the
+        // 14-byte Ethernet header (0 on x86, where unaligned loads are
+        // cheap); fragment pages of at most `PAGE_ALLOC_COSTLY_ORDER`, the
+        // largest order the allocator tries hard for.
+        const HEADROOM: u32 = bindings::NET_IP_ALIGN;
+        const FRAG_ORDER: u32 = bindings::PAGE_ALLOC_COSTLY_ORDER;
         let len_int = c_int::try_from(len).map_err(|_| EMSGSIZE)?;
         let len32 = len_int as u32;
         // SAFETY: no precondition.
-        let max_head = unsafe { xtun_skb_max_head() };
+        let max_head = unsafe { xtun_skb_max_head(HEADROOM) };
+        let gfp = bindings::GFP_KERNEL;
         let raw = if len32 <= max_head {
             // SAFETY: `dev` is live by the type invariants of `NetDev`; the
-            // allocation may sleep (`_ctx`).
-            unsafe { xtun_alloc_skb_linear(dev.as_raw(), len32) }
+            // allocation may sleep (`_ctx`): GFP_KERNEL.
+            unsafe { xtun_alloc_skb_linear(dev.as_raw(), HEADROOM, len32, gfp) }
         } else {
-            // SAFETY: the allocation may sleep (`_ctx`).
-            unsafe { xtun_alloc_skb_paged(max_head, len32 - max_head) }
+            // SAFETY: the allocation may sleep (`_ctx`): GFP_KERNEL.
+            unsafe { xtun_alloc_skb_paged(HEADROOM, max_head, len32 - max_head, FRAG_ORDER, gfp) }
         };
         // SAFETY: a freshly allocated skb is valid and ours alone. Its `len`
         // data bytes are uninitialised: no Rust reference to them is made,
@@ -159,8 +177,9 @@ impl TxSkb {
     ///
     /// `ptr` must be a valid skb of which the caller owns one reference.
     pub(crate) unsafe fn from_xmit(ptr: *mut bindings::sk_buff) -> Option<Self> {
-        // SAFETY: the caller owns a reference, which `skb_share_check` consumes.
-        let ptr = unsafe { xtun_skb_share_check(ptr) };
+        // SAFETY: the caller owns a reference, which `skb_share_check`
+        // consumes; xmit runs with bottom halves off: GFP_ATOMIC.
+        let ptr = unsafe { xtun_skb_share_check(ptr, bindings::GFP_ATOMIC) };
         // SAFETY: `skb_share_check` returned null, `ptr` with `users == 1`,
         // or a fresh clone (`users == 1`): either way the only reference.
         unsafe { Skb::from_raw(ptr) }.map(Self)
@@ -175,7 +194,7 @@ impl TxSkb {
         let ptr = self.0.ptr.as_ptr();
         // SAFETY: `ptr` is valid and ours alone by the invariants of `Skb`;
         // xmit runs with bottom halves off, where GFP_ATOMIC is allowed.
-        if unsafe { xtun_skb_orphan_frags_rx(ptr) } != 0 {
+        if unsafe { xtun_skb_orphan_frags_rx(ptr, bindings::GFP_ATOMIC) } != 0 {
             return Err(ENOMEM); // `self` is dropped: the sender hears of it.
         }
         // SAFETY: as above; the stamp goes to the socket, still attached.

@@ -219,33 +219,39 @@ void xtun_local_bh_enable(void)
 	local_bh_enable();
 }
 
-/* The largest linear part that fits one page (tun's good_linear). */
-unsigned int xtun_skb_max_head(void)
+/* SKB_MAX_HEAD: the largest linear part after `headroom` in one page. */
+unsigned int xtun_skb_max_head(unsigned int headroom)
 {
-	return SKB_MAX_HEAD(NET_IP_ALIGN);
+	return SKB_MAX_HEAD(headroom);
 }
 
-/* A linear skb holding `len` (uninitialised) bytes. */
-struct sk_buff *xtun_alloc_skb_linear(struct net_device *dev, unsigned int len)
+/* A linear skb holding `len` (uninitialised) bytes after `headroom`. */
+struct sk_buff *xtun_alloc_skb_linear(struct net_device *dev,
+				      unsigned int headroom, unsigned int len,
+				      gfp_t gfp)
 {
-	struct sk_buff *skb = __netdev_alloc_skb_ip_align(dev, len, GFP_KERNEL);
+	struct sk_buff *skb = __netdev_alloc_skb(dev, headroom + len, gfp);
 
-	if (skb)
+	if (skb) {
+		skb_reserve(skb, headroom);
 		skb_put(skb, len);
+	}
 	return skb;
 }
 
-/* `linear` bytes in the head, `paged` in page fragments (tun_alloc_skb). */
-struct sk_buff *xtun_alloc_skb_paged(unsigned int linear, unsigned int paged)
+/* `linear` bytes in the head after `headroom`, `paged` in page fragments
+ * of at most `order` (alloc_skb_with_frags, as tun_alloc_skb). */
+struct sk_buff *xtun_alloc_skb_paged(unsigned int headroom, unsigned int linear,
+				     unsigned int paged, unsigned int order,
+				     gfp_t gfp)
 {
 	struct sk_buff *skb;
 	int err;
 
-	skb = alloc_skb_with_frags(NET_IP_ALIGN + linear, paged,
-				   PAGE_ALLOC_COSTLY_ORDER, &err, GFP_KERNEL);
+	skb = alloc_skb_with_frags(headroom + linear, paged, order, &err, gfp);
 	if (!skb)
 		return NULL;
-	skb_reserve(skb, NET_IP_ALIGN);
+	skb_reserve(skb, headroom);
 	skb_put(skb, linear);
 	skb->data_len = paged;
 	skb->len += paged;
@@ -253,14 +259,14 @@ struct sk_buff *xtun_alloc_skb_paged(unsigned int linear, unsigned int paged)
 }
 
 /* Frees the caller's reference and returns a clone if someone else holds one. */
-struct sk_buff *xtun_skb_share_check(struct sk_buff *skb)
+struct sk_buff *xtun_skb_share_check(struct sk_buff *skb, gfp_t gfp)
 {
-	return skb_share_check(skb, GFP_ATOMIC);
+	return skb_share_check(skb, gfp);
 }
 
-int xtun_skb_orphan_frags_rx(struct sk_buff *skb)
+int xtun_skb_orphan_frags_rx(struct sk_buff *skb, gfp_t gfp)
 {
-	return skb_orphan_frags_rx(skb, GFP_ATOMIC);
+	return skb_orphan_frags_rx(skb, gfp);
 }
 
 void xtun_skb_tx_timestamp(struct sk_buff *skb)

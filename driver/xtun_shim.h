@@ -56,11 +56,15 @@ bool xtun_pskb_may_pull(struct sk_buff *skb, unsigned int len);
 void xtun_eth_rx_headers(struct sk_buff *skb, struct net_device *dev);
 void xtun_local_bh_disable(void);
 void xtun_local_bh_enable(void);
-unsigned int xtun_skb_max_head(void);
-struct sk_buff *xtun_alloc_skb_linear(struct net_device *dev, unsigned int len);
-struct sk_buff *xtun_alloc_skb_paged(unsigned int linear, unsigned int paged);
-struct sk_buff *xtun_skb_share_check(struct sk_buff *skb);
-int xtun_skb_orphan_frags_rx(struct sk_buff *skb);
+unsigned int xtun_skb_max_head(unsigned int headroom);
+struct sk_buff *xtun_alloc_skb_linear(struct net_device *dev,
+				      unsigned int headroom, unsigned int len,
+				      gfp_t gfp);
+struct sk_buff *xtun_alloc_skb_paged(unsigned int headroom, unsigned int linear,
+				     unsigned int paged, unsigned int order,
+				     gfp_t gfp);
+struct sk_buff *xtun_skb_share_check(struct sk_buff *skb, gfp_t gfp);
+int xtun_skb_orphan_frags_rx(struct sk_buff *skb, gfp_t gfp);
 void xtun_skb_tx_timestamp(struct sk_buff *skb);
 void xtun_skb_orphan(struct sk_buff *skb);
 void xtun_nf_reset_ct(struct sk_buff *skb);
