@@ -2,45 +2,45 @@
 
 //! A misc character device, shaped like `kernel::miscdevice`, with the two
 //! things that one lacks: `poll`, and a `file_operations` table whose `.owner`
-//! pins the module while a file is open (the table lives in the C shim).
+//! pins the module while a file is open.
 //!
 //! C headers: [`include/linux/miscdevice.h`](srctree/include/linux/miscdevice.h).
 
+use core::marker::PhantomData;
 use kernel::{
     bindings,
     error::to_result,
-    fs::File,
     iov::{IovIterDest, IovIterSource},
     prelude::*,
     sync::Arc,
     types::{ForeignOwnable, Opaque},
 };
 
+use crate::context::Process;
 use crate::wait::PollTable;
-
-// `file_operations` ends in a zero-sized marker field that the lint calls
-// FFI-unsafe; we only ever take the table's address.
-#[allow(improper_ctypes)]
-extern "C" {
-    /// The shim's table, pointing at the callbacks that
-    /// [`export_chardev_callbacks`] defines.
-    static xtun_fops: bindings::file_operations;
-}
 
 /// `O_NONBLOCK` and `IOCB_NOWAIT`: the caller asked not to sleep.
 const O_NONBLOCK: u32 = bindings::O_NONBLOCK;
 /// `IOCB_NOWAIT` is `RWF_NOWAIT` (include/linux/fs.h), a macro bindgen skips.
 const IOCB_NOWAIT: i32 = 0x8;
+/// `FMODE_NOWAIT` (include/linux/fs.h), a macro bindgen skips.
+const FMODE_NOWAIT: bindings::fmode_t = 1 << 27;
+
+/// `EBADFD`, which `kernel::error::code` lacks: what tun returns for a file
+/// whose device is gone.
+pub(crate) fn ebadfd() -> Error {
+    Error::from_errno(-(bindings::EBADFD as i32))
+}
 
 /// What a driver implements to back the device; one `Arc<Self>` is shared by
 /// every open file.
 pub(crate) trait CharDevOps: Send + Sync + Sized + 'static {
-    fn open(&self) -> Result;
-    fn release(&self);
-    fn read(&self, dst: &mut IovIterDest<'_>, nonblock: bool) -> Result<usize>;
-    fn write(&self, src: &mut IovIterSource<'_>) -> Result<usize>;
+    fn open(&self, ctx: &Process) -> Result;
+    fn release(&self, ctx: &Process);
+    fn read(&self, dst: &mut IovIterDest<'_>, nonblock: bool, ctx: &Process) -> Result<usize>;
+    fn write(&self, src: &mut IovIterSource<'_>, ctx: &Process) -> Result<usize>;
     /// Returns the ready mask (`EPOLL*`) after registering with `table`.
-    fn poll(&self, table: &PollTable<'_>) -> u32;
+    fn poll(&self, table: &PollTable<'_>, ctx: &Process) -> u32;
 }
 
 /// A registered misc device.
@@ -70,8 +70,8 @@ impl<T: CharDevOps> Registration<T> {
                 let mut misc: bindings::miscdevice = pin_init::zeroed();
                 misc.minor = bindings::MISC_DYNAMIC_MINOR as i32;
                 misc.name = name.as_char_ptr();
-                // The shim's table is a static that lives forever.
-                misc.fops = &raw const xtun_fops;
+                // A promoted constant: it lives forever.
+                misc.fops = &VTable::<T>::FOPS;
                 // SAFETY: `slot` is valid for writes and pinned; it is
                 // deregistered in `drop` before its memory goes away.
                 unsafe {
@@ -107,9 +107,9 @@ unsafe fn file_data<'a, T: CharDevOps>(file: *mut bindings::file) -> &'a T {
 
 /// # Safety
 ///
-/// Only the shim's `file_operations` may call this, for `open` on a device
-/// registered by [`Registration<T>`].
-pub(crate) unsafe fn open_callback<T: CharDevOps>(
+/// Only [`VTable<T>`]'s `file_operations` may call this, for `open` on a
+/// device registered by [`Registration<T>`].
+unsafe extern "C" fn open_callback<T: CharDevOps>(
     inode: *mut bindings::inode,
     file: *mut bindings::file,
 ) -> c_int {
@@ -120,12 +120,18 @@ pub(crate) unsafe fn open_callback<T: CharDevOps>(
         let misc = (*file).private_data.cast::<Opaque<bindings::miscdevice>>();
         &*kernel::container_of!(misc, Registration<T>, misc)
     };
-    if let Err(e) = reg.data.open() {
+    // SAFETY: file operations run in process context.
+    let ctx = unsafe { Process::new() };
+    if let Err(e) = reg.data.open(&ctx) {
         return e.to_errno();
     }
     // Frames are datagrams: no file position (as tun).
     // SAFETY: `inode` and `file` are valid for the duration of open.
     unsafe { bindings::stream_open(inode, file) };
+    // As tun: read and write honour IOCB_NOWAIT (io_uring, RWF_NOWAIT),
+    // which the VFS refuses with EOPNOTSUPP unless the file says so.
+    // SAFETY: open may set `f_mode` flags; nothing else sees the file yet.
+    unsafe { (*file).f_mode |= FMODE_NOWAIT };
     // SAFETY: open owns `private_data`; `release_callback` takes it back.
     unsafe { (*file).private_data = reg.data.clone().into_foreign() };
     0
@@ -134,20 +140,21 @@ pub(crate) unsafe fn open_callback<T: CharDevOps>(
 /// # Safety
 ///
 /// As [`open_callback`], for `release`.
-pub(crate) unsafe fn release_callback<T: CharDevOps>(
+unsafe extern "C" fn release_callback<T: CharDevOps>(
     _inode: *mut bindings::inode,
     file: *mut bindings::file,
 ) -> c_int {
     // SAFETY: release owns `private_data`, stored by `open_callback`.
     let data = unsafe { <Arc<T> as ForeignOwnable>::from_foreign((*file).private_data) };
-    data.release();
+    // SAFETY: file operations run in process context.
+    data.release(&unsafe { Process::new() });
     0
 }
 
 /// # Safety
 ///
 /// As [`open_callback`], for `read_iter`: `kiocb` and `iter` are valid.
-pub(crate) unsafe fn read_iter_callback<T: CharDevOps>(
+unsafe extern "C" fn read_iter_callback<T: CharDevOps>(
     kiocb: *mut bindings::kiocb,
     iter: *mut bindings::iov_iter,
 ) -> isize {
@@ -155,7 +162,8 @@ pub(crate) unsafe fn read_iter_callback<T: CharDevOps>(
     let (file, nonblock) = unsafe { ((*kiocb).ki_filp, is_nonblocking(kiocb)) };
     // SAFETY: the file is open; `iter` is a valid destination iterator.
     let (data, dst) = unsafe { (file_data::<T>(file), IovIterDest::from_raw(iter)) };
-    match data.read(dst, nonblock) {
+    // SAFETY: file operations run in process context.
+    match data.read(dst, nonblock, &unsafe { Process::new() }) {
         Ok(n) => n as isize,
         Err(e) => e.to_errno() as isize,
     }
@@ -164,13 +172,14 @@ pub(crate) unsafe fn read_iter_callback<T: CharDevOps>(
 /// # Safety
 ///
 /// As [`open_callback`], for `write_iter`: `kiocb` and `iter` are valid.
-pub(crate) unsafe fn write_iter_callback<T: CharDevOps>(
+unsafe extern "C" fn write_iter_callback<T: CharDevOps>(
     kiocb: *mut bindings::kiocb,
     iter: *mut bindings::iov_iter,
 ) -> isize {
     // SAFETY: the file is open; `iter` is a valid source iterator.
     let (data, src) = unsafe { (file_data::<T>((*kiocb).ki_filp), IovIterSource::from_raw(iter)) };
-    match data.write(src) {
+    // SAFETY: file operations run in process context.
+    match data.write(src, &unsafe { Process::new() }) {
         Ok(n) => n as isize,
         Err(e) => e.to_errno() as isize,
     }
@@ -179,15 +188,16 @@ pub(crate) unsafe fn write_iter_callback<T: CharDevOps>(
 /// # Safety
 ///
 /// As [`open_callback`], for `poll`: `table` is null or valid for this call.
-pub(crate) unsafe fn poll_callback<T: CharDevOps>(
+unsafe extern "C" fn poll_callback<T: CharDevOps>(
     file: *mut bindings::file,
     table: *mut bindings::poll_table,
 ) -> bindings::__poll_t {
-    // SAFETY: the file is open, so valid, and has no fdget_pos region here.
-    let (data, file_ref) = unsafe { (file_data::<T>(file), File::from_raw_file(file)) };
-    // SAFETY: `table` is null or valid for this poll call on `file`.
-    let table = unsafe { PollTable::from_raw(table, file_ref) };
-    data.poll(&table)
+    // SAFETY: the file is open.
+    let data = unsafe { file_data::<T>(file) };
+    // SAFETY: `file` is valid and `table` null or valid for this poll call.
+    let table = unsafe { PollTable::from_raw(table, file) };
+    // SAFETY: file operations run in process context.
+    data.poll(&table, &unsafe { Process::new() })
 }
 
 /// # Safety
@@ -199,53 +209,19 @@ unsafe fn is_nonblocking(kiocb: *mut bindings::kiocb) -> bool {
     f_flags & O_NONBLOCK != 0 || ki_flags & IOCB_NOWAIT != 0
 }
 
-/// Exports the `file_operations` callbacks that the C shim's table names.
-macro_rules! export_chardev_callbacks {
-    ($t:ty) => {
-        #[no_mangle]
-        unsafe extern "C" fn xtun_chr_open_callback(
-            inode: *mut kernel::bindings::inode,
-            file: *mut kernel::bindings::file,
-        ) -> kernel::ffi::c_int {
-            // SAFETY: called only through the shim's `file_operations`.
-            unsafe { $crate::chardev::open_callback::<$t>(inode, file) }
-        }
+/// The `file_operations` for `T`, one table per type, built at compile
+/// time (as `kernel::miscdevice`), whose `.owner` pins the module while a
+/// file is open.
+struct VTable<T>(PhantomData<T>);
 
-        #[no_mangle]
-        unsafe extern "C" fn xtun_chr_release_callback(
-            inode: *mut kernel::bindings::inode,
-            file: *mut kernel::bindings::file,
-        ) -> kernel::ffi::c_int {
-            // SAFETY: called only through the shim's `file_operations`.
-            unsafe { $crate::chardev::release_callback::<$t>(inode, file) }
-        }
-
-        #[no_mangle]
-        unsafe extern "C" fn xtun_chr_read_iter_callback(
-            kiocb: *mut kernel::bindings::kiocb,
-            iter: *mut kernel::bindings::iov_iter,
-        ) -> isize {
-            // SAFETY: called only through the shim's `file_operations`.
-            unsafe { $crate::chardev::read_iter_callback::<$t>(kiocb, iter) }
-        }
-
-        #[no_mangle]
-        unsafe extern "C" fn xtun_chr_write_iter_callback(
-            kiocb: *mut kernel::bindings::kiocb,
-            iter: *mut kernel::bindings::iov_iter,
-        ) -> isize {
-            // SAFETY: called only through the shim's `file_operations`.
-            unsafe { $crate::chardev::write_iter_callback::<$t>(kiocb, iter) }
-        }
-
-        #[no_mangle]
-        unsafe extern "C" fn xtun_chr_poll_callback(
-            file: *mut kernel::bindings::file,
-            table: *mut kernel::bindings::poll_table,
-        ) -> kernel::bindings::__poll_t {
-            // SAFETY: called only through the shim's `file_operations`.
-            unsafe { $crate::chardev::poll_callback::<$t>(file, table) }
-        }
+impl<T: CharDevOps> VTable<T> {
+    const FOPS: bindings::file_operations = bindings::file_operations {
+        owner: crate::THIS_MODULE.as_ptr(),
+        open: Some(open_callback::<T>),
+        release: Some(release_callback::<T>),
+        read_iter: Some(read_iter_callback::<T>),
+        write_iter: Some(write_iter_callback::<T>),
+        poll: Some(poll_callback::<T>),
+        ..pin_init::zeroed()
     };
 }
-pub(crate) use export_chardev_callbacks;

@@ -11,14 +11,22 @@ use kernel::{
     bindings,
     error::from_result,
     prelude::*,
-    sync::Arc,
-    types::ForeignOwnable,
+    sync::{
+        atomic::{Acquire, Atomic, Full, Relaxed, Release},
+        rcu, Arc,
+    },
+    types::{ForeignOwnable, Opaque},
 };
 
-use crate::skb::Skb;
+use crate::context::Process;
+use crate::skb::{Skb, TxSkb};
 
 extern "C" {
-    fn xtun_alloc_netdev(name: *const c_char) -> *mut bindings::net_device;
+    fn xtun_alloc_netdev(
+        name: *const c_char,
+        name_assign_type: u8,
+        vtable: *const NetDevVTable,
+    ) -> *mut bindings::net_device;
     fn xtun_driver_data(dev: *mut bindings::net_device) -> *mut *mut c_void;
     fn xtun_dev_tx_started(dev: *mut bindings::net_device);
     fn xtun_dev_mtu(dev: *const bindings::net_device) -> u32;
@@ -28,34 +36,98 @@ extern "C" {
     fn xtun_stats_rx_dropped(dev: *mut bindings::net_device);
     fn xtun_stats_tx(dev: *mut bindings::net_device, len: u32);
     fn xtun_stats_tx_dropped(dev: *mut bindings::net_device);
-    fn xtun_receive_eth(skb: *mut bindings::sk_buff, dev: *mut bindings::net_device);
-    fn register_netdev(dev: *mut bindings::net_device) -> c_int;
+    fn xtun_dev_configure(dev: *mut bindings::net_device, config: *const Config);
+    fn xtun_pskb_may_pull(skb: *mut bindings::sk_buff, len: c_uint) -> bool;
+    fn xtun_eth_rx_headers(skb: *mut bindings::sk_buff, dev: *mut bindings::net_device);
+    fn xtun_local_bh_disable();
+    fn xtun_local_bh_enable();
+    fn netif_receive_skb(skb: *mut bindings::sk_buff) -> c_int;
+    fn register_netdevice(dev: *mut bindings::net_device) -> c_int;
+    fn rtnl_lock();
+    fn rtnl_unlock();
     fn unregister_netdev(dev: *mut bindings::net_device);
     fn free_netdev(dev: *mut bindings::net_device);
     fn netif_carrier_on(dev: *mut bindings::net_device);
     fn netif_carrier_off(dev: *mut bindings::net_device);
+    fn synchronize_net();
+    fn xtun_dev_hold(dev: *mut bindings::net_device, tracker: *mut *mut c_void);
+    fn xtun_dev_put(dev: *mut bindings::net_device, tracker: *mut *mut c_void);
+}
+
+/// How a device got its name (`NET_NAME_*`, include/uapi/linux/netdevice.h),
+/// shown in `/sys/class/net/NAME/name_assign_type`; udev renames only
+/// devices the kernel enumerated.
+#[derive(Clone, Copy)]
+#[repr(u8)]
+#[allow(dead_code)] // the kinds devices made on demand will use
+pub(crate) enum NameType {
+    /// Enumerated by the kernel from a template (`xtun%d`).
+    Enum = 1,
+    /// Chosen by the driver, the same on every boot (`lo`, `xtun`).
+    Predictable = 2,
+    /// Given by user space.
+    User = 3,
+}
+
+/// What a driver decides about its device, applied before registration
+/// (`struct xtun_dev_config` in the shim: the same layout).
+#[repr(C)]
+pub(crate) struct Config {
+    /// `tx_queue_len`, the default bound of the driver's queue.
+    pub(crate) tx_queue_len: u32,
+    pub(crate) min_mtu: u32,
+    pub(crate) max_mtu: u32,
+    /// `NETIF_F_SG`: xmit may hand over scattered skbs.
+    pub(crate) sg: bool,
+    /// `NETIF_F_FRAGLIST`: xmit may hand over skbs with a frag list.
+    pub(crate) fraglist: bool,
+    /// The driver does its own xmit locking (`lltx`).
+    pub(crate) lltx: bool,
+    /// `IFF_NO_QUEUE`: no default qdisc.
+    pub(crate) no_queue: bool,
+    /// `IFF_LIVE_ADDR_CHANGE`: the MAC may change while up.
+    pub(crate) live_addr_change: bool,
+    /// `IFF_TX_SKB_SHARING`: xmit accepts an skb it may be handed again
+    /// (pktgen `clone_skb`, `burst`).
+    pub(crate) tx_skb_sharing: bool,
+    /// A random locally administered MAC (`eth_hw_addr_random`).
+    pub(crate) random_mac: bool,
 }
 
 /// `NETDEV_TX_OK` (`enum netdev_tx`, int-sized) from `include/linux/netdevice.h`.
 const NETDEV_TX_OK: c_int = 0;
+/// `NET_XMIT_DROP`: the skb was consumed and dropped; without a qdisc the
+/// sender hears of it (`net_xmit_errno`: `ENOBUFS`), as from tun.
+const NET_XMIT_DROP: c_int = 1;
+
+/// What became of a frame handed to [`NetDevOps::start_xmit`].
+pub(crate) enum Xmit {
+    /// Taken for transmission.
+    Sent,
+    /// Dropped (and counted by the driver).
+    Dropped,
+}
 
 /// Ethernet header length (`ETH_HLEN`).
 pub(crate) const ETH_HLEN: usize = 14;
+/// The smallest and largest Ethernet MTU (`ETH_MIN_MTU`, `ETH_MAX_MTU`).
+pub(crate) const ETH_MIN_MTU: u32 = 68;
+pub(crate) const ETH_MAX_MTU: u32 = 0xffff;
 /// An 802.1Q tag (`VLAN_HLEN`), which a frame may carry beyond the MTU.
 pub(crate) const VLAN_HLEN: usize = 4;
 
-/// A handle to an allocated net device.
+/// A net device, only ever seen by reference: `&NetDev` inside a
+/// `net_device_ops` callback (valid for that call), or through a [`DevRef`]
+/// taken from a [`DevSlot`]. There is no way to keep one beyond either, so
+/// no code can use a device after its unregistration has freed its state.
 ///
 /// # Invariants
 ///
-/// `ptr` points to a `net_device` allocated by `xtun_alloc_netdev` that stays
-/// allocated for as long as any `NetDev` naming it exists: only
-/// [`Registration`] frees it, after every user of the driver data (which
-/// holds the other `NetDev` copies) is gone.
-#[derive(Clone, Copy)]
-pub(crate) struct NetDev {
-    ptr: NonNull<bindings::net_device>,
-}
+/// A `&NetDev` points to a `net_device` that is registered, or whose
+/// unregistration waits for the code holding the reference (running
+/// callbacks; `DevRef`s): its per-CPU stats and state are live.
+#[repr(transparent)]
+pub(crate) struct NetDev(Opaque<bindings::net_device>);
 
 // SAFETY: the functions called through a `NetDev` may be called from any thread.
 unsafe impl Send for NetDev {}
@@ -63,29 +135,38 @@ unsafe impl Send for NetDev {}
 unsafe impl Sync for NetDev {}
 
 impl NetDev {
+    /// # Safety
+    ///
+    /// `ptr` must satisfy the type invariants for `'a`.
+    unsafe fn from_raw<'a>(ptr: *mut bindings::net_device) -> &'a NetDev {
+        // SAFETY: `NetDev` is a transparent wrapper of `net_device`; validity
+        // for `'a` is the caller's guarantee.
+        unsafe { &*ptr.cast() }
+    }
+
     pub(crate) fn as_raw(&self) -> *mut bindings::net_device {
-        self.ptr.as_ptr()
+        self.0.get()
     }
 
     /// Whether the interface is administratively up (`netif_running`).
     pub(crate) fn is_running(&self) -> bool {
-        // SAFETY: `ptr` is valid by the type invariants.
+        // SAFETY: the device is live by the type invariants.
         unsafe { xtun_dev_running(self.as_raw()) }
     }
 
     pub(crate) fn mtu(&self) -> usize {
-        // SAFETY: `ptr` is valid by the type invariants.
+        // SAFETY: the device is live by the type invariants.
         unsafe { xtun_dev_mtu(self.as_raw()) as usize }
     }
 
     pub(crate) fn tx_queue_len(&self) -> usize {
-        // SAFETY: `ptr` is valid by the type invariants.
+        // SAFETY: the device is live by the type invariants.
         unsafe { xtun_dev_tx_queue_len(self.as_raw()) as usize }
     }
 
     pub(crate) fn set_carrier(&self, on: bool) {
-        // SAFETY: `ptr` is valid by the type invariants; both functions may
-        // be called in process context at any time.
+        // SAFETY: the device is live by the type invariants; both functions
+        // may be called at any time.
         unsafe {
             if on {
                 netif_carrier_on(self.as_raw())
@@ -95,111 +176,305 @@ impl NetDev {
         }
     }
 
+    /// Notes that a frame was taken for transmission (`trans_start`): with
+    /// `lltx` the core does not, and bonding's ARP monitor reads it.
+    pub(crate) fn tx_started(&self) {
+        // SAFETY: the device is live by the type invariants.
+        unsafe { xtun_dev_tx_started(self.as_raw()) };
+    }
+
     pub(crate) fn count_rx(&self, len: usize) {
-        // SAFETY: `ptr` is valid by the type invariants.
+        // SAFETY: the device is live by the type invariants.
         unsafe { xtun_stats_rx(self.as_raw(), len as u32) };
     }
 
     pub(crate) fn count_rx_dropped(&self) {
-        // SAFETY: `ptr` is valid by the type invariants.
+        // SAFETY: the device is live by the type invariants.
         unsafe { xtun_stats_rx_dropped(self.as_raw()) };
     }
 
     pub(crate) fn count_tx(&self, len: usize) {
-        // SAFETY: `ptr` is valid by the type invariants.
+        // SAFETY: the device is live by the type invariants.
         unsafe { xtun_stats_tx(self.as_raw(), len as u32) };
     }
 
     pub(crate) fn count_tx_dropped(&self) {
-        // SAFETY: `ptr` is valid by the type invariants.
+        // SAFETY: the device is live by the type invariants.
         unsafe { xtun_stats_tx_dropped(self.as_raw()) };
     }
 
     /// Hands an Ethernet frame to the stack as if it arrived on the wire:
-    /// `eth_type_trans`, then `netif_receive_skb` in the caller's context with
-    /// bottom halves disabled, as tun does. Whatever the stack then drops, it
-    /// counts itself (core rx_dropped, protocol statistics).
-    pub(crate) fn receive(&self, skb: Skb) {
-        // SAFETY: `ptr` is valid; `netif_receive_skb` takes ownership of the
-        // skb; the caller is a process (`write`), where bottom halves may be
-        // disabled.
-        unsafe { xtun_receive_eth(skb.into_raw(), self.as_raw()) };
+    /// its headers set as tun does (`eth_type_trans`, network header,
+    /// probed transport header), then `netif_receive_skb` in the caller's
+    /// context with bottom halves off, as tun without NAPI: no backlog
+    /// queue, no softirq hop. Whatever the stack then drops, it counts
+    /// itself (core rx_dropped, protocol statistics).
+    ///
+    /// A frame without a whole Ethernet header in reach is dropped here,
+    /// counted in rx_dropped, and fails with `EINVAL` (as tun_get_user):
+    /// `eth_type_trans` would read past it, or `BUG()` on a short head.
+    pub(crate) fn receive(&self, skb: Skb, _ctx: &Process) -> Result {
+        let skb = skb.into_raw();
+        // SAFETY: the skb is ours (`into_raw`); `pskb_may_pull` may
+        // reallocate its head (GFP_ATOMIC), fine in process context.
+        if !unsafe { xtun_pskb_may_pull(skb, ETH_HLEN as c_uint) } {
+            self.count_rx_dropped();
+            // SAFETY: the skb is ours and nothing else references it.
+            unsafe {
+                bindings::sk_skb_reason_drop(
+                    core::ptr::null(),
+                    skb,
+                    bindings::skb_drop_reason_SKB_DROP_REASON_PKT_TOO_SMALL,
+                )
+            };
+            return Err(EINVAL);
+        }
+        // SAFETY: the device is live by the type invariants and the skb is
+        // ours until `netif_receive_skb` takes it, with its Ethernet header
+        // linear (checked above); in process context (`_ctx`) bottom halves
+        // may be turned off and on, and `netif_receive_skb` wants them off.
+        unsafe {
+            xtun_eth_rx_headers(skb, self.as_raw());
+            xtun_local_bh_disable();
+            netif_receive_skb(skb);
+            xtun_local_bh_enable();
+        }
+        Ok(())
     }
+}
+
+/// A counted, tracked reference (`netdev_hold`) to a device, taken from a [`DevSlot`]
+/// while the device was registered. Unregistration waits for it
+/// (`netdev_wait_allrefs`) before it frees the device's stats, so the
+/// device stays live while this exists. Hold it briefly: `ip link del`
+/// waits for it too.
+///
+/// # Invariants
+///
+/// `ptr` satisfies the invariants of [`NetDev`] and we own one reference,
+/// taken with `tracker` (a `netdevice_tracker`, which may move: the
+/// reference tracker keeps no pointer to it).
+pub(crate) struct DevRef {
+    ptr: NonNull<bindings::net_device>,
+    tracker: *mut c_void,
+}
+
+impl core::ops::Deref for DevRef {
+    type Target = NetDev;
+
+    fn deref(&self) -> &NetDev {
+        // SAFETY: live while we hold our reference, by the type invariants.
+        unsafe { NetDev::from_raw(self.ptr.as_ptr()) }
+    }
+}
+
+impl Drop for DevRef {
+    fn drop(&mut self) {
+        // SAFETY: we own one reference, by the type invariants.
+        unsafe { xtun_dev_put(self.ptr.as_ptr(), &mut self.tracker) };
+    }
+}
+
+/// Where driver data finds its device outside the `net_device_ops`
+/// callbacks (file operations). Only [`Registration`] fills and empties
+/// it: it claims the slot once, for good (a second registration with the
+/// same slot fails), fills it in the same RTNL section as
+/// `register_netdevice`, and `ndo_uninit` empties that same slot (kept by
+/// the registration, not asked of the driver again) before the
+/// unregistration waits for [`DevRef`]s. So a `DevRef` can only be taken
+/// while the device is registered, and is always waited for.
+///
+/// # Invariants
+///
+/// `dev` is null or a registered device whose `ndo_uninit` has not run;
+/// once `claimed`, only the one registration that claimed it writes `dev`.
+pub(crate) struct DevSlot {
+    dev: Atomic<*mut bindings::net_device>,
+    claimed: Atomic<bool>,
+}
+
+impl DevSlot {
+    pub(crate) fn new() -> Self {
+        Self { dev: Atomic::new(core::ptr::null_mut()), claimed: Atomic::new(false) }
+    }
+
+    /// Makes the slot a registration's, once: `EBUSY` if one already had it.
+    fn claim(&self) -> Result {
+        if self.claimed.xchg(true, Full) {
+            return Err(EBUSY);
+        }
+        Ok(())
+    }
+
+    /// The device, if it is still registered.
+    pub(crate) fn get(&self) -> Option<DevRef> {
+        let _rcu = rcu::read_lock();
+        let ptr = NonNull::new(self.dev.load(Acquire))?;
+        let mut tracker = core::ptr::null_mut();
+        // SAFETY: non-null, so registered by the type invariants; `ndo_uninit`
+        // empties the slot, and the unregistration waits a grace period
+        // (dev.c `unregister_netdevice_many_notify`: `synchronize_net` after
+        // the `ndo_uninit` loop) before it waits for references, so the one
+        // we take now, inside an RCU read-side section, is waited for;
+        // `tracker` is a valid slot for its tracker.
+        unsafe { xtun_dev_hold(ptr.as_ptr(), &mut tracker) };
+        // INVARIANT: we own the reference just taken, with `tracker`.
+        Some(DevRef { ptr, tracker })
+    }
+
+    /// Whether the device is still registered (a snapshot).
+    pub(crate) fn is_present(&self) -> bool {
+        !self.dev.load(Relaxed).is_null()
+    }
+
+    fn set(&self, dev: &NetDev) {
+        self.dev.store(dev.as_raw(), Release);
+    }
+
+    /// Empties the slot, from `ndo_uninit`. No grace period here: the
+    /// unregistration waits one (`synchronize_net` after the `ndo_uninit`
+    /// loop in `unregister_netdevice_many_notify`, dev.c) before it waits
+    /// for references, so a `get` that saw the device has taken its
+    /// reference by then; a batched unregister pays one, not one per device.
+    fn clear(&self) {
+        self.dev.store(core::ptr::null_mut(), Release);
+    }
+}
+
+/// Waits until every xmit that started before the call has returned
+/// (`synchronize_net`, an RCU grace period: `ndo_start_xmit` runs with
+/// bottom halves off, a read-side critical section). Sleeps.
+pub(crate) fn wait_for_xmits(ctx: &Process) {
+    ctx.might_sleep();
+    // SAFETY: no precondition beyond a context that may sleep (`ctx`).
+    unsafe { synchronize_net() };
 }
 
 /// What a driver implements to back a net device.
 pub(crate) trait NetDevOps: Send + Sync + Sized + 'static {
+    /// Where [`Registration`] keeps the device for the driver's other users.
+    /// Asked once, at registration; a slot serves one registration only.
+    fn slot(&self) -> &DevSlot;
     /// `ndo_open`: the interface goes up.
-    fn open(&self, dev: &NetDev) -> Result;
+    fn open(&self, dev: &NetDev, ctx: &Process) -> Result;
     /// `ndo_stop`: the interface goes down.
-    fn stop(&self, dev: &NetDev);
+    fn stop(&self, dev: &NetDev, ctx: &Process);
     /// `ndo_start_xmit`: the stack sends `skb`; the driver owns it now.
-    fn start_xmit(&self, dev: &NetDev, skb: Skb);
+    /// Bottom halves are off (no [`Process`]): nothing here may sleep.
+    fn start_xmit(&self, dev: &NetDev, skb: TxSkb) -> Xmit;
+    /// `ndo_uninit`: the device is going away; [`NetDevOps::slot`] is
+    /// already empty, so waiters can see it.
+    fn uninit(&self, ctx: &Process);
 }
 
-/// A registered net device whose driver data is an `Arc<T>`.
+/// What a registered device's private area points to: the driver data and
+/// the slot claimed for it.
 ///
 /// # Invariants
 ///
-/// `dev` is registered; its driver data holds a reference from
-/// `Arc::into_foreign` that is taken back exactly once in [`Drop`].
+/// `slot` points into `*data` (it was borrowed from it) and was claimed
+/// by the registration that made this.
+struct Bound<T> {
+    data: Arc<T>,
+    slot: NonNull<DevSlot>,
+}
+
+impl<T> Bound<T> {
+    fn slot(&self) -> &DevSlot {
+        // SAFETY: `slot` points into `*data`, which lives as long as `self`
+        // (type invariants) and is never borrowed mutably (`Arc`).
+        unsafe { self.slot.as_ref() }
+    }
+}
+
+/// A registered net device whose driver data is an `Arc<T>`; the device is
+/// reachable only through the callbacks and `T`'s [`DevSlot`].
+///
+/// # Invariants
+///
+/// `dev` is registered; its driver data holds a `KBox<Bound<T>>` from
+/// `into_foreign` that is taken back exactly once in [`Drop`].
 pub(crate) struct Registration<T: NetDevOps> {
-    dev: NetDev,
+    dev: NonNull<bindings::net_device>,
     _data: PhantomData<Arc<T>>,
 }
 
+// SAFETY: unregistering may be done from any thread.
+unsafe impl<T: NetDevOps> Send for Registration<T> {}
+// SAFETY: `&Registration` gives access to nothing.
+unsafe impl<T: NetDevOps> Sync for Registration<T> {}
+
 impl<T: NetDevOps> Registration<T> {
-    /// Allocates and registers a device named `name`; `new_data` builds the
-    /// driver data, which may keep the device's handle.
+    /// Allocates and registers a device named `name`, named as `name_type`
+    /// says, set up as `config` says, backed by `data`, whose [`DevSlot`] holds the device while it
+    /// is registered.
     pub(crate) fn register(
         name: &'static CStr,
-        new_data: impl FnOnce(NetDev) -> Result<Arc<T>>,
-    ) -> Result<(Self, Arc<T>)> {
-        // SAFETY: `name` is a static C string; the data slot is filled below
-        // before the device is registered.
-        let raw = unsafe { xtun_alloc_netdev(name.as_char_ptr()) };
-        // INVARIANT: the device stays allocated until this function frees it on
-        // error or `Drop` frees it.
-        let dev = NetDev { ptr: NonNull::new(raw).ok_or(ENOMEM)? };
-        let data = match new_data(dev) {
-            Ok(data) => data,
-            Err(e) => {
-                // SAFETY: the device was never registered and nothing uses it.
-                unsafe { free_netdev(raw) };
-                return Err(e);
-            }
-        };
-        let foreign = data.clone().into_foreign();
+        name_type: NameType,
+        config: &Config,
+        data: Arc<T>,
+    ) -> Result<Self> {
+        // The slot is asked for once: the one claimed is the one cleared.
+        let slot = data.slot();
+        slot.claim()?;
+        let slot = NonNull::from(slot);
+        // INVARIANT: `slot` was borrowed from `*data` and is now claimed.
+        let bound = KBox::new(Bound { slot, data }, GFP_KERNEL)?;
+        // SAFETY: `name` is a static C string; the private area is filled
+        // below before the device is registered.
+        let raw = unsafe { xtun_alloc_netdev(name.as_char_ptr(), name_type as u8, &VTable::<T>::OPS) };
+        let dev = NonNull::new(raw).ok_or(ENOMEM)?;
+        // SAFETY: allocated and not yet registered; `config` has the shim's
+        // layout.
+        unsafe { xtun_dev_configure(raw, config) };
+        let foreign = bound.into_foreign();
+        // SAFETY: `foreign` came from `into_foreign` just above and is taken
+        // back only after the device is unregistered (or never registered).
+        let bound = unsafe { <KBox<Bound<T>> as ForeignOwnable>::borrow(foreign) };
         // SAFETY: the shim stored a `void *` slot as the device's private area;
         // the device is not registered yet, so no callback reads it concurrently.
         unsafe { *xtun_driver_data(raw) = foreign };
         // Carrier stays off until a program opens the character device.
-        dev.set_carrier(false);
-        // SAFETY: the device is fully set up.
-        let ret = unsafe { register_netdev(raw) };
+        // SAFETY: allocated and not yet registered: nothing else uses it.
+        unsafe { netif_carrier_off(raw) };
+        // SAFETY: the device is fully set up; RTNL is held around
+        // `register_netdevice`, as it requires.
+        let ret = unsafe {
+            rtnl_lock();
+            let ret = register_netdevice(raw);
+            if ret == 0 {
+                // INVARIANT: registered, and `ndo_uninit` (which empties the
+                // slot) cannot run before we drop RTNL.
+                bound.slot().set(NetDev::from_raw(raw));
+            }
+            rtnl_unlock();
+            ret
+        };
         if ret != 0 {
-            // SAFETY: registration failed: no callback runs; we own both the
-            // device and the reference stored in it.
+            // SAFETY: registration failed: no callback runs any more (its
+            // error path may have run `ndo_uninit`), and the slot was never
+            // filled, so no `DevRef` exists. We own both the device and
+            // the reference to the data stored in it.
             unsafe {
-                drop(Arc::<T>::from_foreign(foreign));
+                drop(KBox::<Bound<T>>::from_foreign(foreign));
                 free_netdev(raw);
             }
             return Err(Error::from_errno(ret));
         }
-        Ok((Self { dev, _data: PhantomData }, data))
+        Ok(Self { dev, _data: PhantomData })
     }
 }
 
 impl<T: NetDevOps> Drop for Registration<T> {
     fn drop(&mut self) {
-        let raw = self.dev.as_raw();
-        // SAFETY: registered by the type invariants. After this returns no
-        // ndo callback runs any more, so the driver data can be released.
+        let raw = self.dev.as_ptr();
+        // SAFETY: registered by the type invariants. `ndo_uninit` empties the
+        // slot; this returns once no callback runs and every `DevRef` is
+        // gone, with the device's stats freed: nothing can reach it but us.
         unsafe { unregister_netdev(raw) };
         // SAFETY: the data was stored by `register` and is taken back once.
-        drop(unsafe { Arc::<T>::from_foreign(*xtun_driver_data(raw)) });
-        // SAFETY: unregistered above; the last `NetDev` users (the driver data
-        // and the callers of this module) are gone.
+        drop(unsafe { KBox::<Bound<T>>::from_foreign(*xtun_driver_data(raw)) });
+        // SAFETY: unregistered above, and unreachable by anyone else.
         unsafe { free_netdev(raw) };
     }
 }
@@ -208,31 +483,42 @@ impl<T: NetDevOps> Drop for Registration<T> {
 ///
 /// # Safety
 ///
-/// `dev` must be a device registered by [`Registration<T>`], inside one of
-/// its `net_device_ops` callbacks.
+/// `dev` must be a device set up by [`Registration<T>`], inside one of its
+/// `net_device_ops` callbacks (the driver data is in place before
+/// `register_netdevice`).
 unsafe fn with_data<T: NetDevOps, R>(
     dev: *mut bindings::net_device,
     f: impl FnOnce(&T, &NetDev) -> R,
 ) -> R {
-    // SAFETY: the data was stored by `Registration::register` and is released
-    // only after `unregister_netdev`, which waits for running callbacks.
-    let data = unsafe { <Arc<T> as ForeignOwnable>::borrow(*xtun_driver_data(dev)) };
-    // INVARIANT: the device is registered, so it stays allocated during the callback.
-    let handle = NetDev {
-        // SAFETY: the kernel passes a valid, non-null device to callbacks.
-        ptr: unsafe { NonNull::new_unchecked(dev) },
-    };
-    f(&data, &handle)
+    // SAFETY: as `bound_of`, guaranteed by the caller.
+    let bound = unsafe { bound_of::<T>(dev) };
+    // SAFETY: (un)registration waits for this callback: the device is live
+    // for its duration, and the borrow cannot outlive it.
+    f(&bound.data, unsafe { NetDev::from_raw(dev) })
+}
+
+/// The private area of `dev`.
+///
+/// # Safety
+///
+/// As [`with_data`]; the result must not outlive the callback.
+unsafe fn bound_of<'a, T: NetDevOps>(dev: *mut bindings::net_device) -> &'a Bound<T> {
+    // SAFETY: the box was stored by `Registration::register` and is released
+    // only after `unregister_netdev` (or a failed `register_netdevice`),
+    // which waits for running callbacks.
+    unsafe { <KBox<Bound<T>> as ForeignOwnable>::borrow(*xtun_driver_data(dev)) }
 }
 
 /// # Safety
 ///
-/// Only the shim's `net_device_ops` may call this, for a device registered by
+/// Only [`VTable<T>`] may call this, for a device set up by
 /// [`Registration<T>`].
-pub(crate) unsafe fn ndo_open_callback<T: NetDevOps>(dev: *mut bindings::net_device) -> c_int {
+unsafe extern "C" fn ndo_open_callback<T: NetDevOps>(dev: *mut bindings::net_device) -> c_int {
+    // SAFETY: `ndo_open` runs in process context, under RTNL (a mutex).
+    let ctx = unsafe { Process::new() };
     from_result(|| {
         // SAFETY: guaranteed by the caller.
-        unsafe { with_data::<T, _>(dev, |data, dev| data.open(dev))? };
+        unsafe { with_data::<T, _>(dev, |data, dev| data.open(dev, &ctx))? };
         Ok(0)
     })
 }
@@ -240,57 +526,71 @@ pub(crate) unsafe fn ndo_open_callback<T: NetDevOps>(dev: *mut bindings::net_dev
 /// # Safety
 ///
 /// As [`ndo_open_callback`].
-pub(crate) unsafe fn ndo_stop_callback<T: NetDevOps>(dev: *mut bindings::net_device) -> c_int {
+unsafe extern "C" fn ndo_stop_callback<T: NetDevOps>(dev: *mut bindings::net_device) -> c_int {
+    // SAFETY: `ndo_stop` runs in process context, under RTNL (a mutex).
+    let ctx = unsafe { Process::new() };
     // SAFETY: guaranteed by the caller.
-    unsafe { with_data::<T, _>(dev, |data, dev| data.stop(dev)) };
+    unsafe { with_data::<T, _>(dev, |data, dev| data.stop(dev, &ctx)) };
     0
 }
 
 /// # Safety
 ///
 /// As [`ndo_open_callback`]; `skb` is owned by the callee (`ndo_start_xmit`).
-pub(crate) unsafe fn ndo_start_xmit_callback<T: NetDevOps>(
+unsafe extern "C" fn ndo_start_xmit_callback<T: NetDevOps>(
     skb: *mut bindings::sk_buff,
     dev: *mut bindings::net_device,
 ) -> c_int {
-    // SAFETY: `dev` is valid (guaranteed by the caller). The device is
-    // `lltx`, so the core took no tx lock and the driver notes the start.
-    unsafe { xtun_dev_tx_started(dev) };
-    // SAFETY: `ndo_start_xmit` hands us ownership of a valid skb.
-    if let Some(skb) = unsafe { Skb::from_raw(skb) } {
+    // SAFETY: `ndo_start_xmit` hands us one reference to a valid skb; the
+    // sender (pktgen) may hold another one.
+    let xmit = match unsafe { TxSkb::from_xmit(skb) } {
         // SAFETY: guaranteed by the caller.
-        unsafe { with_data::<T, _>(dev, |data, dev| data.start_xmit(dev, skb)) };
-    }
-    NETDEV_TX_OK
-}
-
-/// Exports the `net_device_ops` callbacks that the C shim's table names.
-macro_rules! export_netdev_callbacks {
-    ($t:ty) => {
-        #[no_mangle]
-        unsafe extern "C" fn xtun_ndo_open_callback(
-            dev: *mut kernel::bindings::net_device,
-        ) -> kernel::ffi::c_int {
-            // SAFETY: called only through the shim's `net_device_ops`.
-            unsafe { $crate::netdev::ndo_open_callback::<$t>(dev) }
-        }
-
-        #[no_mangle]
-        unsafe extern "C" fn xtun_ndo_stop_callback(
-            dev: *mut kernel::bindings::net_device,
-        ) -> kernel::ffi::c_int {
-            // SAFETY: called only through the shim's `net_device_ops`.
-            unsafe { $crate::netdev::ndo_stop_callback::<$t>(dev) }
-        }
-
-        #[no_mangle]
-        unsafe extern "C" fn xtun_ndo_start_xmit_callback(
-            skb: *mut kernel::bindings::sk_buff,
-            dev: *mut kernel::bindings::net_device,
-        ) -> kernel::ffi::c_int {
-            // SAFETY: called only through the shim's `net_device_ops`.
-            unsafe { $crate::netdev::ndo_start_xmit_callback::<$t>(skb, dev) }
+        Some(skb) => unsafe { with_data::<T, _>(dev, |data, dev| data.start_xmit(dev, skb)) },
+        None => {
+            // SAFETY: `dev` is valid (guaranteed by the caller).
+            unsafe { xtun_stats_tx_dropped(dev) };
+            Xmit::Dropped
         }
     };
+    match xmit {
+        Xmit::Sent => NETDEV_TX_OK,
+        Xmit::Dropped => NET_XMIT_DROP,
+    }
 }
-pub(crate) use export_netdev_callbacks;
+
+/// # Safety
+///
+/// As [`ndo_open_callback`].
+unsafe extern "C" fn ndo_uninit_callback<T: NetDevOps>(dev: *mut bindings::net_device) {
+    // SAFETY: `ndo_uninit` runs in process context, under RTNL (a mutex).
+    let ctx = unsafe { Process::new() };
+    // No `&NetDev` here: on `register_netdevice`'s error path the device's
+    // per-CPU stats are already freed when `ndo_uninit` runs (dev.c
+    // err_free_pcpu, then err_uninit).
+    // SAFETY: guaranteed by the caller; `bound` does not outlive the call.
+    let bound = unsafe { bound_of::<T>(dev) };
+    bound.slot().clear();
+    bound.data.uninit(&ctx);
+}
+
+/// The shim's `struct xtun_netdev_vtable`: a device's callbacks.
+#[repr(C)]
+struct NetDevVTable {
+    uninit: unsafe extern "C" fn(*mut bindings::net_device),
+    open: unsafe extern "C" fn(*mut bindings::net_device) -> c_int,
+    stop: unsafe extern "C" fn(*mut bindings::net_device) -> c_int,
+    start_xmit: unsafe extern "C" fn(*mut bindings::sk_buff, *mut bindings::net_device) -> c_int,
+}
+
+/// The callbacks for devices backed by `T`, one table per type, built at
+/// compile time; the shim's `net_device_ops` call through it.
+struct VTable<T>(PhantomData<T>);
+
+impl<T: NetDevOps> VTable<T> {
+    const OPS: NetDevVTable = NetDevVTable {
+        uninit: ndo_uninit_callback::<T>,
+        open: ndo_open_callback::<T>,
+        stop: ndo_stop_callback::<T>,
+        start_xmit: ndo_start_xmit_callback::<T>,
+    };
+}

@@ -4,171 +4,253 @@
 //! and every policy decision of the driver. No `unsafe` here.
 //!
 //! - xmit queues whole frames for the reader, bounded by `tx_queue_len`
-//!   (default 500); a frame that finds the queue full, or no reader
-//!   attached, is dropped and counted in tx_dropped (as tun does).
+//!   (default 500, exactly: the bound is checked under the queue's lock);
+//!   a frame that finds the queue full, or no reader attached, is dropped,
+//!   counted in tx_dropped and reported as `NET_XMIT_DROP` (as tun does):
+//!   with no qdisc, its sender gets `ENOBUFS` (packet sockets; UDP and
+//!   ping with `IP_RECVERR`).
 //! - read returns one whole frame; a shorter buffer gets the frame's head,
 //!   and the return value is still the frame's length (as tun).
 //! - write injects one frame; a rejected write counts rx_dropped.
 //! - one open file at a time: a second `open` gets `EBUSY` (as tun without
 //!   IFF_MULTI_QUEUE); the carrier is on exactly while the file is open.
-//! - while the interface is down, read/write fail with `EIO` and poll
-//!   reports `EPOLLERR`; taking it down wakes blocked readers.
+//! - while the interface is down (as tun): readers block (or get `EAGAIN`),
+//!   write fails with `EIO`, poll reports neither `EPOLLOUT` nor `EPOLLERR`
+//!   (which a level-triggered epoll loop could not mask); queued frames are
+//!   dropped when it goes down.
+//! - once the device is gone (unregistered with the file still open; not
+//!   possible yet: an open file pins the module): read and write fail with
+//!   `EBADFD` and poll reports `EPOLLERR`, as a detached tun file.
 
 use kernel::{
     iov::{IovIterDest, IovIterSource},
     prelude::*,
-    sync::atomic::{Atomic, Full},
+    sync::atomic::{Acquire, Atomic, Full, Release},
 };
 
-use crate::chardev::CharDevOps;
-use crate::netdev::{NetDev, NetDevOps, ETH_HLEN, VLAN_HLEN};
-use crate::skb::{Skb, SkbQueue};
+use crate::chardev::{ebadfd, CharDevOps};
+use crate::context::Process;
+use crate::netdev::{self, DevSlot, NetDev, NetDevOps, Xmit, ETH_HLEN, VLAN_HLEN};
+use crate::skb::{Skb, SkbQueue, TxSkb};
 use crate::wait::{events::*, PollTable, WaitQueue};
+
+/// The device a port backs.
+pub(crate) const DEVICE: netdev::Config = netdev::Config {
+    tx_queue_len: 500, // as tun's TUN_READQ_SIZE
+    min_mtu: netdev::ETH_MIN_MTU,
+    max_mtu: netdev::ETH_MAX_MTU - ETH_HLEN as u32, // as tun
+    // As tun: read copies scattered frames whole; the queue has its own
+    // lock, so xmit needs no tx lock.
+    sg: true,
+    fraglist: true,
+    lltx: true,
+    // As WireGuard/ovpn: xmit never stops, so a default qdisc would only cost.
+    no_queue: true,
+    live_addr_change: true,
+    // As tun: the queue links skbs through their own list pointers (xmit
+    // clones one it does not own alone, but pktgen should not ask).
+    tx_skb_sharing: false,
+    random_mac: true,
+};
 
 #[pin_data]
 pub(crate) struct Port {
-    dev: NetDev,
+    /// The device, while it is registered.
+    dev: DevSlot,
     /// Frames sent by the stack, waiting for `read`.
     #[pin]
     queue: SkbQueue,
     /// Readers and pollers waiting for a frame or for the link to go down.
     #[pin]
     readers: WaitQueue,
-    /// Whether `/dev/xtun` is open.
+    /// Whether xmit queues frames for a reader: set by open, cleared by
+    /// release before its grace period and purge.
     attached: Atomic<bool>,
+    /// Whether a file holds the port: taken by open, given back by release
+    /// only after its purge, so an open never overlaps the last release.
+    busy: Atomic<bool>,
 }
 
 impl Port {
-    pub(crate) fn new(dev: NetDev) -> impl PinInit<Self> {
+    pub(crate) fn new() -> impl PinInit<Self> {
         pin_init!(Self {
-            dev,
+            dev: DevSlot::new(),
             queue <- SkbQueue::new(),
             readers <- WaitQueue::new(),
             attached: Atomic::new(false),
+            busy: Atomic::new(false),
         })
     }
 
-    /// Drops every queued frame, counting each as a tx drop.
-    fn purge(&self) {
+    /// Drops every queued frame, counting each as a tx drop on `dev`, if it
+    /// is still there. Callers first make xmit stop queueing, then wait out
+    /// the xmits already running.
+    fn purge(&self, dev: Option<&NetDev>) {
         while let Some(skb) = self.queue.pop() {
-            self.dev.count_tx_dropped();
+            if let Some(dev) = dev {
+                dev.count_tx_dropped();
+            }
             drop(skb);
         }
     }
 
-    /// Waits for a queued frame. Fails with `EIO` when the interface is
-    /// down, `EAGAIN` if the caller may not sleep.
-    fn next_frame(&self, nonblock: bool) -> Result<Skb> {
+    /// Waits for a queued frame, whether the link is up or down (as tun).
+    /// Fails with `EAGAIN` if the caller may not sleep, `EBADFD` once the
+    /// device is gone.
+    fn next_frame(&self, nonblock: bool, ctx: &Process) -> Result<Skb> {
         loop {
-            if !self.dev.is_running() {
-                return Err(EIO);
-            }
             if let Some(skb) = self.queue.pop() {
                 return Ok(skb);
+            }
+            if !self.dev.is_present() {
+                return Err(ebadfd());
             }
             if nonblock {
                 return Err(EAGAIN);
             }
             self.readers
-                .wait_interruptible(|| !self.queue.is_empty() || !self.dev.is_running())?;
+                .wait_interruptible(ctx, || !self.queue.is_empty() || !self.dev.is_present())?;
         }
     }
 
     /// Checks and builds a frame written by the program.
-    fn frame_from_user(&self, src: &mut IovIterSource<'_>) -> Result<Skb> {
+    fn frame_from_user(dev: &NetDev, src: &mut IovIterSource<'_>, ctx: &Process) -> Result<Skb> {
         let len = src.len();
-        if !self.dev.is_running() {
+        if !dev.is_running() {
             return Err(EIO);
         }
         if len < ETH_HLEN {
             return Err(EINVAL);
         }
-        if len > self.dev.mtu() + ETH_HLEN + VLAN_HLEN {
+        if len > dev.mtu() + ETH_HLEN + VLAN_HLEN {
             return Err(EMSGSIZE);
         }
-        Skb::from_user(&self.dev, len, src)
+        Skb::from_user(dev, len, src, ctx)
     }
 }
 
 impl NetDevOps for Port {
-    fn open(&self, _dev: &NetDev) -> Result {
+    fn slot(&self) -> &DevSlot {
+        &self.dev
+    }
+
+    fn open(&self, _dev: &NetDev, _ctx: &Process) -> Result {
+        // Pollers waiting to write learn that they may.
+        self.readers.wake(EPOLLOUT | EPOLLWRNORM);
         Ok(())
     }
 
-    fn stop(&self, _dev: &NetDev) {
-        // `netif_running()` is already false: blocked readers see it and fail.
-        self.purge();
-        self.readers.wake_all();
+    fn stop(&self, dev: &NetDev, ctx: &Process) {
+        // `netif_running()` is already false, so new xmits drop; without a
+        // qdisc the core waits for none of those in flight (tun does not
+        // purge here, so it needs no wait).
+        netdev::wait_for_xmits(ctx);
+        self.purge(Some(dev));
     }
 
-    fn start_xmit(&self, dev: &NetDev, mut skb: Skb) {
-        if !self.attached.load(kernel::sync::atomic::Relaxed)
-            || self.queue.len() >= dev.tx_queue_len()
-        {
+    fn uninit(&self, _ctx: &Process) {
+        // Blocked readers and pollers see the device gone.
+        self.readers.wake(EPOLLERR);
+    }
+
+    fn start_xmit(&self, dev: &NetDev, skb: TxSkb) -> Xmit {
+        let limit = dev.tx_queue_len();
+        // The first two checks pair with the grace period in `release` /
+        // `stop`: an xmit that saw the port attached and running ends before
+        // the purge that follows it. The length check spares a frame bound
+        // for a full queue the work of `detach`.
+        if !self.attached.load(Acquire) || !dev.is_running() || self.queue.len() >= limit {
             dev.count_tx_dropped();
-            return; // `skb` is freed as a drop.
+            // `skb` is dropped; `Dropped` tells the sender (`ENOBUFS`).
+            return Xmit::Dropped;
         }
-        skb.orphan();
-        self.queue.push(skb);
-        self.readers.wake_if_waiting();
+        let Ok(skb) = skb.detach() else {
+            dev.count_tx_dropped();
+            return Xmit::Dropped;
+        };
+        if self.queue.push_bounded(skb, limit).is_err() {
+            dev.count_tx_dropped();
+            return Xmit::Dropped; // another CPU filled the queue first
+        }
+        dev.tx_started();
+        self.readers.wake_if_waiting(EPOLLIN | EPOLLRDNORM);
+        Xmit::Sent
     }
 }
 
 impl CharDevOps for Port {
-    fn open(&self) -> Result {
-        if self.attached.xchg(true, Full) {
+    fn open(&self, _ctx: &Process) -> Result {
+        let dev = self.dev.get().ok_or(ENODEV)?;
+        if self.busy.xchg(true, Full) {
             return Err(EBUSY);
         }
-        self.purge();
-        self.dev.set_carrier(true);
+        // The last release left the queue empty and xmit detached.
+        self.attached.store(true, Release);
+        dev.set_carrier(true);
         Ok(())
     }
 
-    fn release(&self) {
-        self.dev.set_carrier(false);
-        self.attached.store(false, kernel::sync::atomic::Release);
-        self.purge();
+    fn release(&self, ctx: &Process) {
+        let dev = self.dev.get();
+        if let Some(dev) = &dev {
+            dev.set_carrier(false);
+        }
+        self.attached.store(false, Release);
+        // As tun's detach: no xmit that saw us attached is still running
+        // once this returns, so nothing is queued after the purge.
+        netdev::wait_for_xmits(ctx);
+        self.purge(dev.as_deref());
+        self.busy.store(false, Release);
     }
 
-    fn read(&self, dst: &mut IovIterDest<'_>, nonblock: bool) -> Result<usize> {
+    fn read(&self, dst: &mut IovIterDest<'_>, nonblock: bool, ctx: &Process) -> Result<usize> {
         if dst.is_empty() {
             return Ok(0); // as tun: a zero-length read consumes nothing
         }
-        let skb = self.next_frame(nonblock)?;
+        let skb = self.next_frame(nonblock, ctx)?;
         let len = skb.len();
-        if let Err(e) = skb.copy_to_user(dst) {
-            self.dev.count_tx_dropped();
-            return Err(e); // `skb` is freed as a drop.
+        let copied = skb.copy_to_user(dst);
+        if let Some(dev) = self.dev.get() {
+            match copied {
+                Ok(()) => dev.count_tx(len),
+                Err(_) => dev.count_tx_dropped(),
+            }
         }
-        self.dev.count_tx(len);
+        copied?; // on error `skb` is freed as a drop
         skb.consume();
         Ok(len)
     }
 
-    fn write(&self, src: &mut IovIterSource<'_>) -> Result<usize> {
+    fn write(&self, src: &mut IovIterSource<'_>, ctx: &Process) -> Result<usize> {
         let len = src.len();
-        let skb = match self.frame_from_user(src) {
+        let dev = self.dev.get().ok_or_else(ebadfd)?;
+        let skb = match Self::frame_from_user(&dev, src, ctx) {
             Ok(skb) => skb,
             Err(e) => {
-                self.dev.count_rx_dropped();
+                dev.count_rx_dropped();
                 return Err(e);
             }
         };
-        // Counted before delivery, as tun: the device received the frame
-        // whatever the stack then does with it.
-        self.dev.count_rx(len);
-        self.dev.receive(skb);
+        // `receive` counts its own drop; once it accepted the frame, the
+        // device received it whatever the stack then does with it (as tun).
+        dev.receive(skb, ctx)?;
+        dev.count_rx(len);
         Ok(len)
     }
 
-    fn poll(&self, table: &PollTable<'_>) -> u32 {
+    fn poll(&self, table: &PollTable<'_>, _ctx: &Process) -> u32 {
         table.register(&self.readers);
-        if !self.dev.is_running() {
+        // As tun: a file whose device is gone reports only EPOLLERR.
+        let Some(dev) = self.dev.get() else {
             return EPOLLERR;
-        }
-        let mut mask = EPOLLOUT | EPOLLWRNORM;
+        };
+        let mut mask = 0;
         if !self.queue.is_empty() {
             mask |= EPOLLIN | EPOLLRDNORM;
+        }
+        // As tun: writable only while up (a write while down fails with EIO).
+        if dev.is_running() {
+            mask |= EPOLLOUT | EPOLLWRNORM;
         }
         mask
     }

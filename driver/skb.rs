@@ -12,22 +12,46 @@ use kernel::{
     types::Opaque,
 };
 
+use crate::context::Process;
 use crate::netdev::NetDev;
 
 extern "C" {
-    fn xtun_alloc_rx_skb(dev: *mut bindings::net_device, len: u32) -> *mut bindings::sk_buff;
+    fn xtun_skb_max_head(headroom: u32) -> u32;
+    fn xtun_alloc_skb_linear(
+        dev: *mut bindings::net_device,
+        headroom: u32,
+        len: u32,
+        gfp: bindings::gfp_t,
+    ) -> *mut bindings::sk_buff;
+    fn xtun_alloc_skb_paged(
+        headroom: u32,
+        linear: u32,
+        paged: u32,
+        order: u32,
+        gfp: bindings::gfp_t,
+    ) -> *mut bindings::sk_buff;
+    fn xtun_skb_share_check(skb: *mut bindings::sk_buff, gfp: bindings::gfp_t) -> *mut bindings::sk_buff;
+    fn xtun_skb_orphan_frags_rx(skb: *mut bindings::sk_buff, gfp: bindings::gfp_t) -> c_int;
+    fn xtun_skb_tx_timestamp(skb: *mut bindings::sk_buff);
     fn xtun_skb_orphan(skb: *mut bindings::sk_buff);
+    fn xtun_nf_reset_ct(skb: *mut bindings::sk_buff);
     fn xtun_kfree_skb(skb: *mut bindings::sk_buff);
     fn xtun_consume_skb(skb: *mut bindings::sk_buff);
     fn xtun_skb_queue_init(queue: *mut bindings::sk_buff_head);
     fn xtun_skb_queue_len(queue: *const bindings::sk_buff_head) -> u32;
+    fn xtun_skb_queue_tail_bounded(
+        queue: *mut bindings::sk_buff_head,
+        skb: *mut bindings::sk_buff,
+        limit: u32,
+    ) -> bool;
 }
 
 /// A socket buffer owned by the driver.
 ///
 /// # Invariants
 ///
-/// `ptr` points to a valid `struct sk_buff` that nobody else references; it is
+/// `ptr` points to a valid `struct sk_buff` whose only reference is ours
+/// (`skb->users == 1`, on no list): nobody else reads or links it. It is
 /// freed exactly once, by [`Skb::consume`], by [`Drop`] (as a drop) or by
 /// handing it back to the kernel through [`Skb::into_raw`].
 pub(crate) struct Skb {
@@ -42,10 +66,10 @@ impl Skb {
     ///
     /// # Safety
     ///
-    /// `ptr` must be a valid skb whose ownership passes to the caller (e.g. the
-    /// skb given to `ndo_start_xmit`).
-    pub(crate) unsafe fn from_raw(ptr: *mut bindings::sk_buff) -> Option<Self> {
-        // INVARIANT: the caller hands over a valid, owned skb.
+    /// `ptr` must be null or a valid skb whose only reference passes to the
+    /// caller (freshly allocated, or just taken off a queue we own).
+    unsafe fn from_raw(ptr: *mut bindings::sk_buff) -> Option<Self> {
+        // INVARIANT: the caller hands over the only reference to a valid skb.
         NonNull::new(ptr).map(|ptr| Self { ptr })
     }
 
@@ -57,22 +81,45 @@ impl Skb {
     }
 
     /// Allocates a frame of `len` bytes for `dev` and fills it from `src`.
+    /// As tun: at most a page's worth is linear, the rest goes to page
+    /// fragments, so a 64 KiB frame needs no order-5 allocation.
     ///
     /// Fails with `EFAULT` (and frees the skb) if `src` yields fewer bytes.
-    pub(crate) fn from_user(dev: &NetDev, len: usize, src: &mut IovIterSource<'_>) -> Result<Self> {
-        let len32 = u32::try_from(len).map_err(|_| EMSGSIZE)?;
-        // SAFETY: `dev` is a valid net_device by the type invariants of `NetDev`.
-        let raw = unsafe { xtun_alloc_rx_skb(dev.as_raw(), len32) };
-        // SAFETY: a freshly allocated skb is valid and owned by us.
-        let skb = unsafe { Self::from_raw(raw) }.ok_or(ENOMEM)?;
-        // SAFETY: the skb was allocated with at least `len` bytes of tailroom,
-        // so `skb_put` returns a pointer to `len` writable bytes that belong to
-        // this skb only and live as long as it does.
-        let data = unsafe {
-            let tail = bindings::skb_put(skb.ptr.as_ptr(), len32).cast::<u8>();
-            core::slice::from_raw_parts_mut(tail, len)
+    pub(crate) fn from_user(
+        dev: &NetDev,
+        len: usize,
+        src: &mut IovIterSource<'_>,
+        _ctx: &Process,
+    ) -> Result<Self> {
+        // As tun: `NET_IP_ALIGN` headroom aligns the IP header behind the
+        // 14-byte Ethernet header (0 on x86, where unaligned loads are
+        // cheap); fragment pages of at most `PAGE_ALLOC_COSTLY_ORDER`, the
+        // largest order the allocator tries hard for.
+        const HEADROOM: u32 = bindings::NET_IP_ALIGN;
+        const FRAG_ORDER: u32 = bindings::PAGE_ALLOC_COSTLY_ORDER;
+        let len_int = c_int::try_from(len).map_err(|_| EMSGSIZE)?;
+        let len32 = len_int as u32;
+        // SAFETY: no precondition.
+        let max_head = unsafe { xtun_skb_max_head(HEADROOM) };
+        let gfp = bindings::GFP_KERNEL;
+        let raw = if len32 <= max_head {
+            // SAFETY: `dev` is live by the type invariants of `NetDev`; the
+            // allocation may sleep (`_ctx`): GFP_KERNEL.
+            unsafe { xtun_alloc_skb_linear(dev.as_raw(), HEADROOM, len32, gfp) }
+        } else {
+            // SAFETY: the allocation may sleep (`_ctx`): GFP_KERNEL.
+            unsafe { xtun_alloc_skb_paged(HEADROOM, max_head, len32 - max_head, FRAG_ORDER, gfp) }
         };
-        if src.copy_from_iter(data) != len {
+        // SAFETY: a freshly allocated skb is valid and ours alone. Its `len`
+        // data bytes are uninitialised: no Rust reference to them is made,
+        // the copy below fills them, and on failure the skb is freed unread.
+        let skb = unsafe { Self::from_raw(raw) }.ok_or(ENOMEM)?;
+        // SAFETY: the skb holds `len` data bytes from offset 0 (head and
+        // fragments) and `src` wraps a valid source iterator.
+        let ret = unsafe {
+            bindings::skb_copy_datagram_from_iter(skb.ptr.as_ptr(), 0, src.as_raw(), len_int)
+        };
+        if ret != 0 {
             return Err(EFAULT);
         }
         Ok(skb)
@@ -98,13 +145,6 @@ impl Skb {
         Ok(())
     }
 
-    /// Detaches the skb from its sending socket, so that frames waiting in
-    /// our queue do not hold the sender's socket buffer budget.
-    pub(crate) fn orphan(&mut self) {
-        // SAFETY: `ptr` is valid and owned by the type invariants.
-        unsafe { xtun_skb_orphan(self.ptr.as_ptr()) };
-    }
-
     /// Frees a frame that was delivered (not a drop: `consume_skb`).
     pub(crate) fn consume(self) {
         // SAFETY: we own the skb; `into_raw` stops `Drop` from freeing it again.
@@ -116,6 +156,63 @@ impl Drop for Skb {
     fn drop(&mut self) {
         // SAFETY: we own the skb by the type invariants and free it once.
         unsafe { xtun_kfree_skb(self.ptr.as_ptr()) };
+    }
+}
+
+/// A frame handed to `ndo_start_xmit`, still tied to its sender: its
+/// socket, zerocopy pages and completion, timestamp request, conntrack
+/// entry. Dropping it reports the failure to the sender (`skb_tx_error`,
+/// as tun) before freeing it; [`TxSkb::detach`] makes a frame that may wait
+/// in a queue for as long as the reader likes.
+pub(crate) struct TxSkb(Skb);
+
+impl TxSkb {
+    /// Takes one reference to an skb that others may still reference
+    /// (pktgen keeps its own) and returns one that is ours alone: `ptr`
+    /// itself if ours was its only reference, else a clone (sharing the
+    /// data, not the `sk_buff` with its list links). `None` if cloning
+    /// failed; `ptr` is freed then.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` must be a valid skb of which the caller owns one reference.
+    pub(crate) unsafe fn from_xmit(ptr: *mut bindings::sk_buff) -> Option<Self> {
+        // SAFETY: the caller owns a reference, which `skb_share_check`
+        // consumes; xmit runs with bottom halves off: GFP_ATOMIC.
+        let ptr = unsafe { xtun_skb_share_check(ptr, bindings::GFP_ATOMIC) };
+        // SAFETY: `skb_share_check` returned null, `ptr` with `users == 1`,
+        // or a fresh clone (`users == 1`): either way the only reference.
+        unsafe { Skb::from_raw(ptr) }.map(Self)
+    }
+
+    /// Cuts the frame's ties to its sender, as tun's xmit does: copies
+    /// zerocopy pages (so the sender's completion does not wait for our
+    /// reader), takes the software TX timestamp, orphans it (the socket's
+    /// send budget is released) and drops its conntrack reference. Fails
+    /// with `ENOMEM` (the frame dropped) if the pages cannot be copied.
+    pub(crate) fn detach(self) -> Result<Skb> {
+        let ptr = self.0.ptr.as_ptr();
+        // SAFETY: `ptr` is valid and ours alone by the invariants of `Skb`;
+        // xmit runs with bottom halves off, where GFP_ATOMIC is allowed.
+        if unsafe { xtun_skb_orphan_frags_rx(ptr, bindings::GFP_ATOMIC) } != 0 {
+            return Err(ENOMEM); // `self` is dropped: the sender hears of it.
+        }
+        // SAFETY: as above; the stamp goes to the socket, still attached.
+        unsafe {
+            xtun_skb_tx_timestamp(ptr);
+            xtun_skb_orphan(ptr);
+            xtun_nf_reset_ct(ptr);
+        }
+        let this = core::mem::ManuallyDrop::new(self);
+        // SAFETY: `this` is never used or dropped again: the `Skb` moves out.
+        Ok(unsafe { core::ptr::read(&this.0) })
+    }
+}
+
+impl Drop for TxSkb {
+    fn drop(&mut self) {
+        // SAFETY: the skb is valid and ours; the field's `Drop` frees it next.
+        unsafe { bindings::skb_tx_error(self.0.ptr.as_ptr()) };
     }
 }
 
@@ -155,9 +252,20 @@ impl SkbQueue {
         self.len() == 0
     }
 
-    pub(crate) fn push(&self, skb: Skb) {
-        // SAFETY: `head` is initialised; the queue takes over ownership of the skb.
-        unsafe { bindings::skb_queue_tail(self.head.get(), skb.into_raw()) };
+    /// Appends `skb` unless `limit` skbs are queued already (checked under
+    /// the queue's lock, so concurrent xmits cannot overshoot); a full
+    /// queue hands the skb back.
+    pub(crate) fn push_bounded(&self, skb: Skb, limit: usize) -> Result<(), Skb> {
+        let limit = u32::try_from(limit).unwrap_or(u32::MAX);
+        let ptr = skb.ptr;
+        // SAFETY: `head` is initialised; the skb is ours alone, and
+        // `into_raw` leaves freeing it to the queue if it is queued.
+        if unsafe { xtun_skb_queue_tail_bounded(self.head.get(), skb.into_raw(), limit) } {
+            Ok(())
+        } else {
+            // INVARIANT: not queued, so we still hold the only reference.
+            Err(Skb { ptr })
+        }
     }
 
     pub(crate) fn pop(&self) -> Option<Skb> {

@@ -7,13 +7,15 @@
 //! C headers: [`include/linux/wait.h`](srctree/include/linux/wait.h),
 //! [`include/linux/poll.h`](srctree/include/linux/poll.h).
 
+use core::marker::PhantomData;
 use kernel::{
     bindings,
-    fs::File,
     prelude::*,
     static_lock_class,
     types::Opaque,
 };
+
+use crate::context::Process;
 
 extern "C" {
     fn xtun_wq_has_sleeper(head: *mut bindings::wait_queue_head) -> bool;
@@ -21,8 +23,11 @@ extern "C" {
 
 /// # Invariants
 ///
-/// `head` is an initialised `wait_queue_head`.
-#[pin_data]
+/// `head` is an initialised `wait_queue_head`. Pollers registered on it
+/// (epoll entries, which live until their file is released) are removed
+/// in [`PinnedDrop`] before its memory can go: so [`PollTable::register`]
+/// is sound for any `&WaitQueue`, as upstream's `PollCondVar`.
+#[pin_data(PinnedDrop)]
 pub(crate) struct WaitQueue {
     #[pin]
     head: Opaque<bindings::wait_queue_head>,
@@ -49,7 +54,8 @@ impl WaitQueue {
     }
 
     /// Sleeps until `done()` is true. Fails with `ERESTARTSYS` on a signal.
-    pub(crate) fn wait_interruptible(&self, mut done: impl FnMut() -> bool) -> Result {
+    pub(crate) fn wait_interruptible(&self, ctx: &Process, mut done: impl FnMut() -> bool) -> Result {
+        ctx.might_sleep();
         let entry = Opaque::<bindings::wait_queue_entry>::uninit();
         let entry = core::pin::pin!(entry);
         // SAFETY: `entry` is pinned on this stack frame and outlives its use
@@ -72,7 +78,7 @@ impl WaitQueue {
             if pending != 0 {
                 break Err(ERESTARTSYS);
             }
-            // SAFETY: sleeping is allowed: we hold no lock and are in process context.
+            // SAFETY: sleeping is allowed: process context (`ctx`), no lock held.
             unsafe { bindings::schedule() };
         };
         // SAFETY: `head` and `entry` are valid; this is a no-op if the entry
@@ -81,30 +87,52 @@ impl WaitQueue {
         result
     }
 
-    /// Wakes every waiter, if there is one (`wq_has_sleeper` + wake-up):
-    /// the hot path (xmit) then takes no wait-queue lock while the reader
-    /// is busy. Callable from any context.
-    pub(crate) fn wake_if_waiting(&self) {
-        // SAFETY: `head` is initialised by the type invariants. The helper's
-        // full barrier pairs with the one in `prepare_to_wait_event`: either
-        // the waiter sees our queued frame when it re-checks its condition,
-        // or we see the waiter on the list.
+    /// Wakes the waiters for `events`, if there is one (`wq_has_sleeper`
+    /// + wake-up): the hot path (xmit) then takes no wait-queue lock while
+    /// the reader is busy. Callable from any context.
+    pub(crate) fn wake_if_waiting(&self, events: u32) {
+        // SAFETY: `head` is initialised by the type invariants.
+        //
+        // Not lost: the caller published its change (e.g. queued a frame)
+        // before this call, whose full barrier pairs with the waiter's after
+        // it queues itself: `set_current_state` in `prepare_to_wait_event`
+        // for readers, the `smp_mb` in `poll_wait` for pollers. So either
+        // the waiter's re-check sees the change, or we see the waiter.
         if unsafe { xtun_wq_has_sleeper(self.head.get()) } {
-            self.wake_all();
+            self.wake(events);
         }
     }
 
-    /// Wakes every waiter (readers and pollers); callable from any context.
-    pub(crate) fn wake_all(&self) {
-        // SAFETY: `head` is initialised by the type invariants.
+    /// Wakes every blocked reader, and the pollers waiting for one of
+    /// `events` (a keyed wake-up, as tun's `sk_data_ready`/write space: a
+    /// poller that waits only for `EPOLLOUT` is not woken by every frame;
+    /// pollers always wait for `EPOLLERR`). Callable from any context.
+    pub(crate) fn wake(&self, events: u32) {
+        // SAFETY: `head` is initialised by the type invariants; the key is
+        // a poll mask passed by value, as `wake_up_poll` does, which poll's
+        // and epoll's wake functions compare with what they wait for (the
+        // readers' `autoremove_wake_function` ignores it).
         unsafe {
             bindings::__wake_up(
                 self.head.get(),
                 bindings::TASK_INTERRUPTIBLE,
-                0,
-                core::ptr::null_mut(),
+                1,
+                events as usize as *mut c_void,
             )
         };
+    }
+}
+
+#[pinned_drop]
+impl PinnedDrop for WaitQueue {
+    fn drop(self: Pin<&mut Self>) {
+        // As `PollCondVar::drop` (rust/kernel/sync/poll.rs): detach every
+        // poller (epoll removes its entry under RCU) ...
+        // SAFETY: `head` is initialised by the type invariants.
+        unsafe { bindings::__wake_up_pollfree(self.head.get()) };
+        // ... and wait until no epoll callback can still reach `head`.
+        // SAFETY: no precondition; dropping runs in process context.
+        unsafe { bindings::synchronize_rcu() };
     }
 }
 
@@ -118,35 +146,36 @@ pub(crate) mod events {
     pub(crate) const EPOLLWRNORM: u32 = 0x0100;
 }
 
-/// The `poll_table` given to a `poll` file operation.
+/// The `poll_table` given to a `poll` file operation, with its file.
 pub(crate) struct PollTable<'a> {
     table: *mut bindings::poll_table,
-    file: &'a File,
+    file: *mut bindings::file,
+    _call: PhantomData<&'a bindings::poll_table>,
 }
 
 impl<'a> PollTable<'a> {
     /// # Safety
     ///
-    /// `table` must be null or a poll table valid for the current `poll` call
-    /// on `file`.
-    pub(crate) unsafe fn from_raw(table: *mut bindings::poll_table, file: &'a File) -> Self {
-        Self { table, file }
+    /// `file` must be valid and `table` null or valid for `'a`, the current
+    /// `poll` call on `file`.
+    pub(crate) unsafe fn from_raw(table: *mut bindings::poll_table, file: *mut bindings::file) -> Self {
+        Self { table, file, _call: PhantomData }
     }
 
-    /// Registers `queue` so the poller is woken when it is (`poll_wait`).
+    /// Registers `queue` so the poller is woken when it is: the kernel's
+    /// `poll_wait`, whose full barrier after queueing pairs with the one in
+    /// `wq_has_sleeper` ([`WaitQueue::wake_if_waiting`]): either the waker
+    /// sees the poller on the queue, or the poller's readiness check that
+    /// follows sees what the waker published.
     ///
-    /// The queue must live until the file is released: it does, because the
-    /// file holds a reference to the state that contains it.
+    /// Epoll keeps its entry on `queue` until the file is released;
+    /// should `queue` go first, its drop removes the entry (see
+    /// [`WaitQueue`]'s invariants).
     pub(crate) fn register(&self, queue: &WaitQueue) {
-        if self.table.is_null() {
-            return;
-        }
-        // SAFETY: `table` is valid for this call by the constructor's contract.
-        let qproc = unsafe { (*self.table)._qproc };
-        if let Some(qproc) = qproc {
-            // SAFETY: `file` and `table` are valid for this poll call; `queue`
-            // is initialised and outlives the file's poll registrations.
-            unsafe { qproc(self.file.as_ptr(), queue.head.get(), self.table) };
-        }
+        // SAFETY: `file` is valid and `table` is null or valid for this poll
+        // call (constructor's contract); `queue` is initialised and pinned,
+        // and its `PinnedDrop` detaches every poller and waits a grace
+        // period before its memory can be reused.
+        unsafe { bindings::poll_wait(self.file, queue.head.get(), self.table) };
     }
 }

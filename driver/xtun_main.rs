@@ -13,13 +13,14 @@
 //! write(fd, frame, n);                       /* one frame into the stack */
 //! ```
 //!
-//! Layout: `netdev`, `skb`, `wait` and `chardev` wrap the kernel's C API
-//! (all `unsafe` lives there, with the C glue in `xtun_shim.c`); `port`
-//! holds the driver's logic in safe Rust.
+//! Layout: `netdev`, `skb`, `wait`, `chardev` and `context` wrap the
+//! kernel's C API (all `unsafe` lives there, with the C glue in
+//! `xtun_shim.c`); `port` holds the driver's logic and policy in safe Rust.
 
 use kernel::{prelude::*, sync::Arc};
 
 mod chardev;
+mod context;
 mod netdev;
 mod port;
 mod skb;
@@ -35,8 +36,6 @@ module! {
     license: "GPL",
 }
 
-netdev::export_netdev_callbacks!(Port);
-chardev::export_chardev_callbacks!(Port);
 
 struct XtunModule {
     // Fields drop in order: the character device goes first (no file can be
@@ -47,9 +46,14 @@ struct XtunModule {
 
 impl kernel::Module for XtunModule {
     fn init(_module: &'static ThisModule) -> Result<Self> {
-        let (netdev, port) = netdev::Registration::register(c"xtun", |dev| {
-            Arc::pin_init(Port::new(dev), GFP_KERNEL)
-        })?;
+        let port = Arc::pin_init(Port::new(), GFP_KERNEL)?;
+        // The driver picks the name, the same on every boot (as `lo`).
+        let netdev = netdev::Registration::register(
+            c"xtun",
+            netdev::NameType::Predictable,
+            &port::DEVICE,
+            port.clone(),
+        )?;
         let chardev = KBox::pin_init(chardev::Registration::register(c"xtun", port), GFP_KERNEL)?;
         Ok(Self {
             _chardev: chardev,

@@ -2,9 +2,11 @@
 /*
  * Glue between the kernel's C netdev API and the Rust driver.
  *
- * Nothing here decides anything: the ops tables point at Rust callbacks
- * (xtun_*_callback), and every other function is a callable wrapper for an
- * inline helper or a field that the Rust bindings cannot see.
+ * Nothing here decides anything: the net_device_ops and ethtool_ops tables
+ * (opaque to Rust) call through the Rust vtable each device carries,
+ * xtun_dev_configure() applies the Config that Rust chose, and every other
+ * function is a callable wrapper for an inline helper or a field that the
+ * Rust bindings cannot see.
  */
 #include <linux/etherdevice.h>
 #include <linux/ethtool.h>
@@ -12,13 +14,46 @@
 
 #include "xtun_shim.h"
 
-#define XTUN_VERSION "0.1.0"
-#define XTUN_TX_QUEUE_LEN 500 /* as tun's TUN_READQ_SIZE */
+
+/* The private area: the Rust callbacks for this device and its data. */
+struct xtun_priv {
+	const struct xtun_netdev_vtable *vt;
+	void *data;
+};
+
+static const struct xtun_netdev_vtable *xtun_vt(struct net_device *dev)
+{
+	return ((struct xtun_priv *)netdev_priv(dev))->vt;
+}
+
+/* net_device_ops is opaque to Rust: one C table, whose entries call the
+ * device's Rust vtable (netdev.rs `VTable<T>`). */
+static void xtun_ndo_uninit(struct net_device *dev)
+{
+	xtun_vt(dev)->uninit(dev);
+}
+
+static int xtun_ndo_open(struct net_device *dev)
+{
+	return xtun_vt(dev)->open(dev);
+}
+
+static int xtun_ndo_stop(struct net_device *dev)
+{
+	return xtun_vt(dev)->stop(dev);
+}
+
+static netdev_tx_t xtun_ndo_start_xmit(struct sk_buff *skb,
+				       struct net_device *dev)
+{
+	return xtun_vt(dev)->start_xmit(skb, dev);
+}
 
 static const struct net_device_ops xtun_netdev_ops = {
-	.ndo_open = xtun_ndo_open_callback,
-	.ndo_stop = xtun_ndo_stop_callback,
-	.ndo_start_xmit = xtun_ndo_start_xmit_callback,
+	.ndo_uninit = xtun_ndo_uninit,
+	.ndo_open = xtun_ndo_open,
+	.ndo_stop = xtun_ndo_stop,
+	.ndo_start_xmit = xtun_ndo_start_xmit,
 	.ndo_set_mac_address = eth_mac_addr,
 	.ndo_validate_addr = eth_validate_addr,
 };
@@ -27,7 +62,8 @@ static void xtun_get_drvinfo(struct net_device *dev,
 			     struct ethtool_drvinfo *info)
 {
 	strscpy(info->driver, KBUILD_MODNAME, sizeof(info->driver));
-	strscpy(info->version, XTUN_VERSION, sizeof(info->version));
+	/* No driver version (upstream rejects them): the ethtool core has
+	 * already filled in the kernel release. */
 	strscpy(info->bus_info, "xtun", sizeof(info->bus_info));
 }
 
@@ -36,44 +72,76 @@ static const struct ethtool_ops xtun_ethtool_ops = {
 	.get_link = ethtool_op_get_link,
 };
 
-/* `.owner` pins the module while /dev/xtun is open. */
-const struct file_operations xtun_fops = {
-	.owner = THIS_MODULE,
-	.open = xtun_chr_open_callback,
-	.release = xtun_chr_release_callback,
-	.read_iter = xtun_chr_read_iter_callback,
-	.write_iter = xtun_chr_write_iter_callback,
-	.poll = xtun_chr_poll_callback,
-};
-
+/* An Ethernet device with our ops; everything else comes from Rust's
+ * Config through xtun_dev_configure(). */
 static void xtun_setup(struct net_device *dev)
 {
 	ether_setup(dev);
 	dev->netdev_ops = &xtun_netdev_ops;
 	dev->ethtool_ops = &xtun_ethtool_ops;
-	dev->pcpu_stat_type = NETDEV_PCPU_STAT_DSTATS;
-	/* As tun: read copies scattered frames whole; the queue has its own lock. */
-	dev->hw_features = NETIF_F_SG | NETIF_F_FRAGLIST;
-	dev->features = dev->hw_features;
-	dev->vlan_features = dev->features;
-	dev->lltx = true;
-	/* As WireGuard/ovpn: xmit never stops, so a default qdisc would only cost. */
-	dev->priv_flags |= IFF_NO_QUEUE | IFF_LIVE_ADDR_CHANGE;
-	dev->tx_queue_len = XTUN_TX_QUEUE_LEN;
-	dev->min_mtu = ETH_MIN_MTU;
-	dev->max_mtu = ETH_MAX_MTU - dev->hard_header_len; /* as tun */
-	eth_hw_addr_random(dev);
+	dev->pcpu_stat_type = NETDEV_PCPU_STAT_DSTATS; /* the xtun_stats_* helpers */
 }
 
-/* The private area is one pointer: the Rust driver data. */
-struct net_device *xtun_alloc_netdev(const char *name)
+static void xtun_set_priv_flag(struct net_device *dev, u32 flag, bool on)
 {
-	return alloc_netdev(sizeof(void *), name, NET_NAME_USER, xtun_setup);
+	if (on)
+		dev->priv_flags |= flag;
+	else
+		dev->priv_flags &= ~flag;
+}
+
+void xtun_dev_configure(struct net_device *dev,
+			const struct xtun_dev_config *cfg)
+{
+	netdev_features_t features = 0;
+
+	if (cfg->sg)
+		features |= NETIF_F_SG;
+	if (cfg->fraglist)
+		features |= NETIF_F_FRAGLIST;
+	dev->hw_features = features;
+	dev->features = features;
+	dev->vlan_features = features;
+	dev->lltx = cfg->lltx;
+	xtun_set_priv_flag(dev, IFF_NO_QUEUE, cfg->no_queue);
+	xtun_set_priv_flag(dev, IFF_LIVE_ADDR_CHANGE, cfg->live_addr_change);
+	xtun_set_priv_flag(dev, IFF_TX_SKB_SHARING, cfg->tx_skb_sharing);
+	dev->tx_queue_len = cfg->tx_queue_len;
+	dev->min_mtu = cfg->min_mtu;
+	dev->max_mtu = cfg->max_mtu;
+	if (cfg->random_mac)
+		eth_hw_addr_random(dev);
+}
+
+struct net_device *xtun_alloc_netdev(const char *name,
+				     unsigned char name_assign_type,
+				     const struct xtun_netdev_vtable *vt)
+{
+	struct net_device *dev;
+
+	dev = alloc_netdev(sizeof(struct xtun_priv), name, name_assign_type,
+			   xtun_setup);
+	if (dev)
+		((struct xtun_priv *)netdev_priv(dev))->vt = vt;
+	return dev;
 }
 
 void **xtun_driver_data(struct net_device *dev)
 {
-	return netdev_priv(dev);
+	return &((struct xtun_priv *)netdev_priv(dev))->data;
+}
+
+/* A tracked reference (CONFIG_NET_DEV_REFCNT_TRACKER names its holder in
+ * leak reports); Rust keeps the tracker in a pointer-sized slot. */
+void xtun_dev_hold(struct net_device *dev, void **tracker)
+{
+	BUILD_BUG_ON(sizeof(netdevice_tracker) > sizeof(*tracker));
+	netdev_hold(dev, (netdevice_tracker *)tracker, GFP_ATOMIC);
+}
+
+void xtun_dev_put(struct net_device *dev, void **tracker)
+{
+	netdev_put(dev, (netdevice_tracker *)tracker);
 }
 
 /* With lltx the driver stamps trans_start itself (for bonding's ARP monitor). */
@@ -119,30 +187,101 @@ void xtun_stats_tx(struct net_device *dev, unsigned int len)
 	preempt_enable();
 }
 
+/* As tun: xmit (softirq) and release (process) both drop; the core's
+ * per-CPU counter takes increments from any context, unlike dstats'
+ * u64_stats, whose writers must not interrupt each other. */
 void xtun_stats_tx_dropped(struct net_device *dev)
 {
-	preempt_disable();
-	dev_dstats_tx_dropped(dev);
-	preempt_enable();
+	dev_core_stats_tx_dropped_inc(dev);
 }
 
-/* As tun: the writer's own context delivers the frame, bottom halves off. */
-void xtun_receive_eth(struct sk_buff *skb, struct net_device *dev)
+bool xtun_pskb_may_pull(struct sk_buff *skb, unsigned int len)
+{
+	return pskb_may_pull(skb, len);
+}
+
+/* The headers of a received Ethernet frame, as tun sets them; the caller
+ * has made sure the Ethernet header is in the linear part. */
+void xtun_eth_rx_headers(struct sk_buff *skb, struct net_device *dev)
 {
 	skb->protocol = eth_type_trans(skb, dev);
+	skb_reset_network_header(skb);
+	skb_probe_transport_header(skb);
+}
+
+void xtun_local_bh_disable(void)
+{
 	local_bh_disable();
-	netif_receive_skb(skb);
+}
+
+void xtun_local_bh_enable(void)
+{
 	local_bh_enable();
 }
 
-struct sk_buff *xtun_alloc_rx_skb(struct net_device *dev, unsigned int len)
+/* SKB_MAX_HEAD: the largest linear part after `headroom` in one page. */
+unsigned int xtun_skb_max_head(unsigned int headroom)
 {
-	return __netdev_alloc_skb_ip_align(dev, len, GFP_KERNEL);
+	return SKB_MAX_HEAD(headroom);
+}
+
+/* A linear skb holding `len` (uninitialised) bytes after `headroom`. */
+struct sk_buff *xtun_alloc_skb_linear(struct net_device *dev,
+				      unsigned int headroom, unsigned int len,
+				      gfp_t gfp)
+{
+	struct sk_buff *skb = __netdev_alloc_skb(dev, headroom + len, gfp);
+
+	if (skb) {
+		skb_reserve(skb, headroom);
+		skb_put(skb, len);
+	}
+	return skb;
+}
+
+/* `linear` bytes in the head after `headroom`, `paged` in page fragments
+ * of at most `order` (alloc_skb_with_frags, as tun_alloc_skb). */
+struct sk_buff *xtun_alloc_skb_paged(unsigned int headroom, unsigned int linear,
+				     unsigned int paged, unsigned int order,
+				     gfp_t gfp)
+{
+	struct sk_buff *skb;
+	int err;
+
+	skb = alloc_skb_with_frags(headroom + linear, paged, order, &err, gfp);
+	if (!skb)
+		return NULL;
+	skb_reserve(skb, headroom);
+	skb_put(skb, linear);
+	skb->data_len = paged;
+	skb->len += paged;
+	return skb;
+}
+
+/* Frees the caller's reference and returns a clone if someone else holds one. */
+struct sk_buff *xtun_skb_share_check(struct sk_buff *skb, gfp_t gfp)
+{
+	return skb_share_check(skb, gfp);
+}
+
+int xtun_skb_orphan_frags_rx(struct sk_buff *skb, gfp_t gfp)
+{
+	return skb_orphan_frags_rx(skb, gfp);
+}
+
+void xtun_skb_tx_timestamp(struct sk_buff *skb)
+{
+	skb_tx_timestamp(skb);
 }
 
 void xtun_skb_orphan(struct sk_buff *skb)
 {
 	skb_orphan(skb);
+}
+
+void xtun_nf_reset_ct(struct sk_buff *skb)
+{
+	nf_reset_ct(skb);
 }
 
 void xtun_kfree_skb(struct sk_buff *skb)
@@ -163,6 +302,22 @@ void xtun_skb_queue_init(struct sk_buff_head *queue)
 u32 xtun_skb_queue_len(const struct sk_buff_head *queue)
 {
 	return skb_queue_len_lockless(queue);
+}
+
+/* Appends `skb` unless the queue already holds `limit` skbs; the check and
+ * the append are one step under the queue's lock. */
+bool xtun_skb_queue_tail_bounded(struct sk_buff_head *queue,
+				 struct sk_buff *skb, u32 limit)
+{
+	unsigned long flags;
+	bool room;
+
+	spin_lock_irqsave(&queue->lock, flags);
+	room = skb_queue_len(queue) < limit;
+	if (room)
+		__skb_queue_tail(queue, skb);
+	spin_unlock_irqrestore(&queue->lock, flags);
+	return room;
 }
 
 bool xtun_wq_has_sleeper(struct wait_queue_head *head)

@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * The C shim's interface: what Rust calls (netdev.rs, skb.rs declare the
- * same functions in `extern "C"` blocks) and the Rust callbacks the ops
- * tables point at (exported by the macros in netdev.rs and chardev.rs).
+ * same functions in `extern "C"` blocks) and the layouts both sides share.
  */
 #ifndef XTUN_SHIM_H
 #define XTUN_SHIM_H
@@ -12,22 +11,39 @@
 #include <linux/poll.h>
 #include <linux/skbuff.h>
 
-/* Implemented in Rust. */
-int xtun_ndo_open_callback(struct net_device *dev);
-int xtun_ndo_stop_callback(struct net_device *dev);
-netdev_tx_t xtun_ndo_start_xmit_callback(struct sk_buff *skb,
-					 struct net_device *dev);
-int xtun_chr_open_callback(struct inode *inode, struct file *file);
-int xtun_chr_release_callback(struct inode *inode, struct file *file);
-ssize_t xtun_chr_read_iter_callback(struct kiocb *iocb, struct iov_iter *to);
-ssize_t xtun_chr_write_iter_callback(struct kiocb *iocb,
-				     struct iov_iter *from);
-__poll_t xtun_chr_poll_callback(struct file *file, poll_table *wait);
+/* A device's net_device_ops, implemented in Rust: netdev.rs `VTable<T>`
+ * builds one per driver type, the same layout. */
+struct xtun_netdev_vtable {
+	void (*uninit)(struct net_device *dev);
+	int (*open)(struct net_device *dev);
+	int (*stop)(struct net_device *dev);
+	netdev_tx_t (*start_xmit)(struct sk_buff *skb, struct net_device *dev);
+};
+
+/* What the Rust driver decides about a device: netdev.rs `Config`, the
+ * same layout. */
+struct xtun_dev_config {
+	u32 tx_queue_len;
+	u32 min_mtu;
+	u32 max_mtu;
+	bool sg;		/* NETIF_F_SG */
+	bool fraglist;		/* NETIF_F_FRAGLIST */
+	bool lltx;
+	bool no_queue;		/* IFF_NO_QUEUE */
+	bool live_addr_change;	/* IFF_LIVE_ADDR_CHANGE */
+	bool tx_skb_sharing;	/* IFF_TX_SKB_SHARING */
+	bool random_mac;
+};
 
 /* Implemented in xtun_shim.c, called from Rust. */
-extern const struct file_operations xtun_fops;
-struct net_device *xtun_alloc_netdev(const char *name);
+struct net_device *xtun_alloc_netdev(const char *name,
+				     unsigned char name_assign_type,
+				     const struct xtun_netdev_vtable *vt);
+void xtun_dev_configure(struct net_device *dev,
+			const struct xtun_dev_config *cfg);
 void **xtun_driver_data(struct net_device *dev);
+void xtun_dev_hold(struct net_device *dev, void **tracker);
+void xtun_dev_put(struct net_device *dev, void **tracker);
 void xtun_dev_tx_started(struct net_device *dev);
 unsigned int xtun_dev_mtu(const struct net_device *dev);
 unsigned int xtun_dev_tx_queue_len(const struct net_device *dev);
@@ -36,13 +52,28 @@ void xtun_stats_rx(struct net_device *dev, unsigned int len);
 void xtun_stats_rx_dropped(struct net_device *dev);
 void xtun_stats_tx(struct net_device *dev, unsigned int len);
 void xtun_stats_tx_dropped(struct net_device *dev);
-void xtun_receive_eth(struct sk_buff *skb, struct net_device *dev);
-struct sk_buff *xtun_alloc_rx_skb(struct net_device *dev, unsigned int len);
+bool xtun_pskb_may_pull(struct sk_buff *skb, unsigned int len);
+void xtun_eth_rx_headers(struct sk_buff *skb, struct net_device *dev);
+void xtun_local_bh_disable(void);
+void xtun_local_bh_enable(void);
+unsigned int xtun_skb_max_head(unsigned int headroom);
+struct sk_buff *xtun_alloc_skb_linear(struct net_device *dev,
+				      unsigned int headroom, unsigned int len,
+				      gfp_t gfp);
+struct sk_buff *xtun_alloc_skb_paged(unsigned int headroom, unsigned int linear,
+				     unsigned int paged, unsigned int order,
+				     gfp_t gfp);
+struct sk_buff *xtun_skb_share_check(struct sk_buff *skb, gfp_t gfp);
+int xtun_skb_orphan_frags_rx(struct sk_buff *skb, gfp_t gfp);
+void xtun_skb_tx_timestamp(struct sk_buff *skb);
 void xtun_skb_orphan(struct sk_buff *skb);
+void xtun_nf_reset_ct(struct sk_buff *skb);
 void xtun_kfree_skb(struct sk_buff *skb);
 void xtun_consume_skb(struct sk_buff *skb);
 void xtun_skb_queue_init(struct sk_buff_head *queue);
 u32 xtun_skb_queue_len(const struct sk_buff_head *queue);
+bool xtun_skb_queue_tail_bounded(struct sk_buff_head *queue,
+				 struct sk_buff *skb, u32 limit);
 bool xtun_wq_has_sleeper(struct wait_queue_head *head);
 
 #endif /* XTUN_SHIM_H */

@@ -1,4 +1,4 @@
-# ethtool -i (SIOCETHTOOL get_drvinfo) names the driver, version and bus.
+# ethtool -i (SIOCETHTOOL get_drvinfo) names the driver, version (the kernel release: no driver version) and bus.
 . /xtun/tests/lib.sh
 out=$(ethtool -i xtun) || fail "ethtool -i failed"
 echo "$out"

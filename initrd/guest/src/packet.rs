@@ -74,6 +74,10 @@ impl PacketSocket {
     pub fn ifindex(&self) -> i32 {
         self.ifindex
     }
+
+    pub fn raw_fd(&self) -> i32 {
+        self.fd
+    }
 }
 
 impl Drop for PacketSocket {

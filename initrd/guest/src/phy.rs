@@ -16,8 +16,9 @@ pub struct XtunPhy {
     rx: Vec<u8>,
     /// The first unexpected error the device returned.
     pub error: Option<io::Error>,
-    /// xtun fails read and write with EIO while the interface is down;
-    /// the stack keeps going (TCP retransmits) until it comes back up.
+    /// xtun fails write with EIO while the interface is down (read just
+    /// finds nothing); the stack keeps going (TCP retransmits) until it
+    /// comes back up.
     pub link_down: bool,
 }
 

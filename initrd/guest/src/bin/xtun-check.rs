@@ -6,6 +6,10 @@
 
 use std::{
     io,
+    sync::{
+        atomic::{AtomicI32, Ordering::SeqCst},
+        Arc,
+    },
     thread,
     time::{Duration, Instant},
 };
@@ -24,6 +28,7 @@ type Check = fn() -> Result<(), String>;
 
 const CHECKS: &[(&str, Check, &str)] = &[
     ("bad-writes", bad_writes, "each bad write gets its errno and counts rx_dropped"),
+    ("short-writes", short_writes, "every frame shorter than an Ethernet header is EINVAL and one rx drop"),
     ("nonblock", nonblock, "O_NONBLOCK read on an empty queue is EAGAIN, without sleeping"),
     ("poll", poll_wakes, "poll reports POLLOUT, and a frame wakes a sleeping poll with POLLIN"),
     ("capture", capture, "a written frame reaches an AF_PACKET capture unchanged"),
@@ -31,9 +36,9 @@ const CHECKS: &[(&str, Check, &str)] = &[
     ("truncate", truncate, "a short read gets the frame's head and its full length"),
     ("second-open", second_open, "a second open is EBUSY while the first is open"),
     ("carrier", carrier, "carrier is on exactly while /dev/xtun is open"),
-    ("blocked-reader", blocked_reader, "a reader blocked in read() gets EIO when the link goes down"),
+    ("blocked-reader", blocked_reader, "a reader blocked in read() sleeps through link down, reads after up"),
     ("mtu", mtu_limit, "the write limit follows the MTU"),
-    ("flood", flood, "with no reader the queue stays bounded, drops are counted, traffic recovers"),
+    ("flood", flood, "with no reader the queue stays bounded, drops are counted and ENOBUFS to the sender, traffic recovers"),
 ];
 
 fn main() {
@@ -148,6 +153,20 @@ fn bad_writes() -> Result<(), String> {
     // The largest legal frame (MTU + header + VLAN tag) is accepted.
     let max = dev.write_frame(&valid_frame(mtu + 18)?).map_err(|e| format!("MTU+18 write: {e}"))?;
     ensure(max == mtu + 18, || format!("MTU+18 write returned {max}"))
+}
+
+fn short_writes() -> Result<(), String> {
+    let mut dev = open()?;
+    let dropped = stat("rx_dropped");
+    let received = stat("rx_packets");
+    // Real header bytes (our MAC first), so only the length is wrong.
+    let frame = valid_frame(60)?;
+    for len in 0..14 {
+        expect_errno(&format!("{len}-byte write"), dev.write_frame(&frame[..len]), libc::EINVAL, "EINVAL")?;
+    }
+    let counted = stat("rx_dropped") - dropped;
+    ensure(counted == 14, || format!("rx_dropped grew by {counted}, want 14"))?;
+    ensure(stat("rx_packets") == received, || "a short write counted as received".into())
 }
 
 fn nonblock() -> Result<(), String> {
@@ -312,31 +331,63 @@ fn carrier() -> Result<(), String> {
     Ok(())
 }
 
+/// State letter of thread `tid` of this process (R, S, ...).
+fn thread_state(tid: i32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).ok()?;
+    stat.rsplit_once(") ")?.1.chars().next()
+}
+
+/// As tun: the link going down does not fail a blocked reader; it sleeps on
+/// and reads the next frame once the link is up again.
 fn blocked_reader() -> Result<(), String> {
     let mut dev = open()?;
-    let reader = thread::spawn(move || {
-        let mut buf = [0u8; 2048];
-        loop {
-            // Skip frames the stack sends before the link goes down.
-            match dev.read_frame(&mut buf) {
-                Ok(_) => continue,
-                Err(e) => return (e, Instant::now()),
+    let tid = Arc::new(AtomicI32::new(0));
+    let reader = {
+        let tid = tid.clone();
+        thread::spawn(move || {
+            // SAFETY: plain syscall.
+            tid.store(unsafe { libc::gettid() }, SeqCst);
+            let mut buf = [0u8; 2048];
+            loop {
+                match dev.read_frame(&mut buf) {
+                    Ok(n) if buf[..n] == outgoing_frame(7)[..] => return Ok(()),
+                    Ok(_) => continue, // whatever the stack sent before
+                    Err(e) => return Err(e),
+                }
             }
+        })
+    };
+    // Asleep (state S) means blocked in read(): the thread does nothing else.
+    let asleep = |when: &str| -> Result<(), String> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let t = tid.load(SeqCst);
+            if t != 0 && thread_state(t) == Some('S') {
+                return Ok(());
+            }
+            ensure(!reader.is_finished(), || format!("the reader returned {when}"))?;
+            ensure(Instant::now() < deadline, || format!("the reader never went to sleep {when}"))?;
+            thread::sleep(Duration::from_millis(10));
         }
-    });
-    thread::sleep(Duration::from_millis(500));
-    let down = Instant::now();
+    };
+    asleep("before link down")?;
     ip(&["link", "set", IFNAME, "down"])?;
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !reader.is_finished() && Instant::now() < deadline {
-        thread::sleep(Duration::from_millis(10));
-    }
-    let finished = reader.is_finished();
+    // Give a wrong wake-up (EIO, a spurious return) time to show.
+    thread::sleep(Duration::from_millis(500));
+    let still = asleep("while the link was down");
     ip(&["link", "set", IFNAME, "up"])?;
-    ensure(finished, || "the blocked reader did not wake within 5 s of link down".into())?;
-    let (err, woke) = reader.join().unwrap();
-    println!("# reader woke {} ms after link down with {err}", woke.saturating_duration_since(down).as_millis());
-    ensure(err.raw_os_error() == Some(libc::EIO), || format!("reader got {err}, want EIO"))
+    still?;
+    println!("# the reader slept on through link down");
+    let sock = PacketSocket::bind(IFNAME).map_err(|e| e.to_string())?;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !reader.is_finished() && Instant::now() < deadline {
+        let _ = sock.send(&outgoing_frame(7));
+        thread::sleep(Duration::from_millis(100));
+    }
+    ensure(reader.is_finished(), || "the reader got no frame sent after link up".into())?;
+    reader.join().unwrap().map_err(|e| format!("the reader failed: {e}"))?;
+    println!("# after link up it read the next frame");
+    Ok(())
 }
 
 fn mtu_limit() -> Result<(), String> {
@@ -373,13 +424,21 @@ fn flood() -> Result<(), String> {
     let frame = outgoing_frame(5);
     let (dropped, mem) = (stat("tx_dropped"), mem_available_kb());
     const SENT: u64 = 20_000;
+    // As tun without a qdisc: a frame the full queue drops is NET_XMIT_DROP,
+    // which the sender gets as ENOBUFS.
+    let mut nobufs = 0;
     for _ in 0..SENT {
-        sock.send(&frame).map_err(|e| format!("send while nobody reads: {e}"))?;
+        match sock.send(&frame) {
+            Ok(()) => {}
+            Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => nobufs += 1,
+            Err(e) => return Err(format!("send while nobody reads: {e}")),
+        }
     }
     let grew = stat("tx_dropped") - dropped;
     let mem_after = mem_available_kb();
-    println!("# sent {SENT} frames with no reader: tx_dropped +{grew}, MemAvailable {mem} -> {mem_after} kB");
+    println!("# sent {SENT} frames with no reader: tx_dropped +{grew}, ENOBUFS {nobufs}, MemAvailable {mem} -> {mem_after} kB");
     ensure(grew == SENT - qlen, || format!("tx_dropped grew by {grew}, want {}", SENT - qlen))?;
+    ensure(nobufs == SENT - qlen, || format!("{nobufs} sends got ENOBUFS, want one per drop ({})", SENT - qlen))?;
     ensure(mem_after + 8 * 1024 > mem, || "memory fell by more than 8 MiB".into())?;
     let mut queued = 0;
     while dev.read_frame(&mut buf).is_ok() {

@@ -150,7 +150,7 @@ impl Stack {
     /// makes smoltcp ask for an immediate poll.
     fn wait(&mut self, max_wait: Duration) {
         if self.phy.link_down {
-            // poll(2) reports EPOLLERR at once while down: just wait a little.
+            // Writes fail with EIO while down: wait a little before retrying.
             std::thread::sleep(Duration::from_millis(20));
             return;
         }

@@ -129,13 +129,18 @@ fn main() {
         .collect();
     thread::sleep(duration);
     shared.stop.store(true, Relaxed);
-    // Blocked readers wake when the link goes down; then bring it back.
-    let _ = ip(&["link", "set", IFNAME, "down"]);
+    // A reader blocked in read() sleeps through link down (as tun): send
+    // frames until every thread has seen the stop.
+    let _ = ip(&["link", "set", IFNAME, "mtu", "1500"]);
+    let _ = ip(&["link", "set", IFNAME, "up"]);
+    let wake = udp_frame([2, 0, 0, 0, 0, 1], [2, 0, 0, 0x99, 0, 2], [10, 99, 0, 1], [10, 99, 0, 2], 9, &[8; 16]);
+    while threads.iter().any(|t| !t.is_finished()) {
+        let _ = _tap.send(&wake);
+        thread::sleep(Duration::from_millis(10));
+    }
     for t in threads {
         t.join().expect("a stress thread panicked");
     }
-    let _ = ip(&["link", "set", IFNAME, "mtu", "1500"]);
-    let _ = ip(&["link", "set", IFNAME, "up"]);
     // Frames still queued are dropped (and counted) when the file closes.
     drop(shared.dev.write().unwrap().take());
     let after = ["rx_packets", "rx_dropped", "tx_packets"].map(stat);

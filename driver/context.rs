@@ -1,0 +1,36 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Execution context as a type: what may sleep takes a [`Process`].
+
+use core::marker::PhantomData;
+
+/// Proof that the code holding it runs in process context and may sleep:
+/// allocate with `GFP_KERNEL`, wait for a grace period, block in a wait
+/// queue, turn bottom halves off and on. Only the abstraction's callbacks
+/// that the kernel calls in process context make one (file operations;
+/// `ndo_open`, `ndo_stop`, `ndo_uninit`, under RTNL) and lend it for the
+/// call; `ndo_start_xmit`, which runs with bottom halves off, gets none, so
+/// nothing it calls can sleep.
+///
+/// Neither `Send` nor `Sync`: it cannot leave the thread it was made for.
+/// It proves the context only where it was made: safe code can still use
+/// it inside an RCU read-side section or under a spinlock taken later, so
+/// the wrappers that sleep call [`Process::might_sleep`], which the debug
+/// kernel (`CONFIG_DEBUG_ATOMIC_SLEEP`, lockdep) turns into a warning.
+pub(crate) struct Process(PhantomData<*mut ()>);
+
+impl Process {
+    /// # Safety
+    ///
+    /// The caller runs in process context, holds no spinlock, and has
+    /// neither interrupts nor bottom halves nor preemption disabled.
+    pub(crate) unsafe fn new() -> Self {
+        Self(PhantomData)
+    }
+
+    /// Warns (debug kernels) if the caller may not sleep after all.
+    #[track_caller]
+    pub(crate) fn might_sleep(&self) {
+        kernel::task::might_sleep();
+    }
+}
