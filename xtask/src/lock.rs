@@ -50,6 +50,17 @@ impl Lock {
 mod tests {
     use super::*;
 
+    /// Takes the lock within 10 s. Tests run in threads of one process, and
+    /// a child another test forks holds copies of every descriptor until
+    /// its exec closes them, so a released lock can stay busy for a moment.
+    fn lock_soon(file: &File) {
+        let deadline = Instant::now() + std::time::Duration::from_secs(10);
+        while let Err(e) = file.try_lock() {
+            assert!(Instant::now() < deadline, "the lock was never released: {e:?}");
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+
     #[test]
     fn a_second_holder_must_wait() {
         let dir = tempfile::tempdir().unwrap();
@@ -58,7 +69,7 @@ mod tests {
         let other = File::open(&path).unwrap();
         assert!(matches!(other.try_lock(), Err(TryLockError::WouldBlock)));
         drop(held);
-        other.try_lock().unwrap();
+        lock_soon(&other);
     }
 
     #[test]
@@ -73,6 +84,6 @@ mod tests {
         assert!(matches!(other.try_lock(), Err(TryLockError::WouldBlock)), "the child holds it");
         child.kill().unwrap();
         child.wait().unwrap();
-        other.try_lock().unwrap();
+        lock_soon(&other);
     }
 }
