@@ -1,6 +1,7 @@
 //! Helpers shared by the guest programs: the `/dev/xtun` device, the
 //! interface's sysfs counters, and small frame builders.
 
+pub mod checks;
 pub mod cli;
 pub mod packet;
 pub mod phy;

@@ -14,7 +14,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use xtun_guest::{cli, cli::*, gettid, ip, mac_of, packet::PacketSocket, stat, udp_frame, wait_sleeping_in, Xtun, IFNAME};
+use xtun_guest::{checks::{self, ensure, Check}, cli, cli::*, gettid, ip, mac_of, packet::PacketSocket, stat, udp_frame, wait_sleeping_in, Xtun, IFNAME};
 
 const USAGE: &str = "\
 usage: xtun-check CHECK        run one behaviour check (xtun-check list names them)
@@ -23,8 +23,6 @@ usage: xtun-check CHECK        run one behaviour check (xtun-check list names th
                                keep /dev/xtun open until killed: idle, blocked
                                in read(), or waiting in poll()
 ";
-
-type Check = fn() -> Result<(), String>;
 
 const CHECKS: &[(&str, Check, &str)] = &[
     ("bad-writes", bad_writes, "each bad write gets its errno and counts rx_dropped"),
@@ -75,31 +73,9 @@ fn main() {
             }
         }
     }
-    let Some((_, check, what)) = CHECKS.iter().find(|(n, _, _)| *n == name) else {
-        let list: String = CHECKS.iter().map(|(n, _, what)| format!("{n:16} {what}\n")).collect();
-        if name == "list" {
-            print!("{list}");
-            return;
-        }
-        eprint!("xtun-check: no check {name:?}; the checks are:\n{list}");
-        std::process::exit(2);
-    };
-    match check() {
-        Ok(()) => println!("{name}: ok: {what}"),
-        Err(why) => {
-            println!("{name}: FAILED: {why}");
-            std::process::exit(1);
-        }
-    }
+    checks::run("xtun-check", CHECKS, &name)
 }
 
-fn ensure(cond: bool, why: impl FnOnce() -> String) -> Result<(), String> {
-    if cond {
-        Ok(())
-    } else {
-        Err(why())
-    }
-}
 
 fn errno_of<T: std::fmt::Debug>(r: io::Result<T>) -> Result<i32, String> {
     match r {

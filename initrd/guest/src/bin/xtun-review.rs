@@ -20,9 +20,8 @@ use std::{
     time::{Duration, Instant},
 };
 
-use xtun_guest::{ip, mac_of, packet::PacketSocket, udp_frame, Xtun, IFNAME};
-
-type Check = fn() -> Result<(), String>;
+use lexopt::prelude::*;
+use xtun_guest::{checks::{self, ensure, Check}, cli, ip, mac_of, packet::PacketSocket, udp_frame, Xtun, IFNAME};
 
 const CHECKS: &[(&str, Check, &str)] = &[
     ("poll-race", poll_race, "poll and epoll never miss a frame that arrives while they register"),
@@ -38,29 +37,24 @@ const CHECKS: &[(&str, Check, &str)] = &[
 const PEER_IP: &str = "10.99.0.2";
 const PEER_MAC: [u8; 6] = [2, 0, 0, 0x99, 0, 2];
 
-fn main() {
-    let name = std::env::args().nth(1).unwrap_or_else(|| "list".into());
-    let Some((_, check, what)) = CHECKS.iter().find(|(n, _, _)| *n == name) else {
-        for (n, _, what) in CHECKS {
-            println!("{n:16} {what}");
-        }
-        std::process::exit(if name == "list" { 0 } else { 2 });
-    };
-    match check() {
-        Ok(()) => println!("{name}: ok: {what}"),
-        Err(why) => {
-            println!("{name}: FAILED: {why}");
-            std::process::exit(1);
-        }
-    }
-}
+const USAGE: &str = "\
+usage: xtun-review CHECK       run one check of the driver review (issue 12)
+       xtun-review list        name the checks
+";
 
-fn ensure(cond: bool, why: impl FnOnce() -> String) -> Result<(), String> {
-    if cond {
-        Ok(())
-    } else {
-        Err(why())
-    }
+fn main() {
+    let name = cli::parse(USAGE, |p| {
+        let mut name = None;
+        while let Some(arg) = p.next()? {
+            match arg {
+                Value(word) if name.is_none() => name = Some(word.string()?),
+                Short('h') | Long("help") => cli::help(USAGE),
+                _ => return Err(arg.unexpected()),
+            }
+        }
+        Ok(name.unwrap_or_else(|| "list".into()))
+    });
+    checks::run("xtun-review", CHECKS, &name)
 }
 
 fn os(what: &str) -> impl FnOnce(io::Error) -> String + '_ {
