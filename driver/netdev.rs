@@ -311,12 +311,12 @@ impl DevSlot {
         let _rcu = rcu::read_lock();
         let ptr = NonNull::new(self.dev.load(Acquire))?;
         let mut tracker = core::ptr::null_mut();
-        // SAFETY: non-null, so registered by the type invariants; `ndo_uninit`
-        // empties the slot, and the unregistration waits a grace period
-        // (dev.c `unregister_netdevice_many_notify`: `synchronize_net` after
-        // the `ndo_uninit` loop) before it waits for references, so the one
-        // we take now, inside an RCU read-side section, is waited for;
-        // `tracker` is a valid slot for its tracker.
+        // `ndo_uninit` empties the slot, and the unregistration waits a grace
+        // period (dev.c `unregister_netdevice_many_notify`: `synchronize_net`
+        // after the `ndo_uninit` loop) before it waits for references, so the
+        // one we take now, inside an RCU read-side section, is waited for.
+        // SAFETY: non-null, so registered by the type invariants and not yet
+        // past that grace period; `tracker` is a valid slot for its tracker.
         unsafe { xtun_dev_hold(ptr.as_ptr(), &mut tracker) };
         // INVARIANT: we own the reference just taken, with `tracker`.
         Some(DevRef { ptr, tracker })

@@ -91,13 +91,12 @@ impl WaitQueue {
     /// + wake-up): the hot path (xmit) then takes no wait-queue lock while
     /// the reader is busy. Callable from any context.
     pub(crate) fn wake_if_waiting(&self, events: u32) {
-        // SAFETY: `head` is initialised by the type invariants.
-        //
         // Not lost: the caller published its change (e.g. queued a frame)
         // before this call, whose full barrier pairs with the waiter's after
         // it queues itself: `set_current_state` in `prepare_to_wait_event`
         // for readers, the `smp_mb` in `poll_wait` for pollers. So either
         // the waiter's re-check sees the change, or we see the waiter.
+        // SAFETY: `head` is initialised by the type invariants.
         if unsafe { xtun_wq_has_sleeper(self.head.get()) } {
             self.wake(events);
         }
