@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Execution context as a type: what may sleep takes a [`Process`].
+//! Execution context as a type: what may sleep takes a [`Process`]; what
+//! needs bottom halves off takes a [`BhOff`].
 
 use core::marker::PhantomData;
 
@@ -32,5 +33,23 @@ impl Process {
     #[track_caller]
     pub(crate) fn might_sleep(&self) {
         kernel::task::might_sleep();
+    }
+}
+
+/// Proof that the code holding it runs with bottom halves off and
+/// interrupts on: `ndo_start_xmit` on a device without netpoll (which
+/// could call it with interrupts off). A lock taken here and with
+/// `spin_lock_bh` in process context needs no interrupt disabling.
+///
+/// Neither `Send` nor `Sync`, as [`Process`].
+pub(crate) struct BhOff(PhantomData<*mut ()>);
+
+impl BhOff {
+    /// # Safety
+    ///
+    /// The caller runs with bottom halves off and interrupts on, and keeps
+    /// them so while the token lives.
+    pub(crate) unsafe fn new() -> Self {
+        Self(PhantomData)
     }
 }

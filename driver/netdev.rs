@@ -18,7 +18,7 @@ use kernel::{
     types::{ForeignOwnable, Opaque},
 };
 
-use crate::context::Process;
+use crate::context::{BhOff, Process};
 use crate::skb::{Skb, TxSkb};
 
 extern "C" {
@@ -361,7 +361,7 @@ pub(crate) trait NetDevOps: Send + Sync + Sized + 'static {
     fn stop(&self, dev: &NetDev, ctx: &Process);
     /// `ndo_start_xmit`: the stack sends `skb`; the driver owns it now.
     /// Bottom halves are off (no [`Process`]): nothing here may sleep.
-    fn start_xmit(&self, dev: &NetDev, skb: TxSkb) -> Xmit;
+    fn start_xmit(&self, dev: &NetDev, skb: TxSkb, ctx: &BhOff) -> Xmit;
     /// `ndo_uninit`: the device is going away; [`NetDevOps::slot`] is
     /// already empty, so waiters can see it.
     fn uninit(&self, ctx: &Process);
@@ -541,11 +541,15 @@ unsafe extern "C" fn ndo_start_xmit_callback<T: NetDevOps>(
     skb: *mut bindings::sk_buff,
     dev: *mut bindings::net_device,
 ) -> c_int {
+    // SAFETY: the core calls `ndo_start_xmit` with bottom halves off, and
+    // with interrupts on: only netpoll calls it with them off, and the shim
+    // sets `IFF_DISABLE_NETPOLL` on every device.
+    let ctx = unsafe { BhOff::new() };
     // SAFETY: `ndo_start_xmit` hands us one reference to a valid skb; the
     // sender (pktgen) may hold another one.
     let xmit = match unsafe { TxSkb::from_xmit(skb) } {
         // SAFETY: guaranteed by the caller.
-        Some(skb) => unsafe { with_data::<T, _>(dev, |data, dev| data.start_xmit(dev, skb)) },
+        Some(skb) => unsafe { with_data::<T, _>(dev, |data, dev| data.start_xmit(dev, skb, &ctx)) },
         None => {
             // SAFETY: `dev` is valid (guaranteed by the caller).
             unsafe { xtun_stats_tx_dropped(dev) };

@@ -29,7 +29,7 @@ use kernel::{
 };
 
 use crate::chardev::{ebadfd, CharDevOps};
-use crate::context::Process;
+use crate::context::{BhOff, Process};
 use crate::netdev::{self, DevSlot, NetDev, NetDevOps, Xmit, ETH_HLEN, VLAN_HLEN};
 use crate::skb::{Skb, SkbQueue, TxSkb};
 use crate::wait::{events::*, PollTable, WaitQueue};
@@ -85,8 +85,8 @@ impl Port {
     /// Drops every queued frame, counting each as a tx drop on `dev`, if it
     /// is still there. Callers first make xmit stop queueing, then wait out
     /// the xmits already running.
-    fn purge(&self, dev: Option<&NetDev>) {
-        while let Some(skb) = self.queue.pop() {
+    fn purge(&self, dev: Option<&NetDev>, ctx: &Process) {
+        while let Some(skb) = self.queue.pop(ctx) {
             if let Some(dev) = dev {
                 dev.count_tx_dropped();
             }
@@ -99,7 +99,7 @@ impl Port {
     /// device is gone.
     fn next_frame(&self, nonblock: bool, ctx: &Process) -> Result<Skb> {
         loop {
-            if let Some(skb) = self.queue.pop() {
+            if let Some(skb) = self.queue.pop(ctx) {
                 return Ok(skb);
             }
             if !self.dev.is_present() {
@@ -145,7 +145,7 @@ impl NetDevOps for Port {
         // qdisc the core waits for none of those in flight (tun does not
         // purge here, so it needs no wait).
         netdev::wait_for_xmits(ctx);
-        self.purge(Some(dev));
+        self.purge(Some(dev), ctx);
     }
 
     fn uninit(&self, _ctx: &Process) {
@@ -153,7 +153,7 @@ impl NetDevOps for Port {
         self.readers.wake(EPOLLERR);
     }
 
-    fn start_xmit(&self, dev: &NetDev, skb: TxSkb) -> Xmit {
+    fn start_xmit(&self, dev: &NetDev, skb: TxSkb, ctx: &BhOff) -> Xmit {
         let limit = dev.tx_queue_len();
         // The first two checks pair with the grace period in `release` /
         // `stop`: an xmit that saw the port attached and running ends before
@@ -168,7 +168,7 @@ impl NetDevOps for Port {
             dev.count_tx_dropped();
             return Xmit::Dropped;
         };
-        if self.queue.push_bounded(skb, limit).is_err() {
+        if self.queue.push_bounded(skb, limit, ctx).is_err() {
             dev.count_tx_dropped();
             return Xmit::Dropped; // another CPU filled the queue first
         }
@@ -199,7 +199,7 @@ impl CharDevOps for Port {
         // As tun's detach: no xmit that saw us attached is still running
         // once this returns, so nothing is queued after the purge.
         netdev::wait_for_xmits(ctx);
-        self.purge(dev.as_deref());
+        self.purge(dev.as_deref(), ctx);
         self.busy.store(false, Release);
     }
 

@@ -12,7 +12,7 @@ use kernel::{
     types::Opaque,
 };
 
-use crate::context::Process;
+use crate::context::{BhOff, Process};
 use crate::netdev::NetDev;
 
 extern "C" {
@@ -44,6 +44,7 @@ extern "C" {
         skb: *mut bindings::sk_buff,
         limit: u32,
     ) -> bool;
+    fn xtun_skb_dequeue_bh(queue: *mut bindings::sk_buff_head) -> *mut bindings::sk_buff;
 }
 
 /// A socket buffer owned by the driver.
@@ -217,7 +218,8 @@ impl Drop for TxSkb {
 }
 
 /// A FIFO of skbs: the kernel's `sk_buff_head`, whose own lock is taken with
-/// interrupts disabled, so it may be used from softirq and process context.
+/// bottom halves off (as tun's ptr_ring: interrupts stay on), from xmit
+/// ([`BhOff`]) and from process context ([`Process`]).
 ///
 /// # Invariants
 ///
@@ -255,11 +257,12 @@ impl SkbQueue {
     /// Appends `skb` unless `limit` skbs are queued already (checked under
     /// the queue's lock, so concurrent xmits cannot overshoot); a full
     /// queue hands the skb back.
-    pub(crate) fn push_bounded(&self, skb: Skb, limit: usize) -> Result<(), Skb> {
+    pub(crate) fn push_bounded(&self, skb: Skb, limit: usize, _ctx: &BhOff) -> Result<(), Skb> {
         let limit = u32::try_from(limit).unwrap_or(u32::MAX);
         let ptr = skb.ptr;
         // SAFETY: `head` is initialised; the skb is ours alone, and
-        // `into_raw` leaves freeing it to the queue if it is queued.
+        // `into_raw` leaves freeing it to the queue if it is queued; bottom
+        // halves are off (`_ctx`), as the plain lock needs.
         if unsafe { xtun_skb_queue_tail_bounded(self.head.get(), skb.into_raw(), limit) } {
             Ok(())
         } else {
@@ -268,16 +271,20 @@ impl SkbQueue {
         }
     }
 
-    pub(crate) fn pop(&self) -> Option<Skb> {
-        // SAFETY: `head` is initialised; a dequeued skb is owned by the caller.
-        unsafe { Skb::from_raw(bindings::skb_dequeue(self.head.get())) }
+    pub(crate) fn pop(&self, _ctx: &Process) -> Option<Skb> {
+        // SAFETY: `head` is initialised; a dequeued skb is owned by the
+        // caller; process context (`_ctx`) may turn bottom halves off.
+        unsafe { Skb::from_raw(xtun_skb_dequeue_bh(self.head.get())) }
     }
 }
 
 #[pinned_drop]
 impl PinnedDrop for SkbQueue {
     fn drop(self: Pin<&mut Self>) {
-        while let Some(skb) = self.pop() {
+        // No context token here: `skb_dequeue` disables interrupts, which
+        // is right in any context.
+        // SAFETY: `head` is initialised; a dequeued skb is ours.
+        while let Some(skb) = unsafe { Skb::from_raw(bindings::skb_dequeue(self.head.get())) } {
             drop(skb);
         }
     }

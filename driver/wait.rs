@@ -89,7 +89,9 @@ impl WaitQueue {
 
     /// Wakes the waiters for `events`, if there is one (`wq_has_sleeper`
     /// + wake-up): the hot path (xmit) then takes no wait-queue lock while
-    /// the reader is busy. Callable from any context.
+    /// the reader is busy. A synchronous wake-up, as tun's `sk_data_ready`
+    /// (`sock_def_readable`): the scheduler may run the reader on the
+    /// waker's CPU rather than interrupt another. Callable from any context.
     pub(crate) fn wake_if_waiting(&self, events: u32) {
         // Not lost: the caller published its change (e.g. queued a frame)
         // before this call, whose full barrier pairs with the waiter's after
@@ -98,7 +100,14 @@ impl WaitQueue {
         // the waiter's re-check sees the change, or we see the waiter.
         // SAFETY: `head` is initialised by the type invariants.
         if unsafe { xtun_wq_has_sleeper(self.head.get()) } {
-            self.wake(events);
+            // SAFETY: as in `wake`.
+            unsafe {
+                bindings::__wake_up_sync_key(
+                    self.head.get(),
+                    bindings::TASK_INTERRUPTIBLE,
+                    events as usize as *mut c_void,
+                )
+            };
         }
     }
 

@@ -106,6 +106,9 @@ void xtun_dev_configure(struct net_device *dev,
 	xtun_set_priv_flag(dev, IFF_NO_QUEUE, cfg->no_queue);
 	xtun_set_priv_flag(dev, IFF_LIVE_ADDR_CHANGE, cfg->live_addr_change);
 	xtun_set_priv_flag(dev, IFF_TX_SKB_SHARING, cfg->tx_skb_sharing);
+	/* Not the driver's choice: netdev.rs promises its xmit interrupts on
+	 * (context::BhOff), and netpoll would call it with them off. */
+	dev->priv_flags |= IFF_DISABLE_NETPOLL;
 	dev->tx_queue_len = cfg->tx_queue_len;
 	dev->min_mtu = cfg->min_mtu;
 	dev->max_mtu = cfg->max_mtu;
@@ -309,15 +312,26 @@ u32 xtun_skb_queue_len(const struct sk_buff_head *queue)
 bool xtun_skb_queue_tail_bounded(struct sk_buff_head *queue,
 				 struct sk_buff *skb, u32 limit)
 {
-	unsigned long flags;
 	bool room;
 
-	spin_lock_irqsave(&queue->lock, flags);
+	/* Bottom halves are off in xmit: the lock needs no more. */
+	lockdep_assert_in_softirq();
+	spin_lock(&queue->lock);
 	room = skb_queue_len(queue) < limit;
 	if (room)
 		__skb_queue_tail(queue, skb);
-	spin_unlock_irqrestore(&queue->lock, flags);
+	spin_unlock(&queue->lock);
 	return room;
+}
+
+struct sk_buff *xtun_skb_dequeue_bh(struct sk_buff_head *queue)
+{
+	struct sk_buff *skb;
+
+	spin_lock_bh(&queue->lock);
+	skb = __skb_dequeue(queue);
+	spin_unlock_bh(&queue->lock);
+	return skb;
 }
 
 bool xtun_wq_has_sleeper(struct wait_queue_head *head)

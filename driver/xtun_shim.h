@@ -74,6 +74,7 @@ void xtun_skb_queue_init(struct sk_buff_head *queue);
 u32 xtun_skb_queue_len(const struct sk_buff_head *queue);
 bool xtun_skb_queue_tail_bounded(struct sk_buff_head *queue,
 				 struct sk_buff *skb, u32 limit);
+struct sk_buff *xtun_skb_dequeue_bh(struct sk_buff_head *queue);
 bool xtun_wq_has_sleeper(struct wait_queue_head *head);
 
 #endif /* XTUN_SHIM_H */
