@@ -32,15 +32,19 @@ pub(crate) fn ebadfd() -> Error {
     Error::from_errno(-(bindings::EBADFD as i32))
 }
 
-/// What a driver implements to back the device; one `Arc<Self>` is shared by
-/// every open file.
+/// What a driver implements to back the device: `Self` is one open file's
+/// state, made by `open` and given back to `release`.
 pub(crate) trait CharDevOps: Send + Sync + Sized + 'static {
-    fn open(&self, ctx: &Process) -> Result;
-    fn release(&self, ctx: &Process);
+    /// What every open file shares: the registration's data.
+    type Shared: Send + Sync;
+    fn open(shared: &Arc<Self::Shared>, ctx: &Process) -> Result<KBox<Self>>;
+    fn release(self: KBox<Self>, ctx: &Process);
     fn read(&self, dst: &mut IovIterDest<'_>, nonblock: bool, ctx: &Process) -> Result<usize>;
     fn write(&self, src: &mut IovIterSource<'_>, ctx: &Process) -> Result<usize>;
     /// Returns the ready mask (`EPOLL*`) after registering with `table`.
     fn poll(&self, table: &PollTable<'_>, ctx: &Process) -> u32;
+    /// `ioctl(2)`: `arg` is the caller's argument, often a user pointer.
+    fn ioctl(&self, cmd: u32, arg: usize, ctx: &Process) -> Result<isize>;
 }
 
 /// A registered misc device.
@@ -51,7 +55,7 @@ pub(crate) trait CharDevOps: Send + Sync + Sized + 'static {
 /// [`Drop`]; while registered, `data` is initialised.
 #[pin_data(PinnedDrop)]
 pub(crate) struct Registration<T: CharDevOps> {
-    data: Arc<T>,
+    shared: Arc<T::Shared>,
     #[pin]
     misc: Opaque<bindings::miscdevice>,
 }
@@ -62,10 +66,10 @@ unsafe impl<T: CharDevOps> Send for Registration<T> {}
 unsafe impl<T: CharDevOps> Sync for Registration<T> {}
 
 impl<T: CharDevOps> Registration<T> {
-    pub(crate) fn register(name: &'static CStr, data: Arc<T>) -> impl PinInit<Self, Error> {
-        // `data` comes first: `open` may run as soon as `misc_register` returns.
+    pub(crate) fn register(name: &'static CStr, shared: Arc<T::Shared>) -> impl PinInit<Self, Error> {
+        // `shared` comes first: `open` may run as soon as `misc_register` returns.
         try_pin_init!(Self {
-            data,
+            shared,
             misc <- Opaque::try_ffi_init(move |slot: *mut bindings::miscdevice| {
                 let mut misc: bindings::miscdevice = pin_init::zeroed();
                 misc.minor = bindings::MISC_DYNAMIC_MINOR as i32;
@@ -97,12 +101,10 @@ impl<T: CharDevOps> PinnedDrop for Registration<T> {
 ///
 /// `file` must be a file opened by [`open_callback`] and not yet released.
 unsafe fn file_data<'a, T: CharDevOps>(file: *mut bindings::file) -> &'a T {
-    // SAFETY: `open_callback` stored an `Arc<T>` that `release_callback`
-    // takes back; between them the file keeps it alive.
-    let data = unsafe { <Arc<T> as ForeignOwnable>::borrow((*file).private_data) };
-    // SAFETY: the borrow is valid for as long as the file is open, which
-    // outlives every file operation that calls this.
-    unsafe { &*(&*data as *const T) }
+    // SAFETY: `open_callback` stored a `KBox<T>` that `release_callback`
+    // takes back; between them the file keeps it alive, which outlives
+    // every file operation that calls this.
+    unsafe { <KBox<T> as ForeignOwnable>::borrow((*file).private_data) }
 }
 
 /// # Safety
@@ -122,9 +124,10 @@ unsafe extern "C" fn open_callback<T: CharDevOps>(
     };
     // SAFETY: file operations run in process context.
     let ctx = unsafe { Process::new() };
-    if let Err(e) = reg.data.open(&ctx) {
-        return e.to_errno();
-    }
+    let data = match T::open(&reg.shared, &ctx) {
+        Ok(data) => data,
+        Err(e) => return e.to_errno(),
+    };
     // Frames are datagrams: no file position (as tun).
     // SAFETY: `inode` and `file` are valid for the duration of open.
     unsafe { bindings::stream_open(inode, file) };
@@ -133,7 +136,7 @@ unsafe extern "C" fn open_callback<T: CharDevOps>(
     // SAFETY: open may set `f_mode` flags; nothing else sees the file yet.
     unsafe { (*file).f_mode |= FMODE_NOWAIT };
     // SAFETY: open owns `private_data`; `release_callback` takes it back.
-    unsafe { (*file).private_data = reg.data.clone().into_foreign() };
+    unsafe { (*file).private_data = data.into_foreign() };
     0
 }
 
@@ -145,7 +148,7 @@ unsafe extern "C" fn release_callback<T: CharDevOps>(
     file: *mut bindings::file,
 ) -> c_int {
     // SAFETY: release owns `private_data`, stored by `open_callback`.
-    let data = unsafe { <Arc<T> as ForeignOwnable>::from_foreign((*file).private_data) };
+    let data = unsafe { <KBox<T> as ForeignOwnable>::from_foreign((*file).private_data) };
     // SAFETY: file operations run in process context.
     data.release(&unsafe { Process::new() });
     0
@@ -202,6 +205,23 @@ unsafe extern "C" fn poll_callback<T: CharDevOps>(
 
 /// # Safety
 ///
+/// As [`open_callback`], for `unlocked_ioctl`.
+unsafe extern "C" fn ioctl_callback<T: CharDevOps>(
+    file: *mut bindings::file,
+    cmd: c_uint,
+    arg: c_ulong,
+) -> c_long {
+    // SAFETY: the file is open.
+    let data = unsafe { file_data::<T>(file) };
+    // SAFETY: file operations run in process context.
+    match data.ioctl(cmd, arg as usize, &unsafe { Process::new() }) {
+        Ok(n) => n as c_long,
+        Err(e) => e.to_errno() as c_long,
+    }
+}
+
+/// # Safety
+///
 /// `kiocb` must be valid, with a valid `ki_filp`.
 unsafe fn is_nonblocking(kiocb: *mut bindings::kiocb) -> bool {
     // SAFETY: guaranteed by the caller.
@@ -222,6 +242,9 @@ impl<T: CharDevOps> VTable<T> {
         read_iter: Some(read_iter_callback::<T>),
         write_iter: Some(write_iter_callback::<T>),
         poll: Some(poll_callback::<T>),
+        // No `compat_ioctl`: 32-bit callers get ENOTTY (a 32-bit `struct
+        // ifreq` is shorter; tun converts it, we do not yet).
+        unlocked_ioctl: Some(ioctl_callback::<T>),
         ..pin_init::zeroed()
     };
 }

@@ -36,10 +36,11 @@ impl Process {
     }
 }
 
-/// Proof that the code holding it runs with bottom halves off and
-/// interrupts on: `ndo_start_xmit` on a device without netpoll (which
-/// could call it with interrupts off). A lock taken here and with
-/// `spin_lock_bh` in process context needs no interrupt disabling.
+/// Proof that the code holding it runs with bottom halves off (or serves a
+/// softirq), never in hard interrupt or NMI context: `ndo_start_xmit` on a
+/// device without netpoll. A lock taken here and with `spin_lock_bh` in
+/// process context then needs no interrupt disabling: no hard interrupt
+/// takes it.
 ///
 /// Neither `Send` nor `Sync`, as [`Process`].
 pub(crate) struct BhOff(PhantomData<*mut ()>);
@@ -47,8 +48,8 @@ pub(crate) struct BhOff(PhantomData<*mut ()>);
 impl BhOff {
     /// # Safety
     ///
-    /// The caller runs with bottom halves off and interrupts on, and keeps
-    /// them so while the token lives.
+    /// The caller runs with bottom halves off (or in a softirq), not in
+    /// hard interrupt or NMI context, and stays so while the token lives.
     pub(crate) unsafe fn new() -> Self {
         Self(PhantomData)
     }

@@ -9,7 +9,7 @@
 use core::{marker::PhantomData, ptr::NonNull};
 use kernel::{
     bindings,
-    error::from_result,
+    error::{from_result, to_result},
     prelude::*,
     sync::{
         atomic::{Acquire, Atomic, Full, Relaxed, Release},
@@ -22,11 +22,23 @@ use crate::context::{BhOff, Process};
 use crate::skb::{Skb, TxSkb};
 
 extern "C" {
+    fn xtun_link_register(vt: *const LinkVTable) -> c_int;
+    fn xtun_link_unregister();
     fn xtun_alloc_netdev(
+        net: *mut bindings::net,
         name: *const c_char,
         name_assign_type: u8,
-        vtable: *const NetDevVTable,
     ) -> *mut bindings::net_device;
+    fn xtun_dev_vtable(dev: *mut bindings::net_device) -> *const NetDevVTable;
+    fn xtun_dev_name(dev: *const bindings::net_device) -> *const c_char;
+    fn xtun_dev_hwaddr(dev: *const bindings::net_device, out: *mut u8);
+    fn xtun_dev_set_hwaddr(dev: *mut bindings::net_device, family: u16, addr: *const u8) -> c_int;
+    fn xtun_current_net_get() -> *mut bindings::net;
+    fn xtun_init_net_get() -> *mut bindings::net;
+    fn xtun_net_put(net: *mut bindings::net);
+    fn xtun_net_admin_capable(net: *mut bindings::net) -> bool;
+    fn __dev_get_by_name(net: *mut bindings::net, name: *const c_char) -> *mut bindings::net_device;
+    fn unregister_netdevice_queue(dev: *mut bindings::net_device, head: *mut bindings::list_head);
     fn xtun_driver_data(dev: *mut bindings::net_device) -> *mut *mut c_void;
     fn xtun_dev_tx_started(dev: *mut bindings::net_device);
     fn xtun_dev_mtu(dev: *const bindings::net_device) -> u32;
@@ -45,7 +57,6 @@ extern "C" {
     fn register_netdevice(dev: *mut bindings::net_device) -> c_int;
     fn rtnl_lock();
     fn rtnl_unlock();
-    fn unregister_netdev(dev: *mut bindings::net_device);
     fn free_netdev(dev: *mut bindings::net_device);
     fn netif_carrier_on(dev: *mut bindings::net_device);
     fn netif_carrier_off(dev: *mut bindings::net_device);
@@ -108,6 +119,8 @@ pub(crate) enum Xmit {
     Dropped,
 }
 
+/// Ethernet address length (`ETH_ALEN`).
+pub(crate) const ETH_ALEN: usize = 6;
 /// Ethernet header length (`ETH_HLEN`).
 pub(crate) const ETH_HLEN: usize = 14;
 /// The smallest and largest Ethernet MTU (`ETH_MIN_MTU`, `ETH_MAX_MTU`).
@@ -152,6 +165,30 @@ impl NetDev {
     pub(crate) fn is_running(&self) -> bool {
         // SAFETY: the device is live by the type invariants.
         unsafe { xtun_dev_running(self.as_raw()) }
+    }
+
+    /// The interface name (may change under a rename: hold RTNL to keep it).
+    pub(crate) fn name(&self, _rtnl: &Rtnl) -> &CStr {
+        // SAFETY: the device is live by the type invariants; `name` is a
+        // NUL-terminated array, which renames (under RTNL) do not change
+        // while `_rtnl` is borrowed.
+        unsafe { CStr::from_char_ptr(xtun_dev_name(self.as_raw())) }
+    }
+
+    /// The MAC address.
+    pub(crate) fn hwaddr(&self, _rtnl: &Rtnl) -> [u8; ETH_ALEN] {
+        let mut mac = [0; ETH_ALEN];
+        // SAFETY: the device is live; `mac` has room for `ETH_ALEN` bytes;
+        // RTNL orders address changes.
+        unsafe { xtun_dev_hwaddr(self.as_raw(), mac.as_mut_ptr()) };
+        mac
+    }
+
+    /// Sets the MAC address as `SIOCSIFHWADDR` does; `family` must be the
+    /// device type (`ARPHRD_ETHER`), else `EINVAL`.
+    pub(crate) fn set_hwaddr(&self, family: u16, mac: &[u8; ETH_ALEN], _rtnl: &Rtnl) -> Result {
+        // SAFETY: the device is live; RTNL is held, as the core wants.
+        to_result(unsafe { xtun_dev_set_hwaddr(self.as_raw(), family, mac.as_ptr()) })
     }
 
     pub(crate) fn mtu(&self) -> usize {
@@ -387,96 +424,215 @@ impl<T> Bound<T> {
     }
 }
 
-/// A registered net device whose driver data is an `Arc<T>`; the device is
-/// reachable only through the callbacks and `T`'s [`DevSlot`].
+/// Proof that RTNL is held: the lock that orders every change to the set of
+/// devices (create, find, delete). Neither `Send` nor `Sync`.
+pub(crate) struct Rtnl(PhantomData<*mut ()>);
+
+/// RTNL, taken by [`RtnlGuard::lock`] and released on drop.
+pub(crate) struct RtnlGuard(Rtnl);
+
+impl RtnlGuard {
+    pub(crate) fn lock(ctx: &Process) -> Self {
+        ctx.might_sleep();
+        // SAFETY: process context (`ctx`); released in `drop`.
+        unsafe { rtnl_lock() };
+        Self(Rtnl(PhantomData))
+    }
+}
+
+impl core::ops::Deref for RtnlGuard {
+    type Target = Rtnl;
+
+    fn deref(&self) -> &Rtnl {
+        &self.0
+    }
+}
+
+impl Drop for RtnlGuard {
+    fn drop(&mut self) {
+        // SAFETY: taken in `lock`. Unlocking runs the deferred half of any
+        // unregistration we queued (`netdev_run_todo`), which waits for
+        // `DevRef`s: none may be held across this (`delete` takes its own).
+        unsafe { rtnl_unlock() };
+    }
+}
+
+/// A counted reference to a network namespace (`get_net`/`put_net`).
 ///
 /// # Invariants
 ///
-/// `dev` is registered; its driver data holds a `KBox<Bound<T>>` from
-/// `into_foreign` that is taken back exactly once in [`Drop`].
-pub(crate) struct Registration<T: NetDevOps> {
-    dev: NonNull<bindings::net_device>,
-    _data: PhantomData<Arc<T>>,
+/// `ptr` is a namespace of which we own one reference.
+pub(crate) struct NetRef {
+    ptr: NonNull<bindings::net>,
 }
 
-// SAFETY: unregistering may be done from any thread.
-unsafe impl<T: NetDevOps> Send for Registration<T> {}
-// SAFETY: `&Registration` gives access to nothing.
-unsafe impl<T: NetDevOps> Sync for Registration<T> {}
+// SAFETY: a namespace reference may be used and dropped on any thread.
+unsafe impl Send for NetRef {}
+// SAFETY: `&NetRef` only reads the namespace.
+unsafe impl Sync for NetRef {}
 
-impl<T: NetDevOps> Registration<T> {
-    /// Allocates and registers a device named `name`, named as `name_type`
-    /// says, set up as `config` says, backed by `data`, whose [`DevSlot`] holds the device while it
-    /// is registered.
-    pub(crate) fn register(
-        name: &'static CStr,
-        name_type: NameType,
-        config: &Config,
-        data: Arc<T>,
-    ) -> Result<Self> {
-        // The slot is asked for once: the one claimed is the one cleared.
-        let slot = data.slot();
-        slot.claim()?;
-        let slot = NonNull::from(slot);
-        // INVARIANT: `slot` was borrowed from `*data` and is now claimed.
-        let bound = KBox::new(Bound { slot, data }, GFP_KERNEL)?;
-        // SAFETY: `name` is a static C string; the private area is filled
-        // below before the device is registered.
-        let raw = unsafe { xtun_alloc_netdev(name.as_char_ptr(), name_type as u8, &VTable::<T>::OPS) };
-        let dev = NonNull::new(raw).ok_or(ENOMEM)?;
-        // SAFETY: allocated and not yet registered; `config` has the shim's
-        // layout.
-        unsafe { xtun_dev_configure(raw, config) };
-        let foreign = bound.into_foreign();
-        // SAFETY: `foreign` came from `into_foreign` just above and is taken
-        // back only after the device is unregistered (or never registered).
-        let bound = unsafe { <KBox<Bound<T>> as ForeignOwnable>::borrow(foreign) };
-        // SAFETY: the shim stored a `void *` slot as the device's private area;
-        // the device is not registered yet, so no callback reads it concurrently.
-        unsafe { *xtun_driver_data(raw) = foreign };
-        // Carrier stays off until a program opens the character device.
-        // SAFETY: allocated and not yet registered: nothing else uses it.
-        unsafe { netif_carrier_off(raw) };
-        // SAFETY: the device is fully set up; RTNL is held around
-        // `register_netdevice`, as it requires.
-        let ret = unsafe {
-            rtnl_lock();
-            let ret = register_netdevice(raw);
-            if ret == 0 {
-                // INVARIANT: registered, and `ndo_uninit` (which empties the
-                // slot) cannot run before we drop RTNL.
-                bound.slot().set(NetDev::from_raw(raw));
-            }
-            rtnl_unlock();
-            ret
-        };
-        if ret != 0 {
-            // SAFETY: registration failed: no callback runs any more (its
-            // error path may have run `ndo_uninit`), and the slot was never
-            // filled, so no `DevRef` exists. We own both the device and
-            // the reference to the data stored in it.
-            unsafe {
-                drop(KBox::<Bound<T>>::from_foreign(foreign));
-                free_netdev(raw);
-            }
-            return Err(Error::from_errno(ret));
-        }
-        Ok(Self { dev, _data: PhantomData })
+impl NetRef {
+    /// The caller's network namespace (as tun: a file's devices live in
+    /// the namespace of the process that opened it).
+    pub(crate) fn current(_ctx: &Process) -> Self {
+        // SAFETY: in process context `current` has an nsproxy.
+        let ptr = unsafe { xtun_current_net_get() };
+        // INVARIANT: `get_net` gave us a reference to a valid namespace.
+        Self { ptr: NonNull::new(ptr).expect("a task's namespace is never null") }
+    }
+
+    /// The initial namespace.
+    pub(crate) fn init() -> Self {
+        // SAFETY: `init_net` lives forever; `get_net` counts our reference.
+        let ptr = unsafe { xtun_init_net_get() };
+        // INVARIANT: as above.
+        Self { ptr: NonNull::new(ptr).expect("init_net is static") }
+    }
+
+    /// Whether the caller has `CAP_NET_ADMIN` in the namespace's user
+    /// namespace (what tun asks to create a device).
+    pub(crate) fn admin_capable(&self) -> bool {
+        // SAFETY: `ptr` is valid by the type invariants.
+        unsafe { xtun_net_admin_capable(self.ptr.as_ptr()) }
     }
 }
 
-impl<T: NetDevOps> Drop for Registration<T> {
+impl Drop for NetRef {
     fn drop(&mut self) {
-        let raw = self.dev.as_ptr();
-        // SAFETY: registered by the type invariants. `ndo_uninit` empties the
-        // slot; this returns once no callback runs and every `DevRef` is
-        // gone, with the device's stats freed: nothing can reach it but us.
-        unsafe { unregister_netdev(raw) };
-        // SAFETY: the data was stored by `register` and is taken back once.
-        drop(unsafe { KBox::<Bound<T>>::from_foreign(*xtun_driver_data(raw)) });
-        // SAFETY: unregistered above, and unreachable by anyone else.
+        // SAFETY: we own one reference, by the type invariants.
+        unsafe { xtun_net_put(self.ptr.as_ptr()) };
+    }
+}
+
+/// What a driver implements to make devices of its kind (`ip link add
+/// NAME type KIND`, and [`create`]). One kind per module: the shim holds
+/// one `rtnl_link_ops`, named after the module.
+pub(crate) trait LinkOps: NetDevOps {
+    /// How every device of the kind is set up.
+    const CONFIG: Config;
+    /// The data behind a device `ip link add` makes.
+    fn new_link(rtnl: &Rtnl) -> Result<Arc<Self>>;
+}
+
+/// The registered kind (`rtnl_link_register`); dropping it deletes every
+/// device of the kind, in every namespace (`rtnl_link_unregister`).
+pub(crate) struct LinkRegistration<T: LinkOps>(PhantomData<T>);
+
+impl<T: LinkOps> LinkRegistration<T> {
+    pub(crate) fn register() -> Result<Self> {
+        // SAFETY: the vtable is a constant that lives forever.
+        to_result(unsafe { xtun_link_register(&LinkVTableOf::<T>::OPS) })?;
+        Ok(Self(PhantomData))
+    }
+}
+
+impl<T: LinkOps> Drop for LinkRegistration<T> {
+    fn drop(&mut self) {
+        // SAFETY: registered in `register`. This unregisters every device
+        // of the kind and waits until they are freed.
+        unsafe { xtun_link_unregister() };
+    }
+}
+
+/// Sets up `raw`, a device of `T`'s kind not yet registered, with `data`,
+/// and registers it; on error the device is not registered (and `data`
+/// is dropped), and the caller frees it.
+///
+/// # Safety
+///
+/// `raw` must be a device the shim allocated for `T`'s kind
+/// (`xtun_alloc_netdev` or the core's `rtnl_create_link`), not registered.
+unsafe fn setup_and_register<T: LinkOps>(raw: *mut bindings::net_device, data: Arc<T>, _rtnl: &Rtnl) -> Result {
+    // The slot is asked for once: the one claimed is the one cleared.
+    let slot = data.slot();
+    slot.claim()?;
+    let slot = NonNull::from(slot);
+    // INVARIANT: `slot` was borrowed from `*data` and is now claimed.
+    let bound = KBox::new(Bound { slot, data }, GFP_KERNEL)?;
+    // SAFETY: allocated and not yet registered (caller); `CONFIG` has the
+    // shim's layout. The carrier stays off until a file attaches.
+    unsafe {
+        xtun_dev_configure(raw, &T::CONFIG);
+        netif_carrier_off(raw);
+    }
+    let foreign = bound.into_foreign();
+    // SAFETY: the private area holds a `void *` for us; not registered yet,
+    // so no callback reads it. `destruct_callback` takes it back, also on
+    // `register_netdevice`'s error path.
+    unsafe { *xtun_driver_data(raw) = foreign };
+    // SAFETY: set up above; RTNL is held (`_rtnl`).
+    to_result(unsafe { register_netdevice(raw) })?;
+    // SAFETY: `foreign` is in place until `destruct_callback`, which runs
+    // only after an unregistration, which needs the RTNL we hold.
+    let bound = unsafe { <KBox<Bound<T>> as ForeignOwnable>::borrow(foreign) };
+    // SAFETY: registered just now, and `ndo_uninit` cannot run before we
+    // release RTNL.
+    // INVARIANT: the slot holds a registered device whose uninit is to come.
+    bound.slot().set(unsafe { NetDev::from_raw(raw) });
+    Ok(())
+}
+
+/// Creates and registers a device of `T`'s kind in `net`, named `name`
+/// (a template such as `xtun%d` is expanded), backed by `data`. Fails as
+/// `register_netdevice` does: `EINVAL` for an invalid name, `EEXIST` for
+/// a name taken.
+pub(crate) fn create<T: LinkOps>(
+    rtnl: &Rtnl,
+    net: &NetRef,
+    name: &CStr,
+    name_type: NameType,
+    data: Arc<T>,
+) -> Result {
+    // SAFETY: `net` is valid (type invariants) and `name` a C string.
+    let raw = unsafe { xtun_alloc_netdev(net.ptr.as_ptr(), name.as_char_ptr(), name_type as u8) };
+    if raw.is_null() {
+        return Err(ENOMEM);
+    }
+    // SAFETY: allocated by the shim for our kind, not registered.
+    let ret = unsafe { setup_and_register::<T>(raw, data, rtnl) };
+    if ret.is_err() {
+        // SAFETY: not registered (its error path has run, the private area
+        // is empty again), so ours to free.
         unsafe { free_netdev(raw) };
     }
+    ret
+}
+
+/// What [`find`] found under a name.
+pub(crate) enum Found<T> {
+    /// No device of that name in the namespace.
+    Nothing,
+    /// A device of `T`'s kind, and its data.
+    Ours(Arc<T>),
+    /// A device of another kind.
+    Other,
+}
+
+/// Looks `name` up in `net`.
+pub(crate) fn find<T: LinkOps>(_rtnl: &Rtnl, net: &NetRef, name: &CStr) -> Found<T> {
+    // SAFETY: RTNL is held (`_rtnl`), as `__dev_get_by_name` requires.
+    let raw = unsafe { __dev_get_by_name(net.ptr.as_ptr(), name.as_char_ptr()) };
+    if raw.is_null() {
+        return Found::Nothing;
+    }
+    // SAFETY: a listed device, live while we hold RTNL.
+    if unsafe { xtun_dev_vtable(raw) } != &VTable::<T>::OPS as *const NetDevVTable {
+        return Found::Other;
+    }
+    // SAFETY: a registered device of `T`'s kind: its private area holds a
+    // `Bound<T>` until `destruct_callback`, after an unregistration, which
+    // needs the RTNL we hold.
+    let bound = unsafe { <KBox<Bound<T>> as ForeignOwnable>::borrow(*xtun_driver_data(raw)) };
+    Found::Ours(bound.data.clone())
+}
+
+/// Unregisters `dev` (as `ip link del`); the rest of its teardown runs
+/// when RTNL is released.
+pub(crate) fn delete(_rtnl: &Rtnl, dev: DevRef) {
+    // SAFETY: a `DevRef` taken under RTNL is registered; RTNL is held.
+    unsafe { unregister_netdevice_queue(dev.as_raw(), core::ptr::null_mut()) };
+    // Our reference goes before RTNL does: `netdev_run_todo` waits for it.
+    drop(dev);
 }
 
 /// Runs `f` with the driver data of `dev`.
@@ -541,9 +697,10 @@ unsafe extern "C" fn ndo_start_xmit_callback<T: NetDevOps>(
     skb: *mut bindings::sk_buff,
     dev: *mut bindings::net_device,
 ) -> c_int {
-    // SAFETY: the core calls `ndo_start_xmit` with bottom halves off, and
-    // with interrupts on: only netpoll calls it with them off, and the shim
-    // sets `IFF_DISABLE_NETPOLL` on every device.
+    // SAFETY: the core calls `ndo_start_xmit` with bottom halves off, never
+    // from a hard interrupt; netpoll (netconsole) could, from its printer
+    // thread with bottom halves on or at panic from any context, but the
+    // shim's setup refuses netpoll on every device (`IFF_DISABLE_NETPOLL`).
     let ctx = unsafe { BhOff::new() };
     // SAFETY: `ndo_start_xmit` hands us one reference to a valid skb; the
     // sender (pktgen) may hold another one.
@@ -577,6 +734,35 @@ unsafe extern "C" fn ndo_uninit_callback<T: NetDevOps>(dev: *mut bindings::net_d
     bound.data.uninit(&ctx);
 }
 
+/// # Safety
+///
+/// As [`ndo_open_callback`], for `priv_destructor`: the device is
+/// unregistered and unreferenced, or `register_netdevice` failed.
+unsafe extern "C" fn destruct_callback<T: NetDevOps>(dev: *mut bindings::net_device) {
+    // SAFETY: the private area is ours; no callback runs any more.
+    let data = unsafe { &mut *xtun_driver_data(dev) };
+    let foreign = core::mem::replace(data, core::ptr::null_mut());
+    if !foreign.is_null() {
+        // SAFETY: stored by `setup_and_register`, taken back once (nulled).
+        drop(unsafe { KBox::<Bound<T>>::from_foreign(foreign) });
+    }
+}
+
+/// # Safety
+///
+/// Only [`LinkVTable<T>`] may call this: `rtnl_newlink` with a device of
+/// our kind the core allocated, under RTNL.
+unsafe extern "C" fn newlink_callback<T: LinkOps>(dev: *mut bindings::net_device) -> c_int {
+    let rtnl = Rtnl(PhantomData);
+    from_result(|| {
+        let data = T::new_link(&rtnl)?;
+        // SAFETY: allocated for our kind by `rtnl_create_link`, not yet
+        // registered; the core frees it if we fail.
+        unsafe { setup_and_register::<T>(dev, data, &rtnl)? };
+        Ok(0)
+    })
+}
+
 /// The shim's `struct xtun_netdev_vtable`: a device's callbacks.
 #[repr(C)]
 struct NetDevVTable {
@@ -584,7 +770,21 @@ struct NetDevVTable {
     open: unsafe extern "C" fn(*mut bindings::net_device) -> c_int,
     stop: unsafe extern "C" fn(*mut bindings::net_device) -> c_int,
     start_xmit: unsafe extern "C" fn(*mut bindings::sk_buff, *mut bindings::net_device) -> c_int,
+    destruct: unsafe extern "C" fn(*mut bindings::net_device),
 }
+
+/// The shim's `struct xtun_link_vtable`: how the kind makes devices.
+#[repr(C)]
+struct LinkVTable {
+    netdev: *const NetDevVTable,
+    newlink: unsafe extern "C" fn(*mut bindings::net_device) -> c_int,
+}
+
+// SAFETY: a table of constants.
+unsafe impl Sync for LinkVTable {}
+
+/// The link table for `T`, built at compile time.
+struct LinkVTableOf<T>(PhantomData<T>);
 
 /// The callbacks for devices backed by `T`, one table per type, built at
 /// compile time; the shim's `net_device_ops` call through it.
@@ -596,5 +796,10 @@ impl<T: NetDevOps> VTable<T> {
         open: ndo_open_callback::<T>,
         stop: ndo_stop_callback::<T>,
         start_xmit: ndo_start_xmit_callback::<T>,
+        destruct: destruct_callback::<T>,
     };
+}
+
+impl<T: LinkOps> LinkVTableOf<T> {
+    const OPS: LinkVTable = LinkVTable { netdev: &VTable::<T>::OPS, newlink: newlink_callback::<T> };
 }

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The xtun port: the state shared by the `xtun` net device and `/dev/xtun`,
-//! and every policy decision of the driver. No `unsafe` here.
+//! The xtun port: one per net device, the state its device and the file
+//! attached to it share, and the data path's policy. No `unsafe` here.
+//! Files attach to ports (`file.rs`); the port does not know files.
 //!
 //! - xmit queues whole frames for the reader, bounded by `tx_queue_len`
 //!   (default 500, exactly: the bound is checked under the queue's lock);
@@ -12,25 +13,29 @@
 //! - read returns one whole frame; a shorter buffer gets the frame's head,
 //!   and the return value is still the frame's length (as tun).
 //! - write injects one frame; a rejected write counts rx_dropped.
-//! - one open file at a time: a second `open` gets `EBUSY` (as tun without
-//!   IFF_MULTI_QUEUE); the carrier is on exactly while the file is open.
+//! - one attached file at a time: a second gets `EBUSY` (as tun without
+//!   IFF_MULTI_QUEUE); the carrier is on exactly while a file is attached.
+//!   A port that is not persistent deletes its device when its file goes.
 //! - while the interface is down (as tun): readers block (or get `EAGAIN`),
 //!   write fails with `EIO`, poll reports neither `EPOLLOUT` nor `EPOLLERR`
 //!   (which a level-triggered epoll loop could not mask); queued frames are
 //!   dropped when it goes down.
-//! - once the device is gone (unregistered with the file still open; not
-//!   possible yet: an open file pins the module): read and write fail with
-//!   `EBADFD` and poll reports `EPOLLERR`, as a detached tun file.
+//! - once the device is gone (`ip link del`, its namespace deleted, with
+//!   the file still attached): read and write fail with `EBADFD` and poll
+//!   reports `EPOLLERR`, as a detached tun file.
 
 use kernel::{
     iov::{IovIterDest, IovIterSource},
     prelude::*,
-    sync::atomic::{Acquire, Atomic, Full, Release},
+    sync::{
+        atomic::{Acquire, Atomic, Full, Relaxed, Release},
+        Arc,
+    },
 };
 
-use crate::chardev::{ebadfd, CharDevOps};
+use crate::chardev::ebadfd;
 use crate::context::{BhOff, Process};
-use crate::netdev::{self, DevSlot, NetDev, NetDevOps, Xmit, ETH_HLEN, VLAN_HLEN};
+use crate::netdev::{self, DevRef, DevSlot, LinkOps, NetDev, NetDevOps, Rtnl, Xmit, ETH_HLEN, VLAN_HLEN};
 use crate::skb::{Skb, SkbQueue, TxSkb};
 use crate::wait::{events::*, PollTable, WaitQueue};
 
@@ -66,20 +71,69 @@ pub(crate) struct Port {
     /// Whether xmit queues frames for a reader: set by open, cleared by
     /// release before its grace period and purge.
     attached: Atomic<bool>,
-    /// Whether a file holds the port: taken by open, given back by release
-    /// only after its purge, so an open never overlaps the last release.
+    /// Whether a file holds the port: taken by attach, given back by detach
+    /// only after its purge (both under RTNL).
     busy: Atomic<bool>,
+    /// Whether the device outlives its file (`TUNSETPERSIST`); devices made
+    /// by `ip link add` or at module load start persistent.
+    persist: Atomic<bool>,
+    /// Who may attach without `CAP_NET_ADMIN` (`TUNSETOWNER`/`TUNSETGROUP`):
+    /// a kernel uid/gid, or [`NOBODY`].
+    owner: Atomic<u32>,
+    group: Atomic<u32>,
+    /// The `IFF_*` features the last `TUNSETIFF` asked for (`TUNGETIFF`).
+    features: Atomic<u32>,
 }
 
+/// No owner or group (`INVALID_UID`, `INVALID_GID`).
+pub(crate) const NOBODY: u32 = u32::MAX;
+
 impl Port {
-    pub(crate) fn new() -> impl PinInit<Self> {
+    pub(crate) fn new(persist: bool) -> impl PinInit<Self> {
         pin_init!(Self {
             dev: DevSlot::new(),
             queue <- SkbQueue::new(),
             readers <- WaitQueue::new(),
             attached: Atomic::new(false),
             busy: Atomic::new(false),
+            persist: Atomic::new(persist),
+            owner: Atomic::new(NOBODY),
+            group: Atomic::new(NOBODY),
+            features: Atomic::new(0),
         })
+    }
+
+    /// The device, while it is registered.
+    pub(crate) fn dev(&self) -> Option<DevRef> {
+        self.dev.get()
+    }
+
+    pub(crate) fn is_persistent(&self) -> bool {
+        self.persist.load(Relaxed)
+    }
+
+    pub(crate) fn set_persistent(&self, on: bool) {
+        self.persist.store(on, Relaxed);
+    }
+
+    pub(crate) fn owner(&self) -> (u32, u32) {
+        (self.owner.load(Relaxed), self.group.load(Relaxed))
+    }
+
+    pub(crate) fn set_owner(&self, uid: u32) {
+        self.owner.store(uid, Relaxed);
+    }
+
+    pub(crate) fn set_group(&self, gid: u32) {
+        self.group.store(gid, Relaxed);
+    }
+
+    pub(crate) fn features(&self) -> u32 {
+        self.features.load(Relaxed)
+    }
+
+    pub(crate) fn set_features(&self, features: u32) {
+        self.features.store(features, Relaxed);
     }
 
     /// Drops every queued frame, counting each as a tx drop on `dev`, if it
@@ -178,19 +232,24 @@ impl NetDevOps for Port {
     }
 }
 
-impl CharDevOps for Port {
-    fn open(&self, _ctx: &Process) -> Result {
+/// What a file does with the port it is attached to.
+impl Port {
+    /// Attaches a file: `ENODEV` if the device is gone, `EBUSY` if another
+    /// file is attached.
+    pub(crate) fn attach(&self, _rtnl: &Rtnl, _ctx: &Process) -> Result {
         let dev = self.dev.get().ok_or(ENODEV)?;
         if self.busy.xchg(true, Full) {
             return Err(EBUSY);
         }
-        // The last release left the queue empty and xmit detached.
+        // The last detach left the queue empty and xmit detached.
         self.attached.store(true, Release);
         dev.set_carrier(true);
         Ok(())
     }
 
-    fn release(&self, ctx: &Process) {
+    /// Detaches the file; as tun, a device that is not persistent goes
+    /// with its last file.
+    pub(crate) fn detach(&self, rtnl: &Rtnl, ctx: &Process) {
         let dev = self.dev.get();
         if let Some(dev) = &dev {
             dev.set_carrier(false);
@@ -201,9 +260,14 @@ impl CharDevOps for Port {
         netdev::wait_for_xmits(ctx);
         self.purge(dev.as_deref(), ctx);
         self.busy.store(false, Release);
+        if let Some(dev) = dev {
+            if !self.is_persistent() {
+                netdev::delete(rtnl, dev);
+            }
+        }
     }
 
-    fn read(&self, dst: &mut IovIterDest<'_>, nonblock: bool, ctx: &Process) -> Result<usize> {
+    pub(crate) fn read(&self, dst: &mut IovIterDest<'_>, nonblock: bool, ctx: &Process) -> Result<usize> {
         if dst.is_empty() {
             return Ok(0); // as tun: a zero-length read consumes nothing
         }
@@ -221,7 +285,7 @@ impl CharDevOps for Port {
         Ok(len)
     }
 
-    fn write(&self, src: &mut IovIterSource<'_>, ctx: &Process) -> Result<usize> {
+    pub(crate) fn write(&self, src: &mut IovIterSource<'_>, ctx: &Process) -> Result<usize> {
         let len = src.len();
         let dev = self.dev.get().ok_or_else(ebadfd)?;
         let skb = match Self::frame_from_user(&dev, src, ctx) {
@@ -238,7 +302,7 @@ impl CharDevOps for Port {
         Ok(len)
     }
 
-    fn poll(&self, table: &PollTable<'_>, _ctx: &Process) -> u32 {
+    pub(crate) fn poll(&self, table: &PollTable<'_>, _ctx: &Process) -> u32 {
         table.register(&self.readers);
         // As tun: a file whose device is gone reports only EPOLLERR.
         let Some(dev) = self.dev.get() else {
@@ -253,5 +317,15 @@ impl CharDevOps for Port {
             mask |= EPOLLOUT | EPOLLWRNORM;
         }
         mask
+    }
+}
+
+impl LinkOps for Port {
+    const CONFIG: netdev::Config = DEVICE;
+
+    /// A device made by `ip link add` is persistent: it lives until
+    /// `ip link del`, whatever files come and go.
+    fn new_link(_rtnl: &Rtnl) -> Result<Arc<Self>> {
+        Arc::pin_init(Port::new(true), GFP_KERNEL)
     }
 }

@@ -281,8 +281,8 @@ impl SkbQueue {
 #[pinned_drop]
 impl PinnedDrop for SkbQueue {
     fn drop(self: Pin<&mut Self>) {
-        // No context token here: `skb_dequeue` disables interrupts, which
-        // is right in any context.
+        // `Pin<&mut Self>`: nobody else can reach the queue any more, so
+        // the lock is uncontended (its irqsave variant is fine for lockdep).
         // SAFETY: `head` is initialised; a dequeued skb is ours.
         while let Some(skb) = unsafe { Skb::from_raw(bindings::skb_dequeue(self.head.get())) } {
             drop(skb);

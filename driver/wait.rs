@@ -90,8 +90,10 @@ impl WaitQueue {
     /// Wakes the waiters for `events`, if there is one (`wq_has_sleeper`
     /// + wake-up): the hot path (xmit) then takes no wait-queue lock while
     /// the reader is busy. A synchronous wake-up, as tun's `sk_data_ready`
-    /// (`sock_def_readable`): the scheduler may run the reader on the
-    /// waker's CPU rather than interrupt another. Callable from any context.
+    /// (`sock_def_readable`, `wake_up_interruptible_sync_poll`): it hints
+    /// that the waker will sleep soon, which a sender often will not, so the
+    /// scheduler may pull the reader onto the sender's CPU; tun and sockets
+    /// accept the same. Callable from any context.
     pub(crate) fn wake_if_waiting(&self, events: u32) {
         // Not lost: the caller published its change (e.g. queued a frame)
         // before this call, whose full barrier pairs with the waiter's after
@@ -100,7 +102,7 @@ impl WaitQueue {
         // the waiter's re-check sees the change, or we see the waiter.
         // SAFETY: `head` is initialised by the type invariants.
         if unsafe { xtun_wq_has_sleeper(self.head.get()) } {
-            // SAFETY: as in `wake`.
+            // SAFETY: as in `wake`; this is `wake_up_interruptible_sync_poll`.
             unsafe {
                 bindings::__wake_up_sync_key(
                     self.head.get(),

@@ -21,11 +21,15 @@ use kernel::{prelude::*, sync::Arc};
 
 mod chardev;
 mod context;
+mod cred;
+mod file;
 mod netdev;
 mod port;
 mod skb;
 mod wait;
 
+use file::{Driver, XtunFile};
+use netdev::{LinkRegistration, NameType, NetRef, RtnlGuard};
 use port::Port;
 
 module! {
@@ -39,25 +43,27 @@ module! {
 
 struct XtunModule {
     // Fields drop in order: the character device goes first (no file can be
-    // open: each pins the module), then the net device.
-    _chardev: Pin<KBox<chardev::Registration<Port>>>,
-    _netdev: netdev::Registration<Port>,
+    // open: each pins the module), then the kind, with every xtun device.
+    _chardev: Pin<KBox<chardev::Registration<XtunFile>>>,
+    _link: LinkRegistration<Port>,
 }
 
 impl kernel::Module for XtunModule {
-    fn init(_module: &'static ThisModule) -> Result<Self> {
-        let port = Arc::pin_init(Port::new(), GFP_KERNEL)?;
-        // The driver picks the name, the same on every boot (as `lo`).
-        let netdev = netdev::Registration::register(
-            c"xtun",
-            netdev::NameType::Predictable,
-            &port::DEVICE,
-            port.clone(),
-        )?;
-        let chardev = KBox::pin_init(chardev::Registration::register(c"xtun", port), GFP_KERNEL)?;
-        Ok(Self {
-            _chardev: chardev,
-            _netdev: netdev,
-        })
+    fn init(ctx: &'static ThisModule) -> Result<Self> {
+        let _ = ctx;
+        let link = LinkRegistration::<Port>::register()?;
+        // The device a file gets without TUNSETIFF, persistent, in the
+        // initial namespace; the driver picks the name, the same on every
+        // boot (as `lo`). If this fails, dropping `link` deletes nothing.
+        let default_port = Arc::pin_init(Port::new(true), GFP_KERNEL)?;
+        // SAFETY: module init runs in process context, holding no lock.
+        let process = unsafe { context::Process::new() };
+        {
+            let rtnl = RtnlGuard::lock(&process);
+            netdev::create(&rtnl, &NetRef::init(), c"xtun", NameType::Predictable, default_port.clone())?;
+        }
+        let driver = Arc::new(Driver { default_port }, GFP_KERNEL)?;
+        let chardev = KBox::pin_init(chardev::Registration::register(c"xtun", driver), GFP_KERNEL)?;
+        Ok(Self { _chardev: chardev, _link: link })
     }
 }

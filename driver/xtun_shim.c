@@ -8,9 +8,13 @@
  * function is a callable wrapper for an inline helper or a field that the
  * Rust bindings cannot see.
  */
+#include <linux/cred.h>
 #include <linux/etherdevice.h>
 #include <linux/ethtool.h>
 #include <linux/module.h>
+#include <linux/nsproxy.h>
+#include <net/net_namespace.h>
+#include <net/rtnetlink.h>
 
 #include "xtun_shim.h"
 
@@ -49,6 +53,13 @@ static netdev_tx_t xtun_ndo_start_xmit(struct sk_buff *skb,
 	return xtun_vt(dev)->start_xmit(skb, dev);
 }
 
+/* Called by the core once the device is unregistered and unreferenced, or
+ * on register_netdevice()'s error path: Rust takes its data back. */
+static void xtun_priv_destructor(struct net_device *dev)
+{
+	xtun_vt(dev)->destruct(dev);
+}
+
 static const struct net_device_ops xtun_netdev_ops = {
 	.ndo_uninit = xtun_ndo_uninit,
 	.ndo_open = xtun_ndo_open,
@@ -80,6 +91,42 @@ static void xtun_setup(struct net_device *dev)
 	dev->netdev_ops = &xtun_netdev_ops;
 	dev->ethtool_ops = &xtun_ethtool_ops;
 	dev->pcpu_stat_type = NETDEV_PCPU_STAT_DSTATS; /* the xtun_stats_* helpers */
+	/* Part of netdev.rs's xmit contract (context::BhOff: bottom halves off,
+	 * never hard interrupt), which netpoll breaks; as veth. */
+	dev->priv_flags |= IFF_DISABLE_NETPOLL;
+	/* The core frees every device (ip link del, netns exit, module exit). */
+	dev->needs_free_netdev = true;
+	dev->priv_destructor = xtun_priv_destructor;
+}
+
+/* rtnl_link_ops is opaque to Rust: one kind per module, whose newlink calls
+ * the Rust link vtable registered with it (netdev.rs `LinkVTable<T>`). */
+static const struct xtun_link_vtable *xtun_link_vt;
+
+static int xtun_newlink(struct net_device *dev,
+			struct rtnl_newlink_params *params,
+			struct netlink_ext_ack *extack)
+{
+	((struct xtun_priv *)netdev_priv(dev))->vt = xtun_link_vt->netdev;
+	return xtun_link_vt->newlink(dev);
+}
+
+static struct rtnl_link_ops xtun_link_ops = {
+	.kind = KBUILD_MODNAME,
+	.priv_size = sizeof(struct xtun_priv),
+	.setup = xtun_setup,
+	.newlink = xtun_newlink,
+};
+
+int xtun_link_register(const struct xtun_link_vtable *vt)
+{
+	xtun_link_vt = vt;
+	return rtnl_link_register(&xtun_link_ops);
+}
+
+void xtun_link_unregister(void)
+{
+	rtnl_link_unregister(&xtun_link_ops);
 }
 
 static void xtun_set_priv_flag(struct net_device *dev, u32 flag, bool on)
@@ -106,9 +153,6 @@ void xtun_dev_configure(struct net_device *dev,
 	xtun_set_priv_flag(dev, IFF_NO_QUEUE, cfg->no_queue);
 	xtun_set_priv_flag(dev, IFF_LIVE_ADDR_CHANGE, cfg->live_addr_change);
 	xtun_set_priv_flag(dev, IFF_TX_SKB_SHARING, cfg->tx_skb_sharing);
-	/* Not the driver's choice: netdev.rs promises its xmit interrupts on
-	 * (context::BhOff), and netpoll would call it with them off. */
-	dev->priv_flags |= IFF_DISABLE_NETPOLL;
 	dev->tx_queue_len = cfg->tx_queue_len;
 	dev->min_mtu = cfg->min_mtu;
 	dev->max_mtu = cfg->max_mtu;
@@ -116,17 +160,98 @@ void xtun_dev_configure(struct net_device *dev,
 		eth_hw_addr_random(dev);
 }
 
-struct net_device *xtun_alloc_netdev(const char *name,
-				     unsigned char name_assign_type,
-				     const struct xtun_netdev_vtable *vt)
+/* A device of our kind in @net, as rtnl_create_link() makes one. */
+struct net_device *xtun_alloc_netdev(struct net *net, const char *name,
+				     unsigned char name_assign_type)
 {
 	struct net_device *dev;
 
 	dev = alloc_netdev(sizeof(struct xtun_priv), name, name_assign_type,
 			   xtun_setup);
-	if (dev)
-		((struct xtun_priv *)netdev_priv(dev))->vt = vt;
+	if (!dev)
+		return NULL;
+	((struct xtun_priv *)netdev_priv(dev))->vt = xtun_link_vt->netdev;
+	dev_net_set(dev, net);
+	dev->rtnl_link_ops = &xtun_link_ops;
 	return dev;
+}
+
+/* The Rust vtable of @dev if it is a device of our kind, else NULL. */
+const struct xtun_netdev_vtable *xtun_dev_vtable(struct net_device *dev)
+{
+	return dev->rtnl_link_ops == &xtun_link_ops ? xtun_vt(dev) : NULL;
+}
+
+int xtun_dev_ifindex(const struct net_device *dev)
+{
+	return dev->ifindex;
+}
+
+const char *xtun_dev_name(const struct net_device *dev)
+{
+	return dev->name;
+}
+
+/* Callers hold RTNL, which orders address changes. */
+void xtun_dev_hwaddr(const struct net_device *dev, u8 *out)
+{
+	memcpy(out, dev->dev_addr, ETH_ALEN);
+}
+
+/* As tun's SIOCSIFHWADDR: the core checks @family against dev->type. */
+int xtun_dev_set_hwaddr(struct net_device *dev, u16 family, const u8 *addr)
+{
+	struct sockaddr_storage ss = { .ss_family = family };
+
+	memcpy(ss.__data, addr, ETH_ALEN);
+	return dev_set_mac_address_user(dev, &ss, NULL);
+}
+
+/* Credentials and namespaces (for tun's attach and create rules). */
+struct net *xtun_init_net_get(void)
+{
+	return get_net(&init_net);
+}
+
+struct net *xtun_current_net_get(void)
+{
+	return get_net(current->nsproxy->net_ns);
+}
+
+void xtun_net_put(struct net *net)
+{
+	put_net(net);
+}
+
+bool xtun_net_admin_capable(struct net *net)
+{
+	return ns_capable(net->user_ns, CAP_NET_ADMIN);
+}
+
+bool xtun_make_kuid(u32 uid, u32 *kuid)
+{
+	kuid_t k = make_kuid(current_user_ns(), uid);
+
+	*kuid = __kuid_val(k);
+	return uid_valid(k);
+}
+
+bool xtun_make_kgid(u32 gid, u32 *kgid)
+{
+	kgid_t k = make_kgid(current_user_ns(), gid);
+
+	*kgid = __kgid_val(k);
+	return gid_valid(k);
+}
+
+u32 xtun_current_euid(void)
+{
+	return __kuid_val(current_euid());
+}
+
+bool xtun_in_egroup(u32 kgid)
+{
+	return in_egroup_p(KGIDT_INIT(kgid));
 }
 
 void **xtun_driver_data(struct net_device *dev)

@@ -18,6 +18,13 @@ struct xtun_netdev_vtable {
 	int (*open)(struct net_device *dev);
 	int (*stop)(struct net_device *dev);
 	netdev_tx_t (*start_xmit)(struct sk_buff *skb, struct net_device *dev);
+	void (*destruct)(struct net_device *dev);
+};
+
+/* The Rust side of the module's rtnl_link_ops: netdev.rs `LinkVTable<T>`. */
+struct xtun_link_vtable {
+	const struct xtun_netdev_vtable *netdev;
+	int (*newlink)(struct net_device *dev);
 };
 
 /* What the Rust driver decides about a device: netdev.rs `Config`, the
@@ -36,9 +43,23 @@ struct xtun_dev_config {
 };
 
 /* Implemented in xtun_shim.c, called from Rust. */
-struct net_device *xtun_alloc_netdev(const char *name,
-				     unsigned char name_assign_type,
-				     const struct xtun_netdev_vtable *vt);
+int xtun_link_register(const struct xtun_link_vtable *vt);
+void xtun_link_unregister(void);
+struct net_device *xtun_alloc_netdev(struct net *net, const char *name,
+				     unsigned char name_assign_type);
+const struct xtun_netdev_vtable *xtun_dev_vtable(struct net_device *dev);
+int xtun_dev_ifindex(const struct net_device *dev);
+const char *xtun_dev_name(const struct net_device *dev);
+void xtun_dev_hwaddr(const struct net_device *dev, u8 *out);
+int xtun_dev_set_hwaddr(struct net_device *dev, u16 family, const u8 *addr);
+struct net *xtun_init_net_get(void);
+struct net *xtun_current_net_get(void);
+void xtun_net_put(struct net *net);
+bool xtun_net_admin_capable(struct net *net);
+bool xtun_make_kuid(u32 uid, u32 *kuid);
+bool xtun_make_kgid(u32 gid, u32 *kgid);
+u32 xtun_current_euid(void);
+bool xtun_in_egroup(u32 kgid);
 void xtun_dev_configure(struct net_device *dev,
 			const struct xtun_dev_config *cfg);
 void **xtun_driver_data(struct net_device *dev);

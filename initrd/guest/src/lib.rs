@@ -32,7 +32,22 @@ impl Xtun {
         Self::open_with(libc::O_NONBLOCK)
     }
 
+    /// Opens /dev/xtun and attaches to the device made at module load (a
+    /// file attaches on first use: a zero-length read does that and
+    /// nothing else), so the carrier is on when this returns; `EBUSY` if
+    /// another file holds that device.
     fn open_with(flags: i32) -> io::Result<Xtun> {
+        let xtun = Self::open_unattached(flags)?;
+        // SAFETY: a zero-length read(2) writes nothing.
+        if unsafe { libc::read(xtun.file.as_raw_fd(), std::ptr::null_mut(), 0) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(xtun)
+    }
+
+    /// Opens /dev/xtun without attaching (for TUNSETIFF, or to test the
+    /// attach on first use).
+    pub fn open_unattached(flags: i32) -> io::Result<Xtun> {
         let file = OpenOptions::new().read(true).write(true).custom_flags(flags).open(DEVICE)?;
         Ok(Xtun { file })
     }

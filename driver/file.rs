@@ -1,0 +1,306 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! An open `/dev/xtun`: which port it is attached to, and tun's ioctls
+//! (`include/uapi/linux/if_tun.h`) for Ethernet frames. No `unsafe` here.
+//!
+//! - `TUNSETIFF` with `IFF_TAP|IFF_NO_PI` attaches to the named xtun device
+//!   of the opener's namespace, or creates it (a template such as `tap%d`,
+//!   or `xtun%d` for an empty name), as tun does; a device of another kind
+//!   is `EINVAL`, a second `TUNSETIFF` on one file `EEXIST`.
+//! - A file used without `TUNSETIFF` (read, write, poll) attaches on first
+//!   use to the device made at module load, so programs that only read and
+//!   write keep working; many files can be open at once, each attached to
+//!   its own device.
+//! - Creating a device needs `CAP_NET_ADMIN` in the namespace; attaching
+//!   to one whose owner or group is set needs to be that owner, in that
+//!   group, or `CAP_NET_ADMIN` (tun's rule).
+
+use kernel::{
+    iov::{IovIterDest, IovIterSource},
+    prelude::*,
+    sync::{Arc, SetOnce},
+    uaccess::{UserPtr, UserSlice},
+};
+
+use crate::chardev::{ebadfd, CharDevOps};
+use crate::context::Process;
+use crate::cred;
+use crate::netdev::{self, Found, NameType, NetRef, Rtnl, RtnlGuard, ETH_ALEN};
+use crate::port::{Port, NOBODY};
+use crate::wait::{events::EPOLLERR, PollTable};
+
+/// What every open file shares: the device made at module load, which a
+/// file used without `TUNSETIFF` gets.
+pub(crate) struct Driver {
+    pub(crate) default_port: Arc<Port>,
+}
+
+/// `IFNAMSIZ`, and `sizeof(struct ifreq)` on 64-bit.
+const IFNAMSIZ: usize = 16;
+const IFREQ_LEN: usize = 40;
+
+// ioctl commands (`_IOW('T', n, int)` and friends, x86-64 encoding).
+const TUNSETIFF: u32 = 0x4004_54ca;
+const TUNSETPERSIST: u32 = 0x4004_54cb;
+const TUNSETOWNER: u32 = 0x4004_54cc;
+const TUNSETGROUP: u32 = 0x4004_54ce;
+const TUNGETFEATURES: u32 = 0x8004_54cf;
+const TUNGETIFF: u32 = 0x8004_54d2;
+const SIOCSIFHWADDR: u32 = 0x8924;
+const SIOCGIFHWADDR: u32 = 0x8927;
+
+// `ifr_flags` bits.
+const IFF_TUN: u32 = 0x0001;
+const IFF_TAP: u32 = 0x0002;
+const IFF_NO_PI: u32 = 0x1000;
+const IFF_ONE_QUEUE: u32 = 0x2000;
+const IFF_TUN_EXCL: u32 = 0x8000;
+const IFF_PERSIST: u32 = 0x0800;
+/// `IFF_NO_PI`'s bit, which means "no socket filter" in `TUNSETQUEUE`.
+const IFF_NOFILTER: u32 = 0x1000;
+/// What `TUNSETIFF` accepts; anything else (`IFF_TUN`, `IFF_VNET_HDR`,
+/// `IFF_MULTI_QUEUE`, `IFF_NAPI`, ...) is `EINVAL`, tun's answer to a
+/// request it cannot serve. `IFF_ONE_QUEUE` is ignored, as by tun.
+const SUPPORTED: u32 = IFF_TAP | IFF_NO_PI | IFF_ONE_QUEUE | IFF_TUN_EXCL;
+/// The features `TUNGETIFF` reports back, as tun's `tun_flags`.
+const FEATURES: u32 = IFF_NO_PI | IFF_ONE_QUEUE;
+
+/// `ARPHRD_ETHER`: the address family of an Ethernet hardware address.
+const ARPHRD_ETHER: u16 = 1;
+
+/// One open `/dev/xtun`.
+pub(crate) struct XtunFile {
+    driver: Arc<Driver>,
+    /// The opener's namespace, where `TUNSETIFF` looks and creates.
+    net: NetRef,
+    /// The port this file is attached to; set once, under RTNL.
+    port: SetOnce<Arc<Port>>,
+}
+
+/// A `struct ifreq`: the name and the union's first bytes.
+struct IfReq([u8; IFREQ_LEN]);
+
+impl IfReq {
+    fn read(arg: usize) -> Result<Self> {
+        let mut buf = [0u8; IFREQ_LEN];
+        UserSlice::new(UserPtr::from_addr(arg), IFREQ_LEN).reader().read_slice(&mut buf)?;
+        Ok(Self(buf))
+    }
+
+    fn write(&self, arg: usize) -> Result {
+        UserSlice::new(UserPtr::from_addr(arg), IFREQ_LEN).writer().write_slice(&self.0)
+    }
+
+    /// The name, cut at its NUL (the last byte is forced to one, as tun).
+    fn name(&mut self) -> &CStr {
+        self.0[IFNAMSIZ - 1] = 0;
+        CStr::from_bytes_until_nul(&self.0[..IFNAMSIZ]).expect("NUL-terminated above")
+    }
+
+    fn set_name(&mut self, name: &CStr) {
+        let bytes = name.to_bytes_with_nul();
+        let n = bytes.len().min(IFNAMSIZ);
+        self.0[..IFNAMSIZ].fill(0);
+        self.0[..n].copy_from_slice(&bytes[..n]);
+    }
+
+    fn flags(&self) -> u32 {
+        u16::from_ne_bytes([self.0[IFNAMSIZ], self.0[IFNAMSIZ + 1]]) as u32
+    }
+
+    fn set_flags(&mut self, flags: u32) {
+        self.0[IFNAMSIZ..IFNAMSIZ + 2].copy_from_slice(&(flags as u16).to_ne_bytes());
+    }
+
+    /// `ifr_hwaddr`: a `struct sockaddr` (family, then the address).
+    fn hwaddr(&self) -> (u16, [u8; ETH_ALEN]) {
+        let family = u16::from_ne_bytes([self.0[IFNAMSIZ], self.0[IFNAMSIZ + 1]]);
+        let mut mac = [0; ETH_ALEN];
+        mac.copy_from_slice(&self.0[IFNAMSIZ + 2..IFNAMSIZ + 2 + ETH_ALEN]);
+        (family, mac)
+    }
+
+    fn set_hwaddr(&mut self, mac: &[u8; ETH_ALEN]) {
+        self.0[IFNAMSIZ..IFNAMSIZ + 2].copy_from_slice(&ARPHRD_ETHER.to_ne_bytes());
+        self.0[IFNAMSIZ + 2..IFNAMSIZ + 16].fill(0);
+        self.0[IFNAMSIZ + 2..IFNAMSIZ + 2 + ETH_ALEN].copy_from_slice(mac);
+    }
+}
+
+/// tun's `tun_not_capable`: a port with an owner or group admits only
+/// them, unless the caller has `CAP_NET_ADMIN` in the device's namespace.
+fn may_attach(port: &Port, net: &NetRef) -> bool {
+    let (owner, group) = port.owner();
+    let refused = (owner != NOBODY && owner != cred::euid()) || (group != NOBODY && !cred::in_group(group));
+    !refused || net.admin_capable()
+}
+
+impl XtunFile {
+    /// The attached port; a file never attached takes the module's device.
+    fn port(&self, ctx: &Process) -> Result<&Arc<Port>> {
+        if self.port.as_ref().is_none() {
+            let _rtnl = RtnlGuard::lock(ctx);
+            if self.port.as_ref().is_none() {
+                self.driver.default_port.attach(&_rtnl, ctx)?;
+                self.port.populate(self.driver.default_port.clone());
+            }
+        }
+        self.port.as_ref().ok_or(EINVAL) // populated above
+    }
+
+    /// The port `TUNSETIFF` and friends act on: `EBADFD` if none (as tun).
+    fn attached(&self) -> Result<&Arc<Port>> {
+        self.port.as_ref().ok_or_else(ebadfd)
+    }
+
+    fn set_iff(&self, arg: usize, ctx: &Process) -> Result<isize> {
+        let mut req = IfReq::read(arg)?;
+        let flags = req.flags();
+        if flags & IFF_TUN != 0 || flags & IFF_TAP == 0 || flags & IFF_NO_PI == 0 || flags & !SUPPORTED != 0 {
+            return Err(EINVAL);
+        }
+        let rtnl = RtnlGuard::lock(ctx);
+        if self.port.as_ref().is_some() {
+            return Err(EEXIST); // as tun: one TUNSETIFF per file
+        }
+        let port = self.find_or_create(&mut req, flags, &rtnl, ctx)?;
+        port.set_features(flags & FEATURES);
+        let dev = port.dev().ok_or(ENODEV)?;
+        req.set_name(dev.name(&rtnl));
+        drop(dev);
+        self.port.populate(port);
+        drop(rtnl);
+        req.write(arg)?;
+        Ok(0)
+    }
+
+    /// Attaches to the device `req` names, or creates it.
+    fn find_or_create(&self, req: &mut IfReq, flags: u32, rtnl: &Rtnl, ctx: &Process) -> Result<Arc<Port>> {
+        let given = !req.name().is_empty();
+        if given {
+            match netdev::find::<Port>(rtnl, &self.net, req.name()) {
+                Found::Ours(port) => {
+                    if flags & IFF_TUN_EXCL != 0 {
+                        return Err(EBUSY);
+                    }
+                    if !may_attach(&port, &self.net) {
+                        return Err(EPERM);
+                    }
+                    port.attach(rtnl, ctx)?;
+                    return Ok(port);
+                }
+                Found::Other => return Err(EINVAL),
+                Found::Nothing => {}
+            }
+        }
+        if !self.net.admin_capable() {
+            return Err(EPERM);
+        }
+        let port = Arc::pin_init(Port::new(false), GFP_KERNEL)?;
+        let (name, name_type) = if given { (req.name(), NameType::User) } else { (c"xtun%d", NameType::Enum) };
+        netdev::create(rtnl, &self.net, name, name_type, port.clone())?;
+        if let Err(e) = port.attach(rtnl, ctx) {
+            // Not reachable today (a new port is free), but never leave a
+            // device nobody holds.
+            if let Some(dev) = port.dev() {
+                netdev::delete(rtnl, dev);
+            }
+            return Err(e);
+        }
+        Ok(port)
+    }
+
+    fn get_iff(&self, arg: usize, ctx: &Process) -> Result<isize> {
+        let mut req = IfReq([0; IFREQ_LEN]);
+        let rtnl = RtnlGuard::lock(ctx);
+        let port = self.attached()?;
+        let dev = port.dev().ok_or_else(ebadfd)?;
+        req.set_name(dev.name(&rtnl));
+        drop(dev);
+        let persist = if port.is_persistent() { IFF_PERSIST } else { 0 };
+        // As tun: no socket filter, so IFF_NOFILTER.
+        req.set_flags(IFF_TAP | port.features() | persist | IFF_NOFILTER);
+        drop(rtnl);
+        req.write(arg)?;
+        Ok(0)
+    }
+
+    fn hwaddr(&self, cmd: u32, arg: usize, ctx: &Process) -> Result<isize> {
+        let mut req = IfReq::read(arg)?;
+        let rtnl = RtnlGuard::lock(ctx);
+        let dev = self.attached()?.dev().ok_or_else(ebadfd)?;
+        if cmd == SIOCSIFHWADDR {
+            let (family, mac) = req.hwaddr();
+            return dev.set_hwaddr(family, &mac, &rtnl).map(|()| 0);
+        }
+        let mac = dev.hwaddr(&rtnl);
+        req.set_name(dev.name(&rtnl));
+        req.set_hwaddr(&mac);
+        drop(dev);
+        drop(rtnl);
+        req.write(arg)?;
+        Ok(0)
+    }
+}
+
+impl CharDevOps for XtunFile {
+    type Shared = Driver;
+
+    fn open(shared: &Arc<Driver>, ctx: &Process) -> Result<KBox<Self>> {
+        let file = Self { driver: shared.clone(), net: NetRef::current(ctx), port: SetOnce::new() };
+        Ok(KBox::new(file, GFP_KERNEL)?)
+    }
+
+    fn release(self: KBox<Self>, ctx: &Process) {
+        if let Some(port) = self.port.as_ref() {
+            let rtnl = RtnlGuard::lock(ctx);
+            port.detach(&rtnl, ctx);
+        }
+    }
+
+    fn read(&self, dst: &mut IovIterDest<'_>, nonblock: bool, ctx: &Process) -> Result<usize> {
+        self.port(ctx)?.read(dst, nonblock, ctx)
+    }
+
+    fn write(&self, src: &mut IovIterSource<'_>, ctx: &Process) -> Result<usize> {
+        self.port(ctx)?.write(src, ctx)
+    }
+
+    fn poll(&self, table: &PollTable<'_>, ctx: &Process) -> u32 {
+        match self.port(ctx) {
+            Ok(port) => port.poll(table, ctx),
+            Err(_) => EPOLLERR,
+        }
+    }
+
+    fn ioctl(&self, cmd: u32, arg: usize, ctx: &Process) -> Result<isize> {
+        match cmd {
+            TUNSETIFF => self.set_iff(arg, ctx),
+            TUNGETIFF => self.get_iff(arg, ctx),
+            TUNGETFEATURES => {
+                let features = IFF_TAP | FEATURES;
+                UserSlice::new(UserPtr::from_addr(arg), 4).writer().write_slice(&features.to_ne_bytes())?;
+                Ok(0)
+            }
+            TUNSETPERSIST => {
+                let _rtnl = RtnlGuard::lock(ctx);
+                self.attached()?.set_persistent(arg != 0);
+                Ok(0)
+            }
+            TUNSETOWNER => {
+                let uid = cred::kuid(arg as u32).ok_or(EINVAL)?;
+                let _rtnl = RtnlGuard::lock(ctx);
+                self.attached()?.set_owner(uid);
+                Ok(0)
+            }
+            TUNSETGROUP => {
+                let gid = cred::kgid(arg as u32).ok_or(EINVAL)?;
+                let _rtnl = RtnlGuard::lock(ctx);
+                self.attached()?.set_group(gid);
+                Ok(0)
+            }
+            SIOCGIFHWADDR | SIOCSIFHWADDR => self.hwaddr(cmd, arg, ctx),
+            _ => Err(EINVAL), // as tun
+        }
+    }
+}
