@@ -39,6 +39,11 @@ const PACKAGES: &[(&str, &str)] = &[
     ("ethtool", "/usr/sbin/ethtool"),
     ("tcpdump", "/usr/bin/tcpdump"),
     ("iperf3", "/usr/bin/iperf3"),
+    // The kernel's tun selftest (selftest.rs): static glibc, and YNL's
+    // code generator.
+    ("libc6-dev", "/usr/lib/x86_64-linux-gnu/libc.a"),
+    ("python3-yaml", "/usr/lib/python3/dist-packages/yaml/__init__.py"),
+    ("python3-jsonschema", "/usr/lib/python3/dist-packages/jsonschema/__init__.py"),
 ];
 
 const QEMU: (&str, &str) = ("qemu-system-x86", "/usr/bin/qemu-system-x86_64");

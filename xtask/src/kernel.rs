@@ -40,6 +40,17 @@ impl Kernel {
         }
         c
     }
+
+    /// The source tree: `source` in an `O=` build directory (as the cached
+    /// one), else the build directory itself (a user's in-tree build).
+    pub fn source(&self) -> PathBuf {
+        let linked = self.build.join("source");
+        if linked.exists() {
+            linked
+        } else {
+            self.build.clone()
+        }
+    }
 }
 
 /// The guest kernel: the user's tree (`kdir`), or one built from Debian's

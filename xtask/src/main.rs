@@ -19,6 +19,7 @@ mod pipeline;
 mod profile;
 mod programs;
 mod qemu;
+mod selftest;
 mod source;
 mod test;
 mod vm;

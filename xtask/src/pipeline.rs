@@ -1,12 +1,12 @@
 //! The build pipeline every command shares: deps -> kernel -> module ->
-//! guest programs -> initrd, each a named, timed stage.
+//! guest programs -> tun selftest -> initrd, each a named, timed stage.
 
 use std::{path::PathBuf, time::Instant};
 
 use anyhow::Result;
 use xshell::Shell;
 
-use crate::{deps, flags::Flags, initrd, kernel, lock::Lock, module, profile::Profile, programs, qemu, workspace::Workspace};
+use crate::{deps, flags::Flags, initrd, kernel, lock::Lock, module, profile::Profile, programs, qemu, selftest, workspace::Workspace};
 
 /// Everything a boot needs.
 pub struct Artifacts {
@@ -41,7 +41,7 @@ pub fn deps(sh: &Shell, ws: &Workspace, flags: &Flags) -> Result<deps::Tools> {
     deps::run(sh, ws, &Profile::new(flags.debug_kernel), &[], kdir(flags).is_some())
 }
 
-/// deps -> kernel -> module -> guest programs -> initrd.
+/// deps -> kernel -> module -> guest programs -> tun selftest -> initrd.
 pub fn build(sh: &Shell, ws: &Workspace, flags: &Flags) -> Result<Artifacts> {
     let profile = Profile::new(flags.debug_kernel);
     let kdir = kdir(flags);
@@ -55,7 +55,8 @@ pub fn build(sh: &Shell, ws: &Workspace, flags: &Flags) -> Result<Artifacts> {
     // initrd is renamed into place, so a guest booting the last one keeps it.
     let _lock = Lock::exclusive(&ws.target.join(format!("locks/{}.lock", kernel.profile)), "module and initrd lock")?;
     let module = stage("module", || module::run(sh, ws, &kernel))?;
-    let programs = stage("guest programs", || programs::run(sh, ws))?;
+    let mut programs = stage("guest programs", || programs::run(sh, ws))?;
+    programs.push(stage("tun selftest", || selftest::run(sh, ws, &kernel))?);
     let initrd = stage("initrd", || initrd::run(sh, ws, &kernel, &module, &programs, guest_tools))?;
     Ok(Artifacts { kernel, initrd })
 }
