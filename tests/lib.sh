@@ -17,6 +17,12 @@ setup_xtun() {
 	ip link set xtun up || fail "cannot bring xtun up"
 }
 
+# The module loaded and nothing more, for tests that make their own devices
+# on /dev/xtun (the tun ioctl ABI tests).
+load_xtun() {
+	[ -c /dev/xtun ] || insmod /lib/modules/xtun.ko || fail "cannot load xtun.ko"
+}
+
 # wait_for CONDITION [SECONDS]: polls the shell condition every 0.05 s until
 # it holds, and fails naming it if it still does not after SECONDS (default
 # 60). Tests wait for the event itself, never a fixed time: the limit only

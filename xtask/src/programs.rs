@@ -9,7 +9,17 @@ use xshell::{cmd, Shell};
 use crate::workspace::Workspace;
 
 /// The guest binaries, installed in the guest's /usr/bin.
-pub const PROGRAMS: &[&str] = &["xtun-echo", "xtun-responder", "xtun-check", "xtun-stack", "xtun-bench", "xtun-stress", "xtun-review", "tap-tcp-serve"];
+pub const PROGRAMS: &[&str] = &[
+    "xtun-echo",
+    "xtun-responder",
+    "xtun-check",
+    "xtun-stack",
+    "xtun-bench",
+    "xtun-stress",
+    "xtun-review",
+    "xtun-tunctl",
+    "tap-tcp-serve",
+];
 const TARGET: &str = "x86_64-unknown-linux-gnu";
 
 pub fn run(sh: &Shell, ws: &Workspace) -> Result<Vec<PathBuf>> {

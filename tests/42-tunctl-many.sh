@@ -1,0 +1,8 @@
+# tun ioctl ABI on /dev/xtun: 1000 devices created (TUNSETIFF) and deleted
+# (close) one after another; each is gone once its fd is closed and none is
+# left. tun under TCG: about 50-80 ms each.
+# Expected behaviour is tun's, checked with `xtun-tunctl --path /dev/net/tun` (test
+# 41-tunctl-tun-reference); this test fails until xtun implements tun's ioctls.
+. /xtun/tests/lib.sh
+load_xtun
+xtun-tunctl many || fail "xtun-tunctl many"
