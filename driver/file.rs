@@ -148,9 +148,13 @@ impl XtunFile {
         self.port.as_ref().ok_or(EINVAL) // populated above
     }
 
-    /// The port `TUNSETIFF` and friends act on: `EBADFD` if none (as tun).
+    /// The port the ioctls act on: `EBADFD` if none, or if its device is
+    /// gone (as tun, whose file is detached then).
     fn attached(&self) -> Result<&Arc<Port>> {
-        self.port.as_ref().ok_or_else(ebadfd)
+        match self.port.as_ref() {
+            Some(port) if port.dev_present() => Ok(port),
+            _ => Err(ebadfd()),
+        }
     }
 
     fn set_iff(&self, arg: usize, ctx: &Process) -> Result<isize> {
@@ -300,7 +304,8 @@ impl CharDevOps for XtunFile {
                 Ok(0)
             }
             SIOCGIFHWADDR | SIOCSIFHWADDR => self.hwaddr(cmd, arg, ctx),
-            _ => Err(EINVAL), // as tun
+            // As tun: EBADFD before anything else on an unattached file.
+            _ => Err(self.attached().err().unwrap_or(EINVAL)),
         }
     }
 }

@@ -108,6 +108,11 @@ impl Port {
         self.dev.get()
     }
 
+    /// Whether the device is still registered (a snapshot).
+    pub(crate) fn dev_present(&self) -> bool {
+        self.dev.is_present()
+    }
+
     pub(crate) fn is_persistent(&self) -> bool {
         self.persist.load(Relaxed)
     }

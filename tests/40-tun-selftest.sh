@@ -25,6 +25,9 @@ tun)
 	;;
 xtun)
 	[ -c /dev/xtun ] || insmod /lib/modules/xtun.ko || fail "cannot load xtun.ko"
+	# Every test of the tun fixture opens an IFF_MULTI_QUEUE|IFF_NAPI tap.
+	needs_feature IFF_MULTI_QUEUE
+	needs_feature IFF_NAPI
 	# The bind mount dies with the namespace, whatever happens to the test.
 	exec unshare -m sh -c 'mount --bind /dev/xtun /dev/net/tun && exec tun-selftest "$@"' tun-selftest "$@"
 	;;

@@ -5,4 +5,4 @@
 # 41-tunctl-tun-reference); this test fails until xtun implements tun's ioctls.
 . /xtun/tests/lib.sh
 load_xtun
-xtun-tunctl many || fail "xtun-tunctl many"
+xtun-tunctl --count "$(many_count)" many || fail "xtun-tunctl many"

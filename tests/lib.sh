@@ -91,3 +91,20 @@ start_stack_server() {
 # Leave no background programs behind.
 cleanup() { kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; }
 trap cleanup EXIT
+
+# needs_feature FLAG: skips the test unless TUNGETFEATURES on /dev/xtun
+# reports FLAG (e.g. IFF_MULTI_QUEUE): the test then turns itself on
+# when the driver gains the feature.
+needs_feature() {
+	local features
+	features=$(xtun-tunctl getfeatures 2>&1 | sed -n 's/^# TUNGETFEATURES: //p')
+	[ -n "$features" ] || fail "xtun-tunctl getfeatures printed no TUNGETFEATURES line"
+	echo "$features" | grep -q "$1" || skip "xtun does not offer $1 yet (TUNGETFEATURES $features)"
+}
+
+# many_count: how many devices the create/delete loops make: 1000, or 300
+# under the debug kernel (kmemleak present), whose per-device cost under
+# TCG would take the loop past the per-test limit.
+many_count() {
+	if [ -e /sys/kernel/debug/kmemleak ]; then echo 300; else echo 1000; fi
+}
