@@ -557,11 +557,18 @@ unsafe fn setup_and_register<T: LinkOps>(raw: *mut bindings::net_device, data: A
     }
     let foreign = bound.into_foreign();
     // SAFETY: the private area holds a `void *` for us; not registered yet,
-    // so no callback reads it. `destruct_callback` takes it back, also on
-    // `register_netdevice`'s error path.
+    // so no callback reads it. `destruct_callback` takes it back, from the
+    // core or from the error path below.
     unsafe { *xtun_driver_data(raw) = foreign };
     // SAFETY: set up above; RTNL is held (`_rtnl`).
-    to_result(unsafe { register_netdevice(raw) })?;
+    if let Err(e) = to_result(unsafe { register_netdevice(raw) }) {
+        // Its early failures (an invalid or taken name) run no destructor,
+        // its later ones do: take the data back if it is still there.
+        // SAFETY: not registered, so no callback runs; the destructor
+        // takes the data back at most once (it nulls the slot).
+        unsafe { destruct_callback::<T>(raw) };
+        return Err(e);
+    }
     // SAFETY: `foreign` is in place until `destruct_callback`, which runs
     // only after an unregistration, which needs the RTNL we hold.
     let bound = unsafe { <KBox<Bound<T>> as ForeignOwnable>::borrow(foreign) };
@@ -591,8 +598,8 @@ pub(crate) fn create<T: LinkOps>(
     // SAFETY: allocated by the shim for our kind, not registered.
     let ret = unsafe { setup_and_register::<T>(raw, data, rtnl) };
     if ret.is_err() {
-        // SAFETY: not registered (its error path has run, the private area
-        // is empty again), so ours to free.
+        // SAFETY: not registered, and `setup_and_register` emptied the
+        // private area on failure, so ours to free.
         unsafe { free_netdev(raw) };
     }
     ret
