@@ -8,9 +8,10 @@
 //!   or `xtun%d` for an empty name), as tun does; a device of another kind
 //!   is `EINVAL`, a second `TUNSETIFF` on one file `EEXIST`.
 //! - A file used without `TUNSETIFF` (read, write, poll) attaches on first
-//!   use to the device made at module load, so programs that only read and
-//!   write keep working; many files can be open at once, each attached to
-//!   its own device.
+//!   use to the device named `xtun` in its namespace (made at module load in
+//!   the initial one), under tun's owner rule, so programs that only read
+//!   and write keep working; many files can be open at once, each attached
+//!   to its own device.
 //! - Creating a device needs `CAP_NET_ADMIN` in the namespace; attaching
 //!   to one whose owner or group is set needs to be that owner, in that
 //!   group, or `CAP_NET_ADMIN` (tun's rule).
@@ -29,11 +30,12 @@ use crate::netdev::{self, Found, NameType, NetRef, Rtnl, RtnlGuard, ETH_ALEN};
 use crate::port::{Port, NOBODY};
 use crate::wait::{events::EPOLLERR, PollTable};
 
-/// What every open file shares: the device made at module load, which a
-/// file used without `TUNSETIFF` gets.
-pub(crate) struct Driver {
-    pub(crate) default_port: Arc<Port>,
-}
+/// What every open file shares (nothing yet: a file used without
+/// `TUNSETIFF` finds the module's device by name, in its own namespace).
+pub(crate) struct Driver;
+
+/// The device made at module load.
+pub(crate) const DEFAULT_NAME: &CStr = c"xtun";
 
 /// `IFNAMSIZ`, and `sizeof(struct ifreq)` on 64-bit.
 const IFNAMSIZ: usize = 16;
@@ -70,7 +72,6 @@ const ARPHRD_ETHER: u16 = 1;
 
 /// One open `/dev/xtun`.
 pub(crate) struct XtunFile {
-    driver: Arc<Driver>,
     /// The opener's namespace, where `TUNSETIFF` looks and creates.
     net: NetRef,
     /// The port this file is attached to; set once, under RTNL.
@@ -139,10 +140,18 @@ impl XtunFile {
     /// The attached port; a file never attached takes the module's device.
     fn port(&self, ctx: &Process) -> Result<&Arc<Port>> {
         if self.port.as_ref().is_none() {
-            let _rtnl = RtnlGuard::lock(ctx);
+            let rtnl = RtnlGuard::lock(ctx);
             if self.port.as_ref().is_none() {
-                self.driver.default_port.attach(&_rtnl, ctx)?;
-                self.port.populate(self.driver.default_port.clone());
+                // As `TUNSETIFF "xtun"` without creating: the file's own
+                // namespace, and tun's owner rule.
+                let Found::Ours(port) = netdev::find::<Port>(&rtnl, &self.net, DEFAULT_NAME) else {
+                    return Err(ebadfd());
+                };
+                if !may_attach(&port, &self.net) {
+                    return Err(EPERM);
+                }
+                port.attach(&rtnl, ctx)?;
+                self.port.populate(port);
             }
         }
         self.port.as_ref().ok_or(EINVAL) // populated above
@@ -251,7 +260,8 @@ impl CharDevOps for XtunFile {
     type Shared = Driver;
 
     fn open(shared: &Arc<Driver>, ctx: &Process) -> Result<KBox<Self>> {
-        let file = Self { driver: shared.clone(), net: NetRef::current(ctx), port: SetOnce::new() };
+        let _ = shared;
+        let file = Self { net: NetRef::current(ctx), port: SetOnce::new() };
         Ok(KBox::new(file, GFP_KERNEL)?)
     }
 

@@ -54,15 +54,16 @@ impl kernel::Module for XtunModule {
         let link = LinkRegistration::<Port>::register()?;
         // The device a file gets without TUNSETIFF, persistent, in the
         // initial namespace; the driver picks the name, the same on every
-        // boot (as `lo`). If this fails, dropping `link` deletes nothing.
+        // boot (as `lo`). If this fails, dropping `link` deletes the kind's
+        // devices (none, unless `ip link add` raced us).
         let default_port = Arc::pin_init(Port::new(true), GFP_KERNEL)?;
         // SAFETY: module init runs in process context, holding no lock.
         let process = unsafe { context::Process::new() };
         {
             let rtnl = RtnlGuard::lock(&process);
-            netdev::create(&rtnl, &NetRef::init(), c"xtun", NameType::Predictable, default_port.clone())?;
+            netdev::create(&rtnl, &NetRef::init(), file::DEFAULT_NAME, NameType::Predictable, default_port)?;
         }
-        let driver = Arc::new(Driver { default_port }, GFP_KERNEL)?;
+        let driver = Arc::new(Driver, GFP_KERNEL)?;
         let chardev = KBox::pin_init(chardev::Registration::register(c"xtun", driver), GFP_KERNEL)?;
         Ok(Self { _chardev: chardev, _link: link })
     }
