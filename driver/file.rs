@@ -7,8 +7,9 @@
 //!   of the opener's namespace, or creates it (a template such as `tap%d`,
 //!   or `xtun%d` for an empty name), as tun does; a device of another kind
 //!   is `EINVAL`, a second `TUNSETIFF` on one file `EEXIST`.
-//! - A file used without `TUNSETIFF` (read, write, poll) attaches on first
-//!   use to the device named `xtun` in its namespace (made at module load in
+//! - A file used without `TUNSETIFF` (read, write; poll only reports
+//!   `EPOLLERR` until then, as tun) attaches on first use to the device
+//!   named `xtun` in its namespace (made at module load in
 //!   the initial one), under tun's owner rule, so programs that only read
 //!   and write keep working; many files can be open at once, each attached
 //!   to its own device.
@@ -17,6 +18,8 @@
 //!   group, or `CAP_NET_ADMIN` (tun's rule).
 
 use kernel::{
+    bindings,
+    ioctl::{_IOR, _IOW},
     iov::{IovIterDest, IovIterSource},
     prelude::*,
     sync::{Arc, SetOnce},
@@ -37,33 +40,39 @@ pub(crate) struct Driver;
 /// The device made at module load.
 pub(crate) const DEFAULT_NAME: &CStr = c"xtun";
 
-/// `IFNAMSIZ`, and `sizeof(struct ifreq)` on 64-bit.
+/// `IFNAMSIZ`, and `sizeof(struct ifreq)`, which tun copies in and out whole.
 const IFNAMSIZ: usize = 16;
-const IFREQ_LEN: usize = 40;
+const IFREQ_LEN: usize = core::mem::size_of::<bindings::ifreq>();
 
-// ioctl commands (`_IOW('T', n, int)` and friends, x86-64 encoding).
-const TUNSETIFF: u32 = 0x4004_54ca;
-const TUNSETPERSIST: u32 = 0x4004_54cb;
-const TUNSETOWNER: u32 = 0x4004_54cc;
-const TUNSETGROUP: u32 = 0x4004_54ce;
-const TUNGETFEATURES: u32 = 0x8004_54cf;
-const TUNGETIFF: u32 = 0x8004_54d2;
+// ioctl commands, as `include/uapi/linux/if_tun.h` defines them.
+const TUN: u32 = b'T' as u32;
+const TUNSETIFF: u32 = _IOW::<c_int>(TUN, 202);
+const TUNSETPERSIST: u32 = _IOW::<c_int>(TUN, 203);
+const TUNSETOWNER: u32 = _IOW::<c_int>(TUN, 204);
+const TUNSETGROUP: u32 = _IOW::<c_int>(TUN, 206);
+const TUNGETFEATURES: u32 = _IOR::<c_uint>(TUN, 207);
+const TUNGETIFF: u32 = _IOR::<c_uint>(TUN, 210);
 const SIOCSIFHWADDR: u32 = 0x8924;
 const SIOCGIFHWADDR: u32 = 0x8927;
 
 // `ifr_flags` bits.
 const IFF_TUN: u32 = 0x0001;
 const IFF_TAP: u32 = 0x0002;
+const IFF_NAPI: u32 = 0x0010;
+const IFF_NAPI_FRAGS: u32 = 0x0020;
+const IFF_NO_CARRIER: u32 = 0x0040;
+const IFF_MULTI_QUEUE: u32 = 0x0100;
+const IFF_VNET_HDR: u32 = 0x4000;
 const IFF_NO_PI: u32 = 0x1000;
 const IFF_ONE_QUEUE: u32 = 0x2000;
 const IFF_TUN_EXCL: u32 = 0x8000;
 const IFF_PERSIST: u32 = 0x0800;
 /// `IFF_NO_PI`'s bit, which means "no socket filter" in `TUNSETQUEUE`.
 const IFF_NOFILTER: u32 = 0x1000;
-/// What `TUNSETIFF` accepts; anything else (`IFF_TUN`, `IFF_VNET_HDR`,
-/// `IFF_MULTI_QUEUE`, `IFF_NAPI`, ...) is `EINVAL`, tun's answer to a
-/// request it cannot serve. `IFF_ONE_QUEUE` is ignored, as by tun.
-const SUPPORTED: u32 = IFF_TAP | IFF_NO_PI | IFF_ONE_QUEUE | IFF_TUN_EXCL;
+/// What tun does and xtun does not (yet): `TUNSETIFF` asking for any of it
+/// is `EINVAL`, tun's answer to a request it cannot serve. Other bits tun
+/// ignores, and so do we (`IFF_ONE_QUEUE` among them).
+const UNSUPPORTED: u32 = IFF_TUN | IFF_NAPI | IFF_NAPI_FRAGS | IFF_NO_CARRIER | IFF_MULTI_QUEUE | IFF_VNET_HDR;
 /// The features `TUNGETIFF` reports back, as tun's `tun_flags`.
 const FEATURES: u32 = IFF_NO_PI | IFF_ONE_QUEUE;
 
@@ -128,6 +137,12 @@ impl IfReq {
     }
 }
 
+/// Whether xtun serves a `TUNSETIFF` with `flags`: a tap without packet
+/// information, nothing from [`UNSUPPORTED`].
+fn serves(flags: u32) -> bool {
+    flags & IFF_TAP != 0 && flags & IFF_NO_PI != 0 && flags & UNSUPPORTED == 0
+}
+
 /// tun's `tun_not_capable`: a port with an owner or group admits only
 /// them, unless the caller has `CAP_NET_ADMIN` in the device's namespace.
 fn may_attach(port: &Port, net: &NetRef) -> bool {
@@ -169,9 +184,6 @@ impl XtunFile {
     fn set_iff(&self, arg: usize, ctx: &Process) -> Result<isize> {
         let mut req = IfReq::read(arg)?;
         let flags = req.flags();
-        if flags & IFF_TUN != 0 || flags & IFF_TAP == 0 || flags & IFF_NO_PI == 0 || flags & !SUPPORTED != 0 {
-            return Err(EINVAL);
-        }
         let rtnl = RtnlGuard::lock(ctx);
         if self.port.as_ref().is_some() {
             return Err(EEXIST); // as tun: one TUNSETIFF per file
@@ -192,22 +204,28 @@ impl XtunFile {
         let given = !req.name().is_empty();
         if given {
             match netdev::find::<Port>(rtnl, &self.net, req.name()) {
+                // As tun: an exclusive request fails on any existing name.
+                Found::Ours(_) | Found::Other if flags & IFF_TUN_EXCL != 0 => return Err(EBUSY),
+                Found::Other => return Err(EINVAL),
+                Found::Ours(_) if !serves(flags) => return Err(EINVAL),
                 Found::Ours(port) => {
-                    if flags & IFF_TUN_EXCL != 0 {
-                        return Err(EBUSY);
-                    }
                     if !may_attach(&port, &self.net) {
                         return Err(EPERM);
                     }
                     port.attach(rtnl, ctx)?;
+                    if let Some(dev) = port.dev() {
+                        dev.notify_state_change(rtnl);
+                    }
                     return Ok(port);
                 }
-                Found::Other => return Err(EINVAL),
                 Found::Nothing => {}
             }
         }
         if !self.net.admin_capable() {
             return Err(EPERM);
+        }
+        if !serves(flags) {
+            return Err(EINVAL);
         }
         let port = Arc::pin_init(Port::new(false), GFP_KERNEL)?;
         let (name, name_type) = if given { (req.name(), NameType::User) } else { (c"xtun%d", NameType::Enum) };
@@ -223,6 +241,18 @@ impl XtunFile {
         Ok(port)
     }
 
+    /// `TUNSETPERSIST`, `TUNSETOWNER`, `TUNSETGROUP`: `EBADFD` first if
+    /// unattached (as tun), then `change`, then a state-change notification.
+    fn set_ownership(&self, ctx: &Process, change: impl FnOnce(&Port) -> Result) -> Result<isize> {
+        let rtnl = RtnlGuard::lock(ctx);
+        let port = self.attached()?;
+        change(port)?;
+        if let Some(dev) = port.dev() {
+            dev.notify_state_change(&rtnl);
+        }
+        Ok(0)
+    }
+
     fn get_iff(&self, arg: usize, ctx: &Process) -> Result<isize> {
         let mut req = IfReq([0; IFREQ_LEN]);
         let rtnl = RtnlGuard::lock(ctx);
@@ -231,8 +261,9 @@ impl XtunFile {
         req.set_name(dev.name(&rtnl));
         drop(dev);
         let persist = if port.is_persistent() { IFF_PERSIST } else { 0 };
-        // As tun: no socket filter, so IFF_NOFILTER.
-        req.set_flags(IFF_TAP | port.features() | persist | IFF_NOFILTER);
+        // Frames never carry tun's packet information (whatever the file
+        // asked for), and, as tun, no socket filter: IFF_NOFILTER.
+        req.set_flags(IFF_TAP | IFF_NO_PI | port.features() | persist | IFF_NOFILTER);
         drop(rtnl);
         req.write(arg)?;
         Ok(0)
@@ -281,9 +312,11 @@ impl CharDevOps for XtunFile {
     }
 
     fn poll(&self, table: &PollTable<'_>, ctx: &Process) -> u32 {
-        match self.port(ctx) {
-            Ok(port) => port.poll(table, ctx),
-            Err(_) => EPOLLERR,
+        // As tun: an unattached file reports only EPOLLERR. Poll never
+        // attaches (no side effect, no RTNL under epoll's locks).
+        match self.port.as_ref() {
+            Some(port) => port.poll(table, ctx),
+            None => EPOLLERR,
         }
     }
 
@@ -296,23 +329,18 @@ impl CharDevOps for XtunFile {
                 UserSlice::new(UserPtr::from_addr(arg), 4).writer().write_slice(&features.to_ne_bytes())?;
                 Ok(0)
             }
-            TUNSETPERSIST => {
-                let _rtnl = RtnlGuard::lock(ctx);
-                self.attached()?.set_persistent(arg != 0);
-                Ok(0)
-            }
-            TUNSETOWNER => {
-                let uid = cred::kuid(arg as u32).ok_or(EINVAL)?;
-                let _rtnl = RtnlGuard::lock(ctx);
-                self.attached()?.set_owner(uid);
-                Ok(0)
-            }
-            TUNSETGROUP => {
-                let gid = cred::kgid(arg as u32).ok_or(EINVAL)?;
-                let _rtnl = RtnlGuard::lock(ctx);
-                self.attached()?.set_group(gid);
-                Ok(0)
-            }
+            TUNSETPERSIST => self.set_ownership(ctx, |port| {
+                port.set_persistent(arg != 0);
+                Ok(())
+            }),
+            TUNSETOWNER => self.set_ownership(ctx, |port| {
+                port.set_owner(cred::kuid(arg as u32).ok_or(EINVAL)?);
+                Ok(())
+            }),
+            TUNSETGROUP => self.set_ownership(ctx, |port| {
+                port.set_group(cred::kgid(arg as u32).ok_or(EINVAL)?);
+                Ok(())
+            }),
             SIOCGIFHWADDR | SIOCSIFHWADDR => self.hwaddr(cmd, arg, ctx),
             // As tun: EBADFD before anything else on an unattached file.
             _ => Err(self.attached().err().unwrap_or(EINVAL)),

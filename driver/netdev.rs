@@ -6,14 +6,14 @@
 //! C headers: [`include/linux/netdevice.h`](srctree/include/linux/netdevice.h),
 //! [`include/linux/etherdevice.h`](srctree/include/linux/etherdevice.h).
 
-use core::{marker::PhantomData, ptr::NonNull};
+use core::{any::TypeId, marker::PhantomData, ptr::NonNull};
 use kernel::{
     bindings,
     error::{from_result, to_result},
     prelude::*,
     sync::{
         atomic::{Acquire, Atomic, Full, Relaxed, Release},
-        rcu, Arc,
+        rcu, Arc, SetOnce,
     },
     types::{ForeignOwnable, Opaque},
 };
@@ -38,7 +38,8 @@ extern "C" {
     fn xtun_net_put(net: *mut bindings::net);
     fn xtun_net_admin_capable(net: *mut bindings::net) -> bool;
     fn __dev_get_by_name(net: *mut bindings::net, name: *const c_char) -> *mut bindings::net_device;
-    fn unregister_netdevice_queue(dev: *mut bindings::net_device, head: *mut bindings::list_head);
+    fn xtun_unregister(dev: *mut bindings::net_device);
+    fn xtun_state_change(dev: *mut bindings::net_device);
     fn xtun_driver_data(dev: *mut bindings::net_device) -> *mut *mut c_void;
     fn xtun_dev_tx_started(dev: *mut bindings::net_device);
     fn xtun_dev_mtu(dev: *const bindings::net_device) -> u32;
@@ -48,7 +49,6 @@ extern "C" {
     fn xtun_stats_rx_dropped(dev: *mut bindings::net_device);
     fn xtun_stats_tx(dev: *mut bindings::net_device, len: u32);
     fn xtun_stats_tx_dropped(dev: *mut bindings::net_device);
-    fn xtun_dev_configure(dev: *mut bindings::net_device, config: *const Config);
     fn xtun_pskb_may_pull(skb: *mut bindings::sk_buff, len: c_uint) -> bool;
     fn xtun_eth_rx_headers(skb: *mut bindings::sk_buff, dev: *mut bindings::net_device);
     fn xtun_local_bh_disable();
@@ -168,7 +168,7 @@ impl NetDev {
     }
 
     /// The interface name (may change under a rename: hold RTNL to keep it).
-    pub(crate) fn name(&self, _rtnl: &Rtnl) -> &CStr {
+    pub(crate) fn name<'a>(&'a self, _rtnl: &'a Rtnl) -> &'a CStr {
         // SAFETY: the device is live by the type invariants; `name` is a
         // NUL-terminated array, which renames (under RTNL) do not change
         // while `_rtnl` is borrowed.
@@ -189,6 +189,13 @@ impl NetDev {
     pub(crate) fn set_hwaddr(&self, family: u16, mac: &[u8; ETH_ALEN], _rtnl: &Rtnl) -> Result {
         // SAFETY: the device is live; RTNL is held, as the core wants.
         to_result(unsafe { xtun_dev_set_hwaddr(self.as_raw(), family, mac.as_ptr()) })
+    }
+
+    /// Tells user space (`ip monitor`) that the device's state changed, as
+    /// tun does after an attach or an ownership change.
+    pub(crate) fn notify_state_change(&self, _rtnl: &Rtnl) {
+        // SAFETY: the device is live; RTNL is held, as the notifier wants.
+        unsafe { xtun_state_change(self.as_raw()) };
     }
 
     pub(crate) fn mtu(&self) -> usize {
@@ -313,11 +320,12 @@ impl Drop for DevRef {
 }
 
 /// Where driver data finds its device outside the `net_device_ops`
-/// callbacks (file operations). Only [`Registration`] fills and empties
-/// it: it claims the slot once, for good (a second registration with the
-/// same slot fails), fills it in the same RTNL section as
-/// `register_netdevice`, and `ndo_uninit` empties that same slot (kept by
-/// the registration, not asked of the driver again) before the
+/// callbacks (file operations). Only the registration ([`create`], `ip
+/// link add`) fills it and `ndo_uninit` empties it: the registration claims
+/// the slot once, for good (a second registration with the same slot
+/// fails), fills it in the same RTNL section as `register_netdevice`, and
+/// `ndo_uninit` empties that same slot (kept in the device's private area,
+/// not asked of the driver again) before the
 /// unregistration waits for [`DevRef`]s. So a `DevRef` can only be taken
 /// while the device is registered, and is always waited for.
 ///
@@ -389,7 +397,7 @@ pub(crate) fn wait_for_xmits(ctx: &Process) {
 
 /// What a driver implements to back a net device.
 pub(crate) trait NetDevOps: Send + Sync + Sized + 'static {
-    /// Where [`Registration`] keeps the device for the driver's other users.
+    /// Where the registration keeps the device for the driver's other users.
     /// Asked once, at registration; a slot serves one registration only.
     fn slot(&self) -> &DevSlot;
     /// `ndo_open`: the interface goes up.
@@ -518,8 +526,21 @@ pub(crate) trait LinkOps: NetDevOps {
 /// device of the kind, in every namespace (`rtnl_link_unregister`).
 pub(crate) struct LinkRegistration<T: LinkOps>(PhantomData<T>);
 
+/// The one type whose kind this module registered: every device of the kind
+/// (made by `ip link add` or [`create`]) holds that type's data.
+static KIND: SetOnce<TypeId> = SetOnce::new();
+
+/// Whether `T` is the registered kind's type.
+fn is_kind<T: 'static>() -> bool {
+    KIND.as_ref() == Some(&TypeId::of::<T>())
+}
+
 impl<T: LinkOps> LinkRegistration<T> {
+    /// Registers the kind; one per module: a second registration is `EBUSY`.
     pub(crate) fn register() -> Result<Self> {
+        if !KIND.populate(TypeId::of::<T>()) {
+            return Err(EBUSY);
+        }
         // SAFETY: the vtable is a constant that lives forever.
         to_result(unsafe { xtun_link_register(&LinkVTableOf::<T>::OPS) })?;
         Ok(Self(PhantomData))
@@ -549,12 +570,9 @@ unsafe fn setup_and_register<T: LinkOps>(raw: *mut bindings::net_device, data: A
     let slot = NonNull::from(slot);
     // INVARIANT: `slot` was borrowed from `*data` and is now claimed.
     let bound = KBox::new(Bound { slot, data }, GFP_KERNEL)?;
-    // SAFETY: allocated and not yet registered (caller); `CONFIG` has the
-    // shim's layout. The carrier stays off until a file attaches.
-    unsafe {
-        xtun_dev_configure(raw, &T::CONFIG);
-        netif_carrier_off(raw);
-    }
+    // SAFETY: allocated and not yet registered (caller); the shim's setup
+    // applied `T::CONFIG`. The carrier stays off until a file attaches.
+    unsafe { netif_carrier_off(raw) };
     let foreign = bound.into_foreign();
     // SAFETY: the private area holds a `void *` for us; not registered yet,
     // so no callback reads it. `destruct_callback` takes it back, from the
@@ -590,6 +608,10 @@ pub(crate) fn create<T: LinkOps>(
     name_type: NameType,
     data: Arc<T>,
 ) -> Result {
+    // Devices of the kind hold the registered type's data, and only that.
+    if !is_kind::<T>() {
+        return Err(EINVAL);
+    }
     // SAFETY: `net` is valid (type invariants) and `name` a C string.
     let raw = unsafe { xtun_alloc_netdev(net.ptr.as_ptr(), name.as_char_ptr(), name_type as u8) };
     if raw.is_null() {
@@ -623,7 +645,7 @@ pub(crate) fn find<T: LinkOps>(_rtnl: &Rtnl, net: &NetRef, name: &CStr) -> Found
         return Found::Nothing;
     }
     // SAFETY: a listed device, live while we hold RTNL.
-    if unsafe { xtun_dev_vtable(raw) } != &VTable::<T>::OPS as *const NetDevVTable {
+    if unsafe { xtun_dev_vtable(raw) }.is_null() || !is_kind::<T>() {
         return Found::Other;
     }
     // SAFETY: a registered device of `T`'s kind: its private area holds a
@@ -633,11 +655,13 @@ pub(crate) fn find<T: LinkOps>(_rtnl: &Rtnl, net: &NetRef, name: &CStr) -> Found
     Found::Ours(bound.data.clone())
 }
 
-/// Unregisters `dev` (as `ip link del`); the rest of its teardown runs
-/// when RTNL is released.
+/// Unregisters `dev` (as `ip link del`) unless it is being unregistered
+/// already; the rest of its teardown runs when RTNL is released, and waits
+/// for every `DevRef`: the caller must hold no other one then.
 pub(crate) fn delete(_rtnl: &Rtnl, dev: DevRef) {
-    // SAFETY: a `DevRef` taken under RTNL is registered; RTNL is held.
-    unsafe { unregister_netdevice_queue(dev.as_raw(), core::ptr::null_mut()) };
+    // SAFETY: the device is live (`dev`); RTNL is held, and the shim
+    // unregisters it only while it is still registered (as tun).
+    unsafe { xtun_unregister(dev.as_raw()) };
     // Our reference goes before RTNL does: `netdev_run_todo` waits for it.
     drop(dev);
 }
@@ -646,8 +670,8 @@ pub(crate) fn delete(_rtnl: &Rtnl, dev: DevRef) {
 ///
 /// # Safety
 ///
-/// `dev` must be a device set up by [`Registration<T>`], inside one of its
-/// `net_device_ops` callbacks (the driver data is in place before
+/// `dev` must be a device set up by `setup_and_register::<T>`, inside one
+/// of its `net_device_ops` callbacks (the driver data is in place before
 /// `register_netdevice`).
 unsafe fn with_data<T: NetDevOps, R>(
     dev: *mut bindings::net_device,
@@ -666,16 +690,16 @@ unsafe fn with_data<T: NetDevOps, R>(
 ///
 /// As [`with_data`]; the result must not outlive the callback.
 unsafe fn bound_of<'a, T: NetDevOps>(dev: *mut bindings::net_device) -> &'a Bound<T> {
-    // SAFETY: the box was stored by `Registration::register` and is released
-    // only after `unregister_netdev` (or a failed `register_netdevice`),
-    // which waits for running callbacks.
+    // SAFETY: the box was stored by `setup_and_register` and is taken back
+    // by `destruct_callback` only once the device is unregistered and no
+    // callback runs (or its registration failed).
     unsafe { <KBox<Bound<T>> as ForeignOwnable>::borrow(*xtun_driver_data(dev)) }
 }
 
 /// # Safety
 ///
 /// Only [`VTable<T>`] may call this, for a device set up by
-/// [`Registration<T>`].
+/// `setup_and_register::<T>`.
 unsafe extern "C" fn ndo_open_callback<T: NetDevOps>(dev: *mut bindings::net_device) -> c_int {
     // SAFETY: `ndo_open` runs in process context, under RTNL (a mutex).
     let ctx = unsafe { Process::new() };
@@ -785,6 +809,7 @@ struct NetDevVTable {
 struct LinkVTable {
     netdev: *const NetDevVTable,
     newlink: unsafe extern "C" fn(*mut bindings::net_device) -> c_int,
+    config: *const Config,
 }
 
 // SAFETY: a table of constants.
@@ -808,5 +833,6 @@ impl<T: NetDevOps> VTable<T> {
 }
 
 impl<T: LinkOps> LinkVTableOf<T> {
-    const OPS: LinkVTable = LinkVTable { netdev: &VTable::<T>::OPS, newlink: newlink_callback::<T> };
+    const OPS: LinkVTable =
+        LinkVTable { netdev: &VTable::<T>::OPS, newlink: newlink_callback::<T>, config: &T::CONFIG };
 }

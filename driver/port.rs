@@ -68,8 +68,8 @@ pub(crate) struct Port {
     /// Readers and pollers waiting for a frame or for the link to go down.
     #[pin]
     readers: WaitQueue,
-    /// Whether xmit queues frames for a reader: set by open, cleared by
-    /// release before its grace period and purge.
+    /// Whether xmit queues frames for a reader: set by attach, cleared by
+    /// detach before its grace period and purge.
     attached: Atomic<bool>,
     /// Whether a file holds the port: taken by attach, given back by detach
     /// only after its purge (both under RTNL).
@@ -261,8 +261,12 @@ impl Port {
         }
         self.attached.store(false, Release);
         // As tun's detach: no xmit that saw us attached is still running
-        // once this returns, so nothing is queued after the purge.
-        netdev::wait_for_xmits(ctx);
+        // once this returns, so nothing is queued after the purge. A device
+        // already gone needs no wait: its unregistration closed it and
+        // waited for its xmits.
+        if dev.is_some() {
+            netdev::wait_for_xmits(ctx);
+        }
         self.purge(dev.as_deref(), ctx);
         self.busy.store(false, Release);
         if let Some(dev) = dev {

@@ -1,21 +1,24 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! xtun: a tap-like pair of a misc character device `/dev/xtun` and an
-//! Ethernet net device `xtun`.
+//! xtun: tap-like Ethernet devices (kind `xtun`: the module's own `xtun`,
+//! `ip link add`, tun's `TUNSETIFF`) backed by the misc character device
+//! `/dev/xtun`.
 //!
-//! A frame the kernel sends on `xtun` is read whole from `/dev/xtun`; a frame
-//! written to `/dev/xtun` enters the stack as if it arrived on the wire.
+//! A frame the kernel sends on a device is read whole from the file attached
+//! to it; a frame written there enters the stack as if it arrived on the wire.
 //!
 //! ```c
-//! int fd = open("/dev/xtun", O_RDWR);       /* carrier goes on */
+//! int fd = open("/dev/xtun", O_RDWR);
 //! char frame[1518];
-//! ssize_t n = read(fd, frame, sizeof(frame)); /* one Ethernet frame */
+//! ssize_t n = read(fd, frame, sizeof(frame)); /* attaches to `xtun`; a frame */
 //! write(fd, frame, n);                       /* one frame into the stack */
 //! ```
 //!
-//! Layout: `netdev`, `skb`, `wait`, `chardev` and `context` wrap the
-//! kernel's C API (all `unsafe` lives there, with the C glue in
-//! `xtun_shim.c`); `port` holds the driver's logic and policy in safe Rust.
+//! Layout: `netdev`, `skb`, `wait`, `chardev`, `context` and `cred` wrap
+//! the kernel's C API (every `unsafe` lives there, with the C glue in
+//! `xtun_shim.c`, except this file's one promise that module init runs in
+//! process context); `port` (per device) and `file` (per open file) hold
+//! the driver's logic and policy in safe Rust.
 
 use kernel::{prelude::*, sync::Arc};
 
@@ -57,7 +60,8 @@ impl kernel::Module for XtunModule {
         // boot (as `lo`). If this fails, dropping `link` deletes the kind's
         // devices (none, unless `ip link add` raced us).
         let default_port = Arc::pin_init(Port::new(true), GFP_KERNEL)?;
-        // SAFETY: module init runs in process context, holding no lock.
+        // SAFETY: the kernel runs module init in process context, holding
+        // no lock we know of (as any `init`).
         let process = unsafe { context::Process::new() };
         {
             let rtnl = RtnlGuard::lock(&process);

@@ -85,6 +85,13 @@ static const struct ethtool_ops xtun_ethtool_ops = {
 
 /* An Ethernet device with our ops; everything else comes from Rust's
  * Config through xtun_dev_configure(). */
+static void xtun_dev_configure(struct net_device *dev,
+			       const struct xtun_dev_config *cfg);
+static const struct xtun_link_vtable *xtun_link_vt;
+
+/* Every device of our kind, from rtnl_create_link() or xtun_alloc_netdev():
+ * attributes `ip link add` gives (address, mtu, txqueuelen) are applied
+ * after this, so they win over the Config's defaults. */
 static void xtun_setup(struct net_device *dev)
 {
 	ether_setup(dev);
@@ -97,11 +104,25 @@ static void xtun_setup(struct net_device *dev)
 	/* The core frees every device (ip link del, netns exit, module exit). */
 	dev->needs_free_netdev = true;
 	dev->priv_destructor = xtun_priv_destructor;
+	xtun_dev_configure(dev, xtun_link_vt->config);
 }
 
 /* rtnl_link_ops is opaque to Rust: one kind per module, whose newlink calls
  * the Rust link vtable registered with it (netdev.rs `LinkVTable<T>`). */
-static const struct xtun_link_vtable *xtun_link_vt;
+
+/* An Ethernet address from `ip link add ... address`, checked as dummy and
+ * veth check theirs. */
+static int xtun_validate(struct nlattr *tb[], struct nlattr *data[],
+			 struct netlink_ext_ack *extack)
+{
+	if (tb[IFLA_ADDRESS]) {
+		if (nla_len(tb[IFLA_ADDRESS]) != ETH_ALEN)
+			return -EINVAL;
+		if (!is_valid_ether_addr(nla_data(tb[IFLA_ADDRESS])))
+			return -EADDRNOTAVAIL;
+	}
+	return 0;
+}
 
 static int xtun_newlink(struct net_device *dev,
 			struct rtnl_newlink_params *params,
@@ -115,6 +136,7 @@ static struct rtnl_link_ops xtun_link_ops = {
 	.kind = KBUILD_MODNAME,
 	.priv_size = sizeof(struct xtun_priv),
 	.setup = xtun_setup,
+	.validate = xtun_validate,
 	.newlink = xtun_newlink,
 };
 
@@ -137,8 +159,8 @@ static void xtun_set_priv_flag(struct net_device *dev, u32 flag, bool on)
 		dev->priv_flags &= ~flag;
 }
 
-void xtun_dev_configure(struct net_device *dev,
-			const struct xtun_dev_config *cfg)
+static void xtun_dev_configure(struct net_device *dev,
+			       const struct xtun_dev_config *cfg)
 {
 	netdev_features_t features = 0;
 
@@ -174,6 +196,18 @@ struct net_device *xtun_alloc_netdev(struct net *net, const char *name,
 	dev_net_set(dev, net);
 	dev->rtnl_link_ops = &xtun_link_ops;
 	return dev;
+}
+
+/* As tun's __tun_detach: only a device still registered (RTNL held). */
+void xtun_unregister(struct net_device *dev)
+{
+	if (dev->reg_state == NETREG_REGISTERED)
+		unregister_netdevice(dev);
+}
+
+void xtun_state_change(struct net_device *dev)
+{
+	netdev_state_change(dev);
 }
 
 /* The Rust vtable of @dev if it is a device of our kind, else NULL. */
@@ -463,3 +497,5 @@ bool xtun_wq_has_sleeper(struct wait_queue_head *head)
 {
 	return wq_has_sleeper(head);
 }
+
+MODULE_ALIAS_RTNL_LINK(KBUILD_MODNAME); /* ip link add ... type xtun loads us */

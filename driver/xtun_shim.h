@@ -25,6 +25,7 @@ struct xtun_netdev_vtable {
 struct xtun_link_vtable {
 	const struct xtun_netdev_vtable *netdev;
 	int (*newlink)(struct net_device *dev);
+	const struct xtun_dev_config *config;
 };
 
 /* What the Rust driver decides about a device: netdev.rs `Config`, the
@@ -48,6 +49,8 @@ void xtun_link_unregister(void);
 struct net_device *xtun_alloc_netdev(struct net *net, const char *name,
 				     unsigned char name_assign_type);
 const struct xtun_netdev_vtable *xtun_dev_vtable(struct net_device *dev);
+void xtun_unregister(struct net_device *dev);
+void xtun_state_change(struct net_device *dev);
 int xtun_dev_ifindex(const struct net_device *dev);
 const char *xtun_dev_name(const struct net_device *dev);
 void xtun_dev_hwaddr(const struct net_device *dev, u8 *out);
@@ -60,8 +63,6 @@ bool xtun_make_kuid(u32 uid, u32 *kuid);
 bool xtun_make_kgid(u32 gid, u32 *kgid);
 u32 xtun_current_euid(void);
 bool xtun_in_egroup(u32 kgid);
-void xtun_dev_configure(struct net_device *dev,
-			const struct xtun_dev_config *cfg);
 void **xtun_driver_data(struct net_device *dev);
 void xtun_dev_hold(struct net_device *dev, void **tracker);
 void xtun_dev_put(struct net_device *dev, void **tracker);

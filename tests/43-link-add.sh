@@ -15,6 +15,16 @@ ip link set xa0 up || fail "cannot bring xa0 up"
 [ "$(cat /sys/class/net/xa0/carrier)" = 0 ] || fail "xa0 has carrier with no file attached"
 [ "$(cat /sys/class/net/xa0/statistics/tx_packets)" = 0 ] || fail "a new device counts tx packets"
 ip link add xa0 type xtun 2> /dev/null && fail "a second xa0 was made"
+# What ip link add asks for wins over the driver's defaults; a bad address
+# is refused (as dummy and veth).
+ip link add xa2 address 02:11:22:33:44:55 mtu 9000 txqueuelen 1000 type xtun ||
+	fail "ip link add xa2 with address, mtu 9000, txqueuelen 1000"
+[ "$(cat /sys/class/net/xa2/address)" = 02:11:22:33:44:55 ] || fail "xa2 address $(cat /sys/class/net/xa2/address)"
+[ "$(cat /sys/class/net/xa2/mtu)" = 9000 ] || fail "xa2 mtu $(cat /sys/class/net/xa2/mtu)"
+[ "$(cat /sys/class/net/xa2/tx_queue_len)" = 1000 ] || fail "xa2 txqueuelen $(cat /sys/class/net/xa2/tx_queue_len)"
+ip link del xa2
+ip link add xa3 address 01:00:5e:00:00:01 type xtun 2> /dev/null && fail "a multicast address was taken"
+[ ! -e /sys/class/net/xa3 ] || fail "xa3 made with a multicast address"
 ip link del xa0 || fail "ip link del xa0"
 ip link del xa1 || fail "ip link del xa1"
 [ ! -e /sys/class/net/xa0 ] && [ ! -e /sys/class/net/xa1 ] || fail "devices left after ip link del"

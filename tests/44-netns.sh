@@ -12,6 +12,14 @@
 setup_xtun
 ip netns add xtun-b || fail "ip netns add"
 trap 'ip netns del xtun-b 2> /dev/null' EXIT
+# A file opened in xtun-b and used without TUNSETIFF does not reach the
+# initial namespace's xtun: there is no xtun in xtun-b, so its first read
+# is EBADFD (were it attached to the initial xtun, it would block).
+out=$(ip netns exec xtun-b timeout 10 cat /dev/xtun 2>&1) && fail "a read in xtun-b ended without an error"
+echo "# read in xtun-b: $out"
+echo "$out" | grep -q "bad state" || fail "a read in xtun-b did not fail with EBADFD: $out"
+[ "$(cat /sys/class/net/xtun/carrier)" = 0 ] || fail "a file in xtun-b attached to the initial xtun"
+
 ip link add xn0 type xtun || fail "ip link add xn0 type xtun"
 unshare -m sh -c "mount --bind /dev/xtun /dev/net/tun &&
 	exec tap-tcp-serve --dev xn0 --ip 10.78.0.2/24 7777 2> /tmp/netns-serve.err" &

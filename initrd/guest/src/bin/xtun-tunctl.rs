@@ -831,6 +831,8 @@ fn errors_unattached() -> Result<(), String> {
         // xtun differs by design: a file used without TUNSETIFF attaches
         // to the module's own device (README, behaviour table).
         println!("# unattached: read/write not checked (on /dev/xtun they attach to the module's device)");
+        let revents = fd.revents().map_err(|e| format!("unattached: poll: {}", describe(&e)))?;
+        ensure(revents == libc::POLLERR, || format!("unattached: poll revents {revents:#x}, want POLLERR only"))?;
     } else {
         expect_unusable("unattached", &fd)?;
     }
