@@ -198,6 +198,13 @@ pub fn parse_ipv4(text: &str) -> Option<[u8; 4]> {
     text.parse::<std::net::Ipv4Addr>().ok().map(|a| a.octets())
 }
 
+/// An address with its prefix length, `A.B.C.D/N`.
+pub fn parse_cidr(text: &str) -> Option<([u8; 4], u8)> {
+    let (ip, prefix) = text.split_once('/')?;
+    let prefix = prefix.parse().ok().filter(|&n| n <= 32)?;
+    Some((parse_ipv4(ip)?, prefix))
+}
+
 pub fn format_mac(mac: &[u8; 6]) -> String {
     mac.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")
 }
@@ -221,6 +228,16 @@ mod tests {
         assert_eq!(format_mac(&mac), "02:ab:00:10:ff:7e");
         assert_eq!(parse_mac("02:ab:00:10:ff"), None);
         assert_eq!(parse_mac("02:ab:00:10:ff:7e:01"), None);
+    }
+
+    #[test]
+    fn cidr() {
+        assert_eq!(parse_cidr("10.99.0.2/24"), Some(([10, 99, 0, 2], 24)));
+        assert_eq!(parse_cidr("0.0.0.0/0"), Some(([0; 4], 0)));
+        assert_eq!(parse_cidr("1.2.3.4/32"), Some(([1, 2, 3, 4], 32)));
+        for bad in ["1.2.3.4/33", "1.2.3.4", "1.2.3/8", "1.2.3.4/", "/8", "1.2.3.4/-1", "1.2.3.4/8/8"] {
+            assert_eq!(parse_cidr(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -12,7 +12,7 @@ use smoltcp::{
     time::Instant,
     wire::{EthernetAddress, IpAddress, IpCidr, Ipv4Address},
 };
-use xtun_guest::{cli, cli::*, parse_ipv4, parse_mac, phy::XtunPhy};
+use xtun_guest::{cli, cli::*, parse_cidr, parse_ipv4, parse_mac, phy::XtunPhy};
 
 const USAGE: &str = "\
 usage: xtun-stack serve PORT         HTTP/1.0 server: GET /<N> returns N bytes of
@@ -67,15 +67,7 @@ fn parse_args(p: &mut Parser) -> Result<(Cmd, Net), Error> {
         match arg {
             Long("dev") => net.dev = p.value()?.string()?,
             Long("mac") => net.mac = p.value()?.parse_with(|m| parse_mac(m).ok_or("want six hex bytes like 02:00:00:99:00:02"))?,
-            Long("ip") => {
-                (net.ip, net.prefix) = p.value()?.parse_with(|cidr| {
-                    let (ip, prefix) = cidr.split_once('/').ok_or("want A.B.C.D/N")?;
-                    match (ipv4(ip), prefix.parse()) {
-                        (Ok(ip), Ok(prefix @ 0..=32)) => Ok((ip, prefix)),
-                        _ => Err("want A.B.C.D/N"),
-                    }
-                })?
-            }
+            Long("ip") => (net.ip, net.prefix) = p.value()?.parse_with(|c| parse_cidr(c).ok_or("want A.B.C.D/N"))?,
             Long("gateway") => net.gateway = p.value()?.parse_with(ipv4)?,
             Value(word) => words.push(word),
             Short('h') | Long("help") => cli::help(USAGE),
