@@ -494,21 +494,8 @@ fn setiff_name() -> Result<(), String> {
 
 fn setiff_template() -> Result<(), String> {
     let mut cleanup = Cleanup::new(&[]);
-    // The lowest number no device of that prefix has.
-    let lowest_free = |prefix: &str| (0..).map(|n| format!("{prefix}{n}")).find(|n| ifindex(n).is_err()).unwrap();
-
-    let first = lowest_free("tct");
-    let a = TunFd::open()?;
-    let got_a = expect_ok("TUNSETIFF tct%d", a.set_iff(b"tct%d", TAP))?;
-    cleanup.add(&got_a);
-    println!("# tct%d became {got_a}");
-    ensure(got_a == first, || format!("tct%d became {got_a}, want {first}"))?;
-    let second = lowest_free("tct");
-    let b = TunFd::open()?;
-    let got_b = expect_ok("TUNSETIFF tct%d again", b.set_iff(b"tct%d", TAP))?;
-    cleanup.add(&got_b);
-    println!("# tct%d became {got_b}");
-    ensure(got_b == second, || format!("tct%d became {got_b}, want {second}"))?;
+    let (a, got_a) = setiff_numbered(&mut cleanup, "TUNSETIFF tct%d", "tct%d", "tct")?;
+    let (b, got_b) = setiff_numbered(&mut cleanup, "TUNSETIFF tct%d again", "tct%d", "tct")?;
     expect_exists(&got_a)?;
     expect_exists(&got_b)?;
     expect_iff(&a, &got_a, TAP)?;
@@ -516,16 +503,23 @@ fn setiff_template() -> Result<(), String> {
     expect_gone(&got_a)?;
     expect_gone(&got_b)?;
 
-    let prefix = &opts().template_prefix;
-    let want = lowest_free(prefix);
-    let fd = TunFd::open()?;
-    let got = expect_ok("TUNSETIFF with an empty name", fd.set_iff(b"", TAP))?;
-    cleanup.add(&got);
-    println!("# the empty name became {got}");
-    ensure(got == want, || format!("the empty name became {got}, want {want} (template {prefix}%d)"))?;
+    let (fd, got) = setiff_numbered(&mut cleanup, "TUNSETIFF with an empty name", "", &opts().template_prefix)?;
     expect_exists(&got)?;
     drop(fd);
     expect_gone(&got)
+}
+
+/// TUNSETIFF `name` (a `%d` template, or empty) on a new fd: the device
+/// must get `prefix` and the lowest number no device of that prefix has.
+fn setiff_numbered(cleanup: &mut Cleanup, what: &str, name: &str, prefix: &str) -> Result<(TunFd, String), String> {
+    let want = (0..).map(|n| format!("{prefix}{n}")).find(|n| ifindex(n).is_err()).unwrap();
+    let fd = TunFd::open()?;
+    let got = expect_ok(what, fd.set_iff(name.as_bytes(), TAP))?;
+    cleanup.add(&got);
+    let shown = if name.is_empty() { "the empty name" } else { name };
+    println!("# {shown} became {got}");
+    ensure(got == want, || format!("{shown} became {got}, want {want} (template {prefix}%d)"))?;
+    Ok((fd, got))
 }
 
 fn getfeatures() -> Result<(), String> {
