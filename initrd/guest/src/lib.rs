@@ -57,16 +57,7 @@ impl Xtun {
     pub fn open_tap(name: &str, nonblock: bool) -> io::Result<Xtun> {
         let flags = if nonblock { libc::O_NONBLOCK } else { 0 };
         let file = OpenOptions::new().read(true).write(true).custom_flags(flags).open("/dev/net/tun")?;
-        // SAFETY: ifreq is plain data; zero is a valid start.
-        let mut ifr: libc::ifreq = unsafe { std::mem::zeroed() };
-        for (dst, src) in ifr.ifr_name.iter_mut().zip(name.bytes().take(libc::IFNAMSIZ - 1)) {
-            *dst = src as libc::c_char;
-        }
-        ifr.ifr_ifru.ifru_flags = (libc::IFF_TAP | libc::IFF_NO_PI) as i16;
-        // SAFETY: TUNSETIFF takes a pointer to a valid ifreq.
-        if unsafe { libc::ioctl(file.as_raw_fd(), libc::TUNSETIFF, &mut ifr) } < 0 {
-            return Err(io::Error::last_os_error());
-        }
+        tun_set_iff(&file, name.as_bytes(), libc::IFF_TAP | libc::IFF_NO_PI)?;
         Ok(Xtun { file })
     }
 
@@ -123,6 +114,35 @@ impl Xtun {
     pub fn raw_fd(&self) -> i32 {
         self.file.as_raw_fd()
     }
+}
+
+/// An `ifreq` naming `name` (up to IFNAMSIZ bytes; a 16-byte name has no NUL).
+pub fn ifreq(name: &[u8]) -> libc::ifreq {
+    // SAFETY: ifreq is plain data; all zeroes is a valid value.
+    let mut ifr: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (dst, src) in ifr.ifr_name.iter_mut().zip(name) {
+        *dst = *src as libc::c_char;
+    }
+    ifr
+}
+
+/// The interface name in `ifr`, up to its NUL.
+pub fn ifreq_name(ifr: &libc::ifreq) -> String {
+    let bytes: Vec<u8> = ifr.ifr_name.iter().take_while(|&&c| c != 0).map(|&c| c as u8).collect();
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// TUNSETIFF on `fd`, a tun-like character device: attaches it to the
+/// device `name` (made if missing) with `flags`; returns the name the device
+/// got (a `%d` template or an empty name gets a number).
+pub fn tun_set_iff(fd: &impl AsRawFd, name: &[u8], flags: libc::c_int) -> io::Result<String> {
+    let mut ifr = ifreq(name);
+    ifr.ifr_ifru.ifru_flags = flags as libc::c_short;
+    // SAFETY: TUNSETIFF reads and writes a valid ifreq.
+    if unsafe { libc::ioctl(fd.as_raw_fd(), libc::TUNSETIFF, &mut ifr) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(ifreq_name(&ifr))
 }
 
 /// Runs iproute2's `ip` (by full path: busybox would shadow it); the error
@@ -238,6 +258,13 @@ mod tests {
         for bad in ["1.2.3.4/33", "1.2.3.4", "1.2.3/8", "1.2.3.4/", "/8", "1.2.3.4/-1", "1.2.3.4/8/8"] {
             assert_eq!(parse_cidr(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn ifreq_holds_at_most_ifnamsiz_bytes() {
+        assert_eq!(ifreq_name(&ifreq(b"tct%d")), "tct%d");
+        assert_eq!(ifreq_name(&ifreq(b"")), "");
+        assert_eq!(ifreq_name(&ifreq(b"0123456789abcdefXYZ")), "0123456789abcdef");
     }
 
     #[test]

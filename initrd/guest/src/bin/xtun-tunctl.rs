@@ -18,7 +18,7 @@ use std::{
 
 use libc::{c_int, c_ulong, EADDRNOTAVAIL, EBADFD, EBUSY, EEXIST, EINVAL, ENODEV, EPERM, E2BIG};
 use libc::{IFF_ATTACH_QUEUE, IFF_DETACH_QUEUE, IFF_MULTI_QUEUE, IFF_NAPI, IFF_NAPI_FRAGS, IFF_NO_PI, IFF_PERSIST, IFF_TAP, IFF_TUN, IFF_TUN_EXCL, IFF_VNET_HDR};
-use xtun_guest::{checks::{self, ensure, Check}, cli, cli::*, format_mac, ip};
+use xtun_guest::{checks::{self, ensure, Check}, cli, cli::*, format_mac, ifreq, ifreq_name, ip, tun_set_iff};
 
 const USAGE: &str = "\
 usage: xtun-tunctl [OPTIONS] SCENARIO   run one scenario of tun's ioctl ABI
@@ -101,21 +101,6 @@ fn main() {
 /// An open tun-like character device.
 struct TunFd(File);
 
-/// An `ifreq` naming `name` (up to IFNAMSIZ bytes; a 16-byte name has no NUL).
-fn ifreq(name: &[u8]) -> libc::ifreq {
-    // SAFETY: ifreq is plain data; all zeroes is a valid value.
-    let mut ifr: libc::ifreq = unsafe { std::mem::zeroed() };
-    for (dst, src) in ifr.ifr_name.iter_mut().zip(name) {
-        *dst = *src as libc::c_char;
-    }
-    ifr
-}
-
-fn name_of(ifr: &libc::ifreq) -> String {
-    let bytes: Vec<u8> = ifr.ifr_name.iter().take_while(|&&c| c != 0).map(|&c| c as u8).collect();
-    String::from_utf8_lossy(&bytes).into_owned()
-}
-
 impl TunFd {
     fn open() -> Result<TunFd, String> {
         let path = &opts().path;
@@ -144,10 +129,7 @@ impl TunFd {
 
     /// TUNSETIFF; returns the name the device got.
     fn set_iff(&self, name: &[u8], flags: c_int) -> io::Result<String> {
-        let mut ifr = ifreq(name);
-        ifr.ifr_ifru.ifru_flags = flags as libc::c_short;
-        self.ioctl_ifreq(libc::TUNSETIFF, &mut ifr)?;
-        Ok(name_of(&ifr))
+        tun_set_iff(&self.0, name, flags)
     }
 
     /// TUNGETIFF: the device's name and flags.
@@ -156,7 +138,7 @@ impl TunFd {
         self.ioctl_ifreq(libc::TUNGETIFF, &mut ifr)?;
         // SAFETY: TUNGETIFF filled in the flags member.
         let flags = unsafe { ifr.ifr_ifru.ifru_flags } as u16 as c_int;
-        Ok((name_of(&ifr), flags))
+        Ok((ifreq_name(&ifr), flags))
     }
 
     fn set_queue(&self, flags: c_int) -> io::Result<()> {
