@@ -321,8 +321,7 @@ fn blocked_reader() -> Result<(), String> {
     let reader = {
         let tid = tid.clone();
         thread::spawn(move || {
-            // SAFETY: plain syscall.
-            tid.store(unsafe { libc::gettid() }, SeqCst);
+            tid.store(gettid(), SeqCst);
             let mut buf = [0u8; 2048];
             loop {
                 match dev.read_frame(&mut buf) {
