@@ -77,6 +77,13 @@ impl Xtun {
         self.file.write(frame)
     }
 
+    /// Reads and drops every queued frame (what the stack sent before a
+    /// check began). The file must be non-blocking.
+    pub fn drain(&mut self) {
+        let mut buf = [0u8; 2048];
+        while self.read_frame(&mut buf).is_ok() {}
+    }
+
     /// Raw write(2), for tests that pass pointers Rust would not make.
     pub fn write_raw(&self, ptr: *const u8, len: usize) -> io::Result<usize> {
         // SAFETY: the kernel validates the user pointer; a bad one is EFAULT.

@@ -71,11 +71,6 @@ fn tag_of(frame: &[u8]) -> Option<u64> {
     (frame.len() == tagged_frame(0).len()).then(|| u64::from_be_bytes(payload.try_into().unwrap()))
 }
 
-fn drain(dev: &mut Xtun) {
-    let mut buf = [0u8; 2048];
-    while dev.read_frame(&mut buf).is_ok() {}
-}
-
 /// Raises `errno` as an io::Error if `ret` is negative.
 fn check_ret(ret: isize) -> io::Result<usize> {
     if ret < 0 {
@@ -102,7 +97,7 @@ fn poll_race() -> Result<(), String> {
     const ROUNDS: u64 = 3000;
     const LOST: Duration = Duration::from_secs(5);
     let mut dev = Xtun::open_nonblocking().map_err(os("open"))?;
-    drain(&mut dev);
+    dev.drain();
     let sock = PacketSocket::bind(IFNAME).map_err(os("AF_PACKET"))?;
     // `turn` = the round whose frame may be sent; `sent` = the last round
     // whose send returned (the frame is queued by then: xmit is synchronous).
@@ -290,7 +285,7 @@ const SO_TIMESTAMPING: i32 = 37; // SO_TIMESTAMPING_OLD: 64-bit time_t
 /// user pages (skb_orphan_frags_rx) so the sender may reuse its buffer.
 fn zerocopy() -> Result<(), String> {
     let mut dev = Xtun::open_nonblocking().map_err(os("open"))?;
-    drain(&mut dev);
+    dev.drain();
     let udp = udp_to_peer()?;
     let fd = udp.as_raw_fd();
     setsockopt_int(fd, libc::SOL_SOCKET, SO_ZEROCOPY, 1)?;
@@ -317,7 +312,7 @@ fn zerocopy() -> Result<(), String> {
 /// (skb_tx_timestamp); the stamp comes back on the sender's error queue.
 fn tx_timestamp() -> Result<(), String> {
     let mut dev = Xtun::open_nonblocking().map_err(os("open"))?;
-    drain(&mut dev);
+    dev.drain();
     let udp = udp_to_peer()?;
     let fd = udp.as_raw_fd();
     let flags = libc::SOF_TIMESTAMPING_TX_SOFTWARE
@@ -327,7 +322,7 @@ fn tx_timestamp() -> Result<(), String> {
     setsockopt_int(fd, libc::SOL_SOCKET, SO_TIMESTAMPING, flags as i32)?;
     let sent = udp.send(b"stamp me").map_err(os("send"));
     let stamp = error_queue(fd, Duration::from_secs(2));
-    drain(&mut dev);
+    dev.drain();
     let _ = ip(&["neigh", "del", PEER_IP, "dev", IFNAME]);
     sent?;
     let Some((ee, stamps)) = stamp? else {
@@ -345,7 +340,7 @@ fn tx_timestamp() -> Result<(), String> {
 /// EIO), as tun; once up, EPOLLOUT is back.
 fn down_poll() -> Result<(), String> {
     let mut dev = Xtun::open_nonblocking().map_err(os("open"))?;
-    drain(&mut dev);
+    dev.drain();
     ip(&["link", "set", IFNAME, "down"])?;
     let result = (|| -> Result<(), String> {
         let revents = dev.poll(libc::POLLIN | libc::POLLOUT, Duration::ZERO).map_err(os("poll"))?;
@@ -428,7 +423,7 @@ fn big_frame() -> Result<(), String> {
     ip(&["link", "set", IFNAME, "mtu", &MTU.to_string()])?;
     let result = (|| -> Result<(), String> {
         let mut dev = Xtun::open_nonblocking().map_err(os("open"))?;
-        drain(&mut dev);
+        dev.drain();
         let sock = PacketSocket::bind(IFNAME).map_err(os("AF_PACKET"))?;
         let mac = mac_of(IFNAME).map_err(os("MAC"))?;
         let pattern = |len: usize| (0..len).map(|i| (i * 7 + i / 251) as u8).collect::<Vec<u8>>();
