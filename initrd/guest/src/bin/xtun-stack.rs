@@ -8,6 +8,7 @@ use std::{
 
 use smoltcp::{
     iface::{Config, Interface, SocketHandle, SocketSet},
+    phy,
     socket::tcp,
     time::Instant,
     wire::{EthernetAddress, IpAddress, IpCidr, Ipv4Address},
@@ -146,16 +147,12 @@ impl Stack {
             std::thread::sleep(Duration::from_millis(20));
             return;
         }
-        let delay = self.iface.poll_delay(now(), &self.sockets).map(|d| Duration::from_micros(d.total_micros()));
-        wait_readable(self.phy.raw_fd(), delay.unwrap_or(max_wait).min(max_wait));
+        let max_wait = max_wait.into();
+        let delay = self.iface.poll_delay(now(), &self.sockets).map_or(max_wait, |d| d.min(max_wait));
+        // smoltcp's own wait (as tap-tcp-serve's); an error such as EINTR
+        // only ends the wait early.
+        let _ = phy::wait(self.phy.raw_fd(), Some(delay));
     }
-}
-
-fn wait_readable(fd: i32, timeout: Duration) {
-    let mut fds = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
-    let ms = timeout.as_millis() as i32;
-    // SAFETY: one valid pollfd.
-    unsafe { libc::poll(&mut fds, 1, ms) };
 }
 
 /// Per-connection state of the HTTP server.
