@@ -15,7 +15,7 @@ use xshell::{cmd, Shell};
 use crate::{
     apt::{self, PrivateApt},
     children,
-    lock::Lock,
+    lock::{self, Lock},
     profile::Profile,
     workspace::Workspace,
 };
@@ -204,12 +204,7 @@ fn rust_src(sh: &Shell, ws: &Workspace, apt: &PrivateApt, rustc_version: &str) -
     };
     apt.remove_partials()?;
     // Unpack directories of killed runs (we hold the deps lock).
-    for entry in std::fs::read_dir(&ws.cache)? {
-        let path = entry?.path();
-        if path.file_name().is_some_and(|n| n.to_string_lossy().starts_with(".rust-src-unpack-")) {
-            sh.remove_path(&path)?;
-        }
-    }
+    lock::remove_leftovers(&ws.cache, ".rust-src-unpack-")?;
     let deb = apt.download(sh, "rust-src", deb_version)?;
     let tmp = ws.cache.join(format!(".rust-src-unpack-{}", std::process::id()));
     sh.remove_path(&tmp)?;

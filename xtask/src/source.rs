@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use xshell::Shell;
 
-use crate::{apt::PrivateApt, children, lock::Lock};
+use crate::{apt::PrivateApt, children, lock::{self, Lock}};
 
 /// The source package, pinned for a reproducible guest kernel; if the
 /// archive dropped that version, the newest one of the series is used.
@@ -79,7 +79,8 @@ fn choose(sh: &Shell, apt: &PrivateApt) -> Result<String> {
 /// of this run's own under `src` (created if missing).
 fn unpack_deb(sh: &Shell, deb: &Path, src: &Path, dest: &Path) -> Result<()> {
     std::fs::create_dir_all(src).with_context(|| format!("cannot create {}", src.display()))?;
-    remove_stale_unpacks(src)?;
+    // The caller holds the source lock.
+    lock::remove_leftovers(src, ".unpack")?;
     let tmp = src.join(format!(".unpack-{}", std::process::id()));
     let contents = tmp.join("deb");
     sh.create_dir(&contents)?;
@@ -98,19 +99,6 @@ fn unpack_deb(sh: &Shell, deb: &Path, src: &Path, dest: &Path) -> Result<()> {
     }
     std::fs::rename(&unpacked, dest).with_context(|| format!("cannot move {} to {}", unpacked.display(), dest.display()))?;
     std::fs::remove_dir_all(&tmp)?;
-    Ok(())
-}
-
-/// Removes unpack directories of runs that were killed. The caller holds
-/// the source lock, so no live run owns one.
-fn remove_stale_unpacks(src: &Path) -> Result<()> {
-    for entry in std::fs::read_dir(src)? {
-        let path = entry?.path();
-        if path.file_name().is_some_and(|n| n.to_string_lossy().starts_with(".unpack")) {
-            eprintln!("    removing {} left by an interrupted run", path.display());
-            std::fs::remove_dir_all(&path)?;
-        }
-    }
     Ok(())
 }
 
