@@ -87,10 +87,6 @@ pub fn run(sh: &Shell, ws: &Workspace, profile: &Profile, extra: &[(&str, &str)]
     Ok(Tools { rustc_version, kernel: Some(KernelTools { rust_lib_src, bindgen, apt }) })
 }
 
-fn is_root(sh: &Shell) -> bool {
-    cmd!(sh, "id -u").read().map(|s| s.trim() == "0").unwrap_or(false)
-}
-
 fn install_packages(sh: &Shell, extra: &[(&str, &str)]) -> Result<()> {
     let missing: Vec<&str> =
         PACKAGES.iter().chain(extra).filter(|(_, file)| !Path::new(file).exists()).map(|(pkg, _)| *pkg).collect();
@@ -101,7 +97,7 @@ fn install_packages(sh: &Shell, extra: &[(&str, &str)]) -> Result<()> {
     let codename = apt::codename().unwrap_or_else(|| "bookworm".into());
     let backports = format!("{codename}-backports");
     let qemu = QEMU.0;
-    if !is_root(sh) {
+    if !nix::unistd::geteuid().is_root() {
         bail!(
             "missing packages; as root run:\n  apt-get install {}\n  apt-get install -t {backports} {qemu}",
             missing.join(" ")
