@@ -112,6 +112,15 @@ pub fn run_guest(
     Ok(GuestRun { console: console?, timed_out })
 }
 
+/// What a boot does with each console line: with `-v`, show it on stderr.
+pub fn echo(verbose: bool) -> impl FnMut(&[u8]) + Send {
+    move |line| {
+        if verbose {
+            eprintln!("{}", String::from_utf8_lossy(line));
+        }
+    }
+}
+
 /// Copies the console to `log` line by line; a line that is not UTF-8 is
 /// decoded lossily for the returned text, never the end of reading.
 fn read_console(reader: impl std::io::Read, mut log: File, on_line: &mut (dyn FnMut(&[u8]) + Send)) -> Result<String> {
