@@ -267,7 +267,7 @@ fn error_queue(fd: i32, wait: Duration) -> Result<Option<(libc::sock_extended_er
             let (level, kind) = ((*cmsg).cmsg_level, (*cmsg).cmsg_type);
             if level == libc::SOL_IP && kind == libc::IP_RECVERR {
                 err = Some(std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast::<libc::sock_extended_err>()));
-            } else if level == libc::SOL_SOCKET && kind == SO_TIMESTAMPING {
+            } else if level == libc::SOL_SOCKET && kind == libc::SCM_TIMESTAMPING {
                 stamps = Some(std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast::<[libc::timespec; 3]>()));
             }
             cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
@@ -276,9 +276,8 @@ fn error_queue(fd: i32, wait: Duration) -> Result<Option<(libc::sock_extended_er
     err.map(|e| Some((e, stamps))).ok_or_else(|| "error-queue message without sock_extended_err".into())
 }
 
-const SO_ZEROCOPY: i32 = 60;
+/// linux/errqueue.h; the libc crate has no name for it.
 const SO_EE_ORIGIN_ZEROCOPY: u8 = 5;
-const SO_TIMESTAMPING: i32 = 37; // SO_TIMESTAMPING_OLD: 64-bit time_t
 
 /// With /dev/xtun open and nobody reading, a MSG_ZEROCOPY datagram waits in
 /// the queue. Its completion must not wait for a reader: xmit copies the
@@ -288,7 +287,7 @@ fn zerocopy() -> Result<(), String> {
     dev.drain();
     let udp = udp_to_peer()?;
     let fd = udp.as_raw_fd();
-    setsockopt_int(fd, libc::SOL_SOCKET, SO_ZEROCOPY, 1)?;
+    setsockopt_int(fd, libc::SOL_SOCKET, libc::SO_ZEROCOPY, 1)?;
     let payload = [0x5au8; 1000];
     // SAFETY: valid buffer; the socket is connected.
     check_ret(unsafe { libc::send(fd, payload.as_ptr().cast(), payload.len(), libc::MSG_ZEROCOPY) })
@@ -319,7 +318,7 @@ fn tx_timestamp() -> Result<(), String> {
         | libc::SOF_TIMESTAMPING_SOFTWARE
         | libc::SOF_TIMESTAMPING_OPT_ID
         | libc::SOF_TIMESTAMPING_OPT_TSONLY;
-    setsockopt_int(fd, libc::SOL_SOCKET, SO_TIMESTAMPING, flags as i32)?;
+    setsockopt_int(fd, libc::SOL_SOCKET, libc::SO_TIMESTAMPING, flags as i32)?;
     let sent = udp.send(b"stamp me").map_err(os("send"));
     let stamp = error_queue(fd, Duration::from_secs(2));
     dev.drain();
