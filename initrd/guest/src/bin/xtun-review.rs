@@ -20,8 +20,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use lexopt::prelude::*;
-use xtun_guest::{checks::{self, ensure, Check}, cli, ip, mac_of, packet::PacketSocket, udp_frame, Xtun, IFNAME};
+use xtun_guest::{checks::{self, ensure, Check}, cli, cli::*, ip, mac_of, packet::PacketSocket, udp_frame, Xtun, IFNAME};
 
 const CHECKS: &[(&str, Check, &str)] = &[
     ("poll-race", poll_race, "poll and epoll never miss a frame that arrives while they register"),
