@@ -10,7 +10,7 @@ use std::{
 use anyhow::{bail, Context, Result};
 use xshell::{cmd, Shell};
 
-use crate::children;
+use crate::{children, lock};
 
 /// How long apt waits for a lock another apt holds (a fresh VM's unattended
 /// upgrades hold it for minutes after first boot).
@@ -214,13 +214,7 @@ impl PrivateApt {
     /// Removes downloads left half-done by runs that were killed. Call
     /// only while holding the cache lock.
     pub fn remove_partials(&self) -> Result<()> {
-        for entry in std::fs::read_dir(self.dir.join("debs"))? {
-            let path = entry?.path();
-            if path.file_name().is_some_and(|n| n.to_string_lossy().starts_with(".partial-")) {
-                std::fs::remove_dir_all(&path)?;
-            }
-        }
-        Ok(())
+        lock::remove_leftovers(&self.dir.join("debs"), ".partial-")
     }
 }
 

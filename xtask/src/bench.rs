@@ -15,7 +15,7 @@ use serde_json::Value;
 use xshell::Shell;
 
 use crate::{
-    boot::{choose_accel, run_guest, GuestRun, RunFiles},
+    boot::{choose_accel, echo, run_guest, GuestRun, RunFiles},
     flags::Flags,
     pipeline::{build, Artifacts},
     qemu::{Accel, Mode, Net},
@@ -82,12 +82,7 @@ fn boot_once(ws: &Workspace, flags: &Flags, artifacts: &Artifacts, accel: Accel,
     boot.results = Some(results.clone());
     boot.extra.push(arg);
     let console = files.path(&format!("xtun-{name}-console.log"));
-    let verbose = flags.verbose;
-    let mut echo = |line: &[u8]| {
-        if verbose {
-            eprintln!("{}", String::from_utf8_lossy(line));
-        }
-    };
+    let mut echo = echo(flags.verbose);
     let run = run_guest(&[], &boot, &console, Duration::from_secs(flags.timeout_secs), &mut echo)?;
     Ok((run, std::fs::read_to_string(&results).unwrap_or_default()))
 }

@@ -112,6 +112,15 @@ pub fn run_guest(
     Ok(GuestRun { console: console?, timed_out })
 }
 
+/// What a boot does with each console line: with `-v`, show it on stderr.
+pub fn echo(verbose: bool) -> impl FnMut(&[u8]) + Send {
+    move |line| {
+        if verbose {
+            eprintln!("{}", String::from_utf8_lossy(line));
+        }
+    }
+}
+
 /// Copies the console to `log` line by line; a line that is not UTF-8 is
 /// decoded lossily for the returned text, never the end of reading.
 fn read_console(reader: impl std::io::Read, mut log: File, on_line: &mut (dyn FnMut(&[u8]) + Send)) -> Result<String> {
@@ -177,29 +186,27 @@ mod tests {
 
     #[test]
     fn console_survives_bytes_that_are_not_utf8() {
-        let dir = std::env::temp_dir().join(format!("xtask-console-{}", std::process::id()));
-        fs::create_dir_all(&dir).unwrap();
-        let log = File::create(dir.join("log")).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let log = File::create(dir.path().join("log")).unwrap();
         let input: &[u8] = b"one\r\n\xff\xfe bad\r\nthree\n";
         let mut lines = Vec::new();
         let console = read_console(input, log, &mut |l| lines.push(l.to_vec())).unwrap();
         assert_eq!(console, "one\n\u{fffd}\u{fffd} bad\nthree\n");
         assert_eq!(lines, [&b"one"[..], b"\xff\xfe bad", b"three"]);
-        assert_eq!(fs::read(dir.join("log")).unwrap(), input, "the log keeps the bytes");
-        fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(fs::read(dir.path().join("log")).unwrap(), input, "the log keeps the bytes");
     }
 
     #[test]
     fn run_files_move_to_target_when_the_run_ends() {
-        let target = std::env::temp_dir().join(format!("xtask-runfiles-{}", std::process::id()));
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path();
         // A dead run's directory (pid 0 never names a process dir in /proc).
         fs::create_dir_all(target.join("xtun-run/0")).unwrap();
-        let files = RunFiles::new(&target).unwrap();
+        let files = RunFiles::new(target).unwrap();
         assert!(!target.join("xtun-run/0").exists(), "a dead run's files are removed");
         fs::write(files.path("results.txt"), "ok 1 x\n").unwrap();
         assert!(!target.join("results.txt").exists());
         drop(files);
         assert_eq!(fs::read_to_string(target.join("results.txt")).unwrap(), "ok 1 x\n");
-        fs::remove_dir_all(&target).unwrap();
     }
 }

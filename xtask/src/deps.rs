@@ -15,7 +15,7 @@ use xshell::{cmd, Shell};
 use crate::{
     apt::{self, PrivateApt},
     children,
-    lock::Lock,
+    lock::{self, Lock},
     profile::Profile,
     workspace::Workspace,
 };
@@ -87,10 +87,6 @@ pub fn run(sh: &Shell, ws: &Workspace, profile: &Profile, extra: &[(&str, &str)]
     Ok(Tools { rustc_version, kernel: Some(KernelTools { rust_lib_src, bindgen, apt }) })
 }
 
-fn is_root(sh: &Shell) -> bool {
-    cmd!(sh, "id -u").read().map(|s| s.trim() == "0").unwrap_or(false)
-}
-
 fn install_packages(sh: &Shell, extra: &[(&str, &str)]) -> Result<()> {
     let missing: Vec<&str> =
         PACKAGES.iter().chain(extra).filter(|(_, file)| !Path::new(file).exists()).map(|(pkg, _)| *pkg).collect();
@@ -101,7 +97,7 @@ fn install_packages(sh: &Shell, extra: &[(&str, &str)]) -> Result<()> {
     let codename = apt::codename().unwrap_or_else(|| "bookworm".into());
     let backports = format!("{codename}-backports");
     let qemu = QEMU.0;
-    if !is_root(sh) {
+    if !nix::unistd::geteuid().is_root() {
         bail!(
             "missing packages; as root run:\n  apt-get install {}\n  apt-get install -t {backports} {qemu}",
             missing.join(" ")
@@ -204,12 +200,7 @@ fn rust_src(sh: &Shell, ws: &Workspace, apt: &PrivateApt, rustc_version: &str) -
     };
     apt.remove_partials()?;
     // Unpack directories of killed runs (we hold the deps lock).
-    for entry in std::fs::read_dir(&ws.cache)? {
-        let path = entry?.path();
-        if path.file_name().is_some_and(|n| n.to_string_lossy().starts_with(".rust-src-unpack-")) {
-            sh.remove_path(&path)?;
-        }
-    }
+    lock::remove_leftovers(&ws.cache, ".rust-src-unpack-")?;
     let deb = apt.download(sh, "rust-src", deb_version)?;
     let tmp = ws.cache.join(format!(".rust-src-unpack-{}", std::process::id()));
     sh.remove_path(&tmp)?;

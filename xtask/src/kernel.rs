@@ -32,13 +32,8 @@ pub struct Kernel {
 impl Kernel {
     /// A `make` in the kernel build tree with the right environment.
     pub fn make<'a>(&self, sh: &'a Shell) -> xshell::Cmd<'a> {
-        let build = &self.build;
-        let vars = &self.vars;
-        let mut c = cmd!(sh, "make -C {build} {vars...}");
-        for (k, v) in &self.env {
-            c = c.env(k, v);
-        }
-        c
+        let (build, vars) = (&self.build, &self.vars);
+        cmd!(sh, "make -C {build} {vars...}").envs(self.env.iter().cloned())
     }
 
     /// The source tree: `source` in an `O=` build directory (as the cached
@@ -221,32 +216,22 @@ fn users_tree(kdir: &Path, env: Vec<(String, String)>, cmdline: Vec<String>, pro
 
 fn configure(sh: &Shell, source: &Path, kernel: &Kernel, fragment_path: &Path, fragment: &str) -> Result<()> {
     let (build, vars) = (&kernel.build, &kernel.vars);
-    let make = |target: &str| {
-        let mut c = cmd!(sh, "make -s -C {source} O={build} {vars...} {target}");
-        for (k, v) in &kernel.env {
-            c = c.env(k, v);
-        }
-        c.quiet().run().with_context(|| format!("`make {target}` failed"))
-    };
-    make("tinyconfig")?;
+    // The build directory has no Makefile yet: make from the source tree.
+    let make = |target: &str| cmd!(sh, "make -s -C {source} O={build} {vars...} {target}").envs(kernel.env.iter().cloned());
+    let run_make = |target: &str| make(target).quiet().run().with_context(|| format!("`make {target}` failed"));
+    run_make("tinyconfig")?;
     let config = build.join(".config");
     cmd!(sh, "{source}/scripts/kconfig/merge_config.sh -m -O {build} {config} {fragment_path}")
         .quiet()
         .ignore_stdout()
         .run()?;
-    make("olddefconfig")?;
-    let available = {
-        let mut c = cmd!(sh, "make -s -C {source} O={build} {vars...} rustavailable");
-        for (k, v) in &kernel.env {
-            c = c.env(k, v);
-        }
-        c.ignore_status().read()?
-    };
+    run_make("olddefconfig")?;
+    let available = make("rustavailable").ignore_status().read()?;
     if !available.contains("Rust is available!") {
         bail!("the kernel says Rust is not available:\n{available}\nrun `cargo xtask deps` and check rustc/bindgen/rust-src");
     }
     cmd!(sh, "{source}/scripts/config --file {config} --enable RUST").run()?;
-    make("olddefconfig")?;
+    run_make("olddefconfig")?;
     let merged = sh.read_file(&config)?;
     let dropped = fragment::missing(&merged, fragment);
     if !dropped.is_empty() {

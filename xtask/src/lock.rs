@@ -46,6 +46,21 @@ impl Lock {
     }
 }
 
+/// Removes what killed runs left in `dir`: the entries named `prefix...`
+/// (a run writes into `<prefix><pid>` and renames it into place when
+/// complete). Call only while holding the lock that guards `dir`, so that
+/// no live run owns one.
+pub fn remove_leftovers(dir: &Path, prefix: &str) -> Result<()> {
+    for entry in std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))? {
+        let path = entry?.path();
+        if path.file_name().is_some_and(|n| n.to_string_lossy().starts_with(prefix)) {
+            eprintln!("    removing {} left by an interrupted run", path.display());
+            std::fs::remove_dir_all(&path).with_context(|| format!("cannot remove {}", path.display()))?;
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -59,6 +74,16 @@ mod tests {
             assert!(Instant::now() < deadline, "the lock was never released: {e:?}");
             std::thread::sleep(std::time::Duration::from_millis(10));
         }
+    }
+
+    #[test]
+    fn leftovers_are_the_entries_with_the_prefix() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join(".partial-1/half")).unwrap();
+        std::fs::create_dir(dir.path().join("done")).unwrap();
+        remove_leftovers(dir.path(), ".partial-").unwrap();
+        assert!(!dir.path().join(".partial-1").exists());
+        assert!(dir.path().join("done").exists());
     }
 
     #[test]

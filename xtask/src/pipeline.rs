@@ -31,26 +31,21 @@ impl Artifacts {
     }
 }
 
-/// `--kdir` (clap also reads `KDIR=` from the environment).
-fn kdir(flags: &Flags) -> Option<PathBuf> {
-    flags.kdir.clone()
-}
-
 /// The deps stage alone (`cargo xtask deps`).
 pub fn deps(sh: &Shell, ws: &Workspace, flags: &Flags) -> Result<deps::Tools> {
-    deps::run(sh, ws, &Profile::new(flags.debug_kernel), &[], kdir(flags).is_some())
+    deps::run(sh, ws, &Profile::new(flags.debug_kernel), &[], flags.kdir.is_some())
 }
 
 /// deps -> kernel -> module -> guest programs -> tun selftest -> initrd.
 pub fn build(sh: &Shell, ws: &Workspace, flags: &Flags) -> Result<Artifacts> {
     let profile = Profile::new(flags.debug_kernel);
-    let kdir = kdir(flags);
+    // `--kdir` or `KDIR=` (clap reads both).
+    let kdir = flags.kdir.as_deref();
     // perf (package, binary) goes into the guest only for `bench --perf`.
     let (packages, guest_tools): (&[_], &[_]) =
         if flags.perf { (&[deps::PERF], &[(deps::PERF.1, deps::PERF.1)]) } else { (&[], &[]) };
     let tools = stage("deps", || deps::run(sh, ws, &profile, packages, kdir.is_some()))?;
-    let kernel =
-        stage(&format!("kernel ({} profile)", profile.name), || kernel::run(sh, ws, &tools, &profile, kdir.as_deref()))?;
+    let kernel = stage(&format!("kernel ({} profile)", profile.name), || kernel::run(sh, ws, &tools, &profile, kdir))?;
     // Module and initrd of a profile are built by one run at a time; the
     // initrd is renamed into place, so a guest booting the last one keeps it.
     let _lock = Lock::exclusive(&ws.target.join(format!("locks/{}.lock", kernel.profile)), "module and initrd lock")?;

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use xshell::Shell;
 
-use crate::{apt::PrivateApt, children, lock::Lock};
+use crate::{apt::PrivateApt, children, lock::{self, Lock}};
 
 /// The source package, pinned for a reproducible guest kernel; if the
 /// archive dropped that version, the newest one of the series is used.
@@ -79,7 +79,8 @@ fn choose(sh: &Shell, apt: &PrivateApt) -> Result<String> {
 /// of this run's own under `src` (created if missing).
 fn unpack_deb(sh: &Shell, deb: &Path, src: &Path, dest: &Path) -> Result<()> {
     std::fs::create_dir_all(src).with_context(|| format!("cannot create {}", src.display()))?;
-    remove_stale_unpacks(src)?;
+    // The caller holds the source lock.
+    lock::remove_leftovers(src, ".unpack")?;
     let tmp = src.join(format!(".unpack-{}", std::process::id()));
     let contents = tmp.join("deb");
     sh.create_dir(&contents)?;
@@ -98,19 +99,6 @@ fn unpack_deb(sh: &Shell, deb: &Path, src: &Path, dest: &Path) -> Result<()> {
     }
     std::fs::rename(&unpacked, dest).with_context(|| format!("cannot move {} to {}", unpacked.display(), dest.display()))?;
     std::fs::remove_dir_all(&tmp)?;
-    Ok(())
-}
-
-/// Removes unpack directories of runs that were killed. The caller holds
-/// the source lock, so no live run owns one.
-fn remove_stale_unpacks(src: &Path) -> Result<()> {
-    for entry in std::fs::read_dir(src)? {
-        let path = entry?.path();
-        if path.file_name().is_some_and(|n| n.to_string_lossy().starts_with(".unpack")) {
-            eprintln!("    removing {} left by an interrupted run", path.display());
-            std::fs::remove_dir_all(&path)?;
-        }
-    }
     Ok(())
 }
 
@@ -138,42 +126,56 @@ mod tests {
         deb
     }
 
+    /// A fake .deb in a temporary directory, and where the tests unpack it:
+    /// `src` (a path under the directory, not yet made) and its `dest` tree.
+    struct Fixture {
+        _dir: tempfile::TempDir,
+        deb: PathBuf,
+        src: PathBuf,
+        dest: PathBuf,
+    }
+
+    impl Fixture {
+        fn new(src: &str) -> Fixture {
+            let dir = tempfile::tempdir().unwrap();
+            let deb = fake_deb(dir.path());
+            let src = dir.path().join(src);
+            let dest = tree(&src, PINNED);
+            Fixture { _dir: dir, deb, src, dest }
+        }
+
+        fn unpack(&self) -> Result<()> {
+            unpack_deb(&Shell::new().unwrap(), &self.deb, &self.src, &self.dest)
+        }
+    }
+
     #[test]
     fn unpacks_into_an_empty_cache_root() {
-        let dir = tempfile::tempdir().unwrap();
-        let deb = fake_deb(dir.path());
-        let src = dir.path().join("cache/src");
-        let dest = tree(&src, PINNED);
-        unpack_deb(&Shell::new().unwrap(), &deb, &src, &dest).unwrap();
-        assert!(dest.join("Makefile").exists());
-        assert!(dest.join(MARKER).exists());
-        let left: Vec<_> = std::fs::read_dir(&src).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let f = Fixture::new("cache/src");
+        f.unpack().unwrap();
+        assert!(f.dest.join("Makefile").exists());
+        assert!(f.dest.join(MARKER).exists());
+        let left: Vec<_> = std::fs::read_dir(&f.src).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(left, [std::ffi::OsString::from("linux-7.2.12")], "nothing but the tree is left");
     }
 
     #[test]
     fn an_interrupted_unpack_is_replaced() {
-        let dir = tempfile::tempdir().unwrap();
-        let deb = fake_deb(dir.path());
-        let src = dir.path().join("src");
-        let dest = tree(&src, PINNED);
+        let f = Fixture::new("src");
         // What a killed run leaves: a half tree without marker, its temp dir.
-        std::fs::create_dir_all(dest.join("half")).unwrap();
-        std::fs::create_dir_all(src.join(".unpack-1/deb")).unwrap();
-        unpack_deb(&Shell::new().unwrap(), &deb, &src, &dest).unwrap();
-        assert!(!dest.join("half").exists() && dest.join(MARKER).exists());
-        assert!(!src.join(".unpack-1").exists());
+        std::fs::create_dir_all(f.dest.join("half")).unwrap();
+        std::fs::create_dir_all(f.src.join(".unpack-1/deb")).unwrap();
+        f.unpack().unwrap();
+        assert!(!f.dest.join("half").exists() && f.dest.join(MARKER).exists());
+        assert!(!f.src.join(".unpack-1").exists());
     }
 
     #[test]
     fn a_damaged_deb_is_an_error_not_a_tree() {
-        let dir = tempfile::tempdir().unwrap();
-        let deb = fake_deb(dir.path());
-        let bytes = std::fs::read(&deb).unwrap();
-        std::fs::write(&deb, &bytes[..bytes.len() / 2]).unwrap();
-        let src = dir.path().join("src");
-        let dest = tree(&src, PINNED);
-        assert!(unpack_deb(&Shell::new().unwrap(), &deb, &src, &dest).is_err());
-        assert!(!dest.exists());
+        let f = Fixture::new("src");
+        let bytes = std::fs::read(&f.deb).unwrap();
+        std::fs::write(&f.deb, &bytes[..bytes.len() / 2]).unwrap();
+        assert!(f.unpack().is_err());
+        assert!(!f.dest.exists());
     }
 }

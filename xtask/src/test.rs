@@ -69,12 +69,7 @@ pub fn run(sh: &Shell, ws: &Workspace, flags: &Flags) -> Result<i32> {
     let done = AtomicBool::new(false);
     let run = thread::scope(|s| {
         s.spawn(|| tail_results(&files.path(&results_name), &done));
-        let verbose = flags.verbose;
-        let mut echo = |line: &[u8]| {
-            if verbose {
-                eprintln!("{}", String::from_utf8_lossy(line));
-            }
-        };
+        let mut echo = boot::echo(flags.verbose);
         let timeout = Duration::from_secs(flags.timeout_secs);
         let run = boot::run_guest(&boot::prefix(&lab), &boot, &files.path(&console_name), timeout, &mut echo);
         done.store(true, Ordering::SeqCst);

@@ -76,11 +76,9 @@ fn command(ws: &Workspace, flags: &Flags, artifacts: &Artifacts, accel: Accel, l
     }
     eprintln!("==> running `{command}` in the guest ({}, timeout {}s)", accel.name(), flags.timeout_secs);
     let mut output = Output::default();
-    let verbose = flags.verbose;
+    let mut echo = boot::echo(flags.verbose);
     let mut on_line = |line: &[u8]| {
-        if verbose {
-            eprintln!("{}", String::from_utf8_lossy(line));
-        }
+        echo(line);
         output.line(line, &mut std::io::stdout().lock());
     };
     let timeout = Duration::from_secs(flags.timeout_secs);

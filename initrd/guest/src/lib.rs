@@ -57,16 +57,7 @@ impl Xtun {
     pub fn open_tap(name: &str, nonblock: bool) -> io::Result<Xtun> {
         let flags = if nonblock { libc::O_NONBLOCK } else { 0 };
         let file = OpenOptions::new().read(true).write(true).custom_flags(flags).open("/dev/net/tun")?;
-        // SAFETY: ifreq is plain data; zero is a valid start.
-        let mut ifr: libc::ifreq = unsafe { std::mem::zeroed() };
-        for (dst, src) in ifr.ifr_name.iter_mut().zip(name.bytes().take(libc::IFNAMSIZ - 1)) {
-            *dst = src as libc::c_char;
-        }
-        ifr.ifr_ifru.ifru_flags = (libc::IFF_TAP | libc::IFF_NO_PI) as i16;
-        // SAFETY: TUNSETIFF takes a pointer to a valid ifreq.
-        if unsafe { libc::ioctl(file.as_raw_fd(), libc::TUNSETIFF, &mut ifr) } < 0 {
-            return Err(io::Error::last_os_error());
-        }
+        tun_set_iff(&file, name.as_bytes(), libc::IFF_TAP | libc::IFF_NO_PI)?;
         Ok(Xtun { file })
     }
 
@@ -84,6 +75,13 @@ impl Xtun {
 
     pub fn write_frame(&mut self, frame: &[u8]) -> io::Result<usize> {
         self.file.write(frame)
+    }
+
+    /// Reads and drops every queued frame (what the stack sent before a
+    /// check began). The file must be non-blocking.
+    pub fn drain(&mut self) {
+        let mut buf = [0u8; 2048];
+        while self.read_frame(&mut buf).is_ok() {}
     }
 
     /// Raw write(2), for tests that pass pointers Rust would not make.
@@ -123,6 +121,35 @@ impl Xtun {
     pub fn raw_fd(&self) -> i32 {
         self.file.as_raw_fd()
     }
+}
+
+/// An `ifreq` naming `name` (up to IFNAMSIZ bytes; a 16-byte name has no NUL).
+pub fn ifreq(name: &[u8]) -> libc::ifreq {
+    // SAFETY: ifreq is plain data; all zeroes is a valid value.
+    let mut ifr: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (dst, src) in ifr.ifr_name.iter_mut().zip(name) {
+        *dst = *src as libc::c_char;
+    }
+    ifr
+}
+
+/// The interface name in `ifr`, up to its NUL.
+pub fn ifreq_name(ifr: &libc::ifreq) -> String {
+    let bytes: Vec<u8> = ifr.ifr_name.iter().take_while(|&&c| c != 0).map(|&c| c as u8).collect();
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// TUNSETIFF on `fd`, a tun-like character device: attaches it to the
+/// device `name` (made if missing) with `flags`; returns the name the device
+/// got (a `%d` template or an empty name gets a number).
+pub fn tun_set_iff(fd: &impl AsRawFd, name: &[u8], flags: libc::c_int) -> io::Result<String> {
+    let mut ifr = ifreq(name);
+    ifr.ifr_ifru.ifru_flags = flags as libc::c_short;
+    // SAFETY: TUNSETIFF reads and writes a valid ifreq.
+    if unsafe { libc::ioctl(fd.as_raw_fd(), libc::TUNSETIFF, &mut ifr) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(ifreq_name(&ifr))
 }
 
 /// Runs iproute2's `ip` (by full path: busybox would shadow it); the error
@@ -198,6 +225,13 @@ pub fn parse_ipv4(text: &str) -> Option<[u8; 4]> {
     text.parse::<std::net::Ipv4Addr>().ok().map(|a| a.octets())
 }
 
+/// An address with its prefix length, `A.B.C.D/N`.
+pub fn parse_cidr(text: &str) -> Option<([u8; 4], u8)> {
+    let (ip, prefix) = text.split_once('/')?;
+    let prefix = prefix.parse().ok().filter(|&n| n <= 32)?;
+    Some((parse_ipv4(ip)?, prefix))
+}
+
 pub fn format_mac(mac: &[u8; 6]) -> String {
     mac.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")
 }
@@ -221,6 +255,23 @@ mod tests {
         assert_eq!(format_mac(&mac), "02:ab:00:10:ff:7e");
         assert_eq!(parse_mac("02:ab:00:10:ff"), None);
         assert_eq!(parse_mac("02:ab:00:10:ff:7e:01"), None);
+    }
+
+    #[test]
+    fn cidr() {
+        assert_eq!(parse_cidr("10.99.0.2/24"), Some(([10, 99, 0, 2], 24)));
+        assert_eq!(parse_cidr("0.0.0.0/0"), Some(([0; 4], 0)));
+        assert_eq!(parse_cidr("1.2.3.4/32"), Some(([1, 2, 3, 4], 32)));
+        for bad in ["1.2.3.4/33", "1.2.3.4", "1.2.3/8", "1.2.3.4/", "/8", "1.2.3.4/-1", "1.2.3.4/8/8"] {
+            assert_eq!(parse_cidr(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn ifreq_holds_at_most_ifnamsiz_bytes() {
+        assert_eq!(ifreq_name(&ifreq(b"tct%d")), "tct%d");
+        assert_eq!(ifreq_name(&ifreq(b"")), "");
+        assert_eq!(ifreq_name(&ifreq(b"0123456789abcdefXYZ")), "0123456789abcdef");
     }
 
     #[test]

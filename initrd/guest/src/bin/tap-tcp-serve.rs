@@ -11,7 +11,7 @@ use smoltcp::{
     wire::{EthernetAddress, IpAddress, IpCidr},
 };
 use std::os::fd::AsRawFd;
-use xtun_guest::{cli, cli::*, parse_ipv4, parse_mac};
+use xtun_guest::{cli, cli::*, parse_cidr, parse_mac};
 
 const USAGE: &str = "\
 usage: tap-tcp-serve [options] PORT
@@ -46,15 +46,7 @@ fn parse_args(p: &mut Parser) -> Result<Args, Error> {
         match arg {
             Long("dev") => args.dev = p.value()?.string()?,
             Long("mac") => args.mac = p.value()?.parse_with(|m| parse_mac(m).ok_or("want six hex bytes like 02:00:00:77:00:02"))?,
-            Long("ip") => {
-                (args.ip, args.prefix) = p.value()?.parse_with(|cidr| {
-                    let (ip, prefix) = cidr.split_once('/').ok_or("want A.B.C.D/N")?;
-                    match (parse_ipv4(ip), prefix.parse()) {
-                        (Some(ip), Ok(prefix @ 0..=32)) => Ok((ip, prefix)),
-                        _ => Err("want A.B.C.D/N"),
-                    }
-                })?
-            }
+            Long("ip") => (args.ip, args.prefix) = p.value()?.parse_with(|c| parse_cidr(c).ok_or("want A.B.C.D/N"))?,
             Value(v) if port.is_none() => port = Some(v.parse()?),
             Short('h') | Long("help") => cli::help(USAGE),
             _ => return Err(arg.unexpected()),

@@ -149,7 +149,7 @@ fn nonblock() -> Result<(), String> {
     let mut dev = Xtun::open_nonblocking().map_err(|e| e.to_string())?;
     let mut buf = [0u8; 2048];
     // Drain whatever the stack sent (IPv6 router solicitations and such).
-    while dev.read_frame(&mut buf).is_ok() {}
+    dev.drain();
     // A read that sleeps counts a voluntary context switch; one that does
     // not counts none (preemption is involuntary). No clock, so TCG's pace
     // does not matter. The status file stays open so that only the read
@@ -178,7 +178,7 @@ fn voluntary_switches(status: &mut std::fs::File) -> Result<u64, String> {
 fn poll_wakes() -> Result<(), String> {
     let mut dev = Xtun::open_nonblocking().map_err(|e| e.to_string())?;
     let mut buf = [0u8; 2048];
-    while dev.read_frame(&mut buf).is_ok() {}
+    dev.drain();
     let ev = dev.poll(libc::POLLIN | libc::POLLOUT, Duration::ZERO).map_err(|e| e.to_string())?;
     ensure(ev & libc::POLLOUT != 0, || format!("no POLLOUT on an idle device: {ev:#x}"))?;
     ensure(ev & libc::POLLIN == 0, || format!("POLLIN with an empty queue: {ev:#x}"))?;
@@ -226,7 +226,7 @@ fn capture() -> Result<(), String> {
 fn counters() -> Result<(), String> {
     let mut dev = Xtun::open_nonblocking().map_err(|e| e.to_string())?;
     let mut buf = [0u8; 2048];
-    while dev.read_frame(&mut buf).is_ok() {}
+    dev.drain();
     let sock = PacketSocket::bind(IFNAME).map_err(|e| e.to_string())?;
     // A listener, so the written datagrams draw no ICMP port unreachable.
     let udp = std::net::UdpSocket::bind("10.99.0.1:9").map_err(|e| format!("bind 10.99.0.1:9: {e}"))?;
@@ -263,7 +263,7 @@ fn counters() -> Result<(), String> {
 fn truncate() -> Result<(), String> {
     let mut dev = Xtun::open_nonblocking().map_err(|e| e.to_string())?;
     let mut buf = [0u8; 2048];
-    while dev.read_frame(&mut buf).is_ok() {}
+    dev.drain();
     let sock = PacketSocket::bind(IFNAME).map_err(|e| e.to_string())?;
     let (first, second) = (outgoing_frame(3), outgoing_frame(4));
     sock.send(&first).map_err(|e| e.to_string())?;
@@ -321,8 +321,7 @@ fn blocked_reader() -> Result<(), String> {
     let reader = {
         let tid = tid.clone();
         thread::spawn(move || {
-            // SAFETY: plain syscall.
-            tid.store(unsafe { libc::gettid() }, SeqCst);
+            tid.store(gettid(), SeqCst);
             let mut buf = [0u8; 2048];
             loop {
                 match dev.read_frame(&mut buf) {
@@ -390,7 +389,7 @@ fn mem_available_kb() -> u64 {
 fn flood() -> Result<(), String> {
     let mut dev = Xtun::open_nonblocking().map_err(|e| e.to_string())?;
     let mut buf = [0u8; 2048];
-    while dev.read_frame(&mut buf).is_ok() {}
+    dev.drain();
     let sock = PacketSocket::bind(IFNAME).map_err(|e| e.to_string())?;
     let qlen: u64 = std::fs::read_to_string("/sys/class/net/xtun/tx_queue_len")
         .map_err(|e| e.to_string())?

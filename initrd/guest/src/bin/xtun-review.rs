@@ -20,8 +20,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use lexopt::prelude::*;
-use xtun_guest::{checks::{self, ensure, Check}, cli, ip, mac_of, packet::PacketSocket, udp_frame, Xtun, IFNAME};
+use xtun_guest::{checks::{self, ensure, Check}, cli, cli::*, ip, mac_of, packet::PacketSocket, udp_frame, Xtun, IFNAME};
 
 const CHECKS: &[(&str, Check, &str)] = &[
     ("poll-race", poll_race, "poll and epoll never miss a frame that arrives while they register"),
@@ -71,11 +70,6 @@ fn tag_of(frame: &[u8]) -> Option<u64> {
     (frame.len() == tagged_frame(0).len()).then(|| u64::from_be_bytes(payload.try_into().unwrap()))
 }
 
-fn drain(dev: &mut Xtun) {
-    let mut buf = [0u8; 2048];
-    while dev.read_frame(&mut buf).is_ok() {}
-}
-
 /// Raises `errno` as an io::Error if `ret` is negative.
 fn check_ret(ret: isize) -> io::Result<usize> {
     if ret < 0 {
@@ -102,7 +96,7 @@ fn poll_race() -> Result<(), String> {
     const ROUNDS: u64 = 3000;
     const LOST: Duration = Duration::from_secs(5);
     let mut dev = Xtun::open_nonblocking().map_err(os("open"))?;
-    drain(&mut dev);
+    dev.drain();
     let sock = PacketSocket::bind(IFNAME).map_err(os("AF_PACKET"))?;
     // `turn` = the round whose frame may be sent; `sent` = the last round
     // whose send returned (the frame is queued by then: xmit is synchronous).
@@ -272,7 +266,7 @@ fn error_queue(fd: i32, wait: Duration) -> Result<Option<(libc::sock_extended_er
             let (level, kind) = ((*cmsg).cmsg_level, (*cmsg).cmsg_type);
             if level == libc::SOL_IP && kind == libc::IP_RECVERR {
                 err = Some(std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast::<libc::sock_extended_err>()));
-            } else if level == libc::SOL_SOCKET && kind == SO_TIMESTAMPING {
+            } else if level == libc::SOL_SOCKET && kind == libc::SCM_TIMESTAMPING {
                 stamps = Some(std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast::<[libc::timespec; 3]>()));
             }
             cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
@@ -281,19 +275,18 @@ fn error_queue(fd: i32, wait: Duration) -> Result<Option<(libc::sock_extended_er
     err.map(|e| Some((e, stamps))).ok_or_else(|| "error-queue message without sock_extended_err".into())
 }
 
-const SO_ZEROCOPY: i32 = 60;
+/// linux/errqueue.h; the libc crate has no name for it.
 const SO_EE_ORIGIN_ZEROCOPY: u8 = 5;
-const SO_TIMESTAMPING: i32 = 37; // SO_TIMESTAMPING_OLD: 64-bit time_t
 
 /// With /dev/xtun open and nobody reading, a MSG_ZEROCOPY datagram waits in
 /// the queue. Its completion must not wait for a reader: xmit copies the
 /// user pages (skb_orphan_frags_rx) so the sender may reuse its buffer.
 fn zerocopy() -> Result<(), String> {
     let mut dev = Xtun::open_nonblocking().map_err(os("open"))?;
-    drain(&mut dev);
+    dev.drain();
     let udp = udp_to_peer()?;
     let fd = udp.as_raw_fd();
-    setsockopt_int(fd, libc::SOL_SOCKET, SO_ZEROCOPY, 1)?;
+    setsockopt_int(fd, libc::SOL_SOCKET, libc::SO_ZEROCOPY, 1)?;
     let payload = [0x5au8; 1000];
     // SAFETY: valid buffer; the socket is connected.
     check_ret(unsafe { libc::send(fd, payload.as_ptr().cast(), payload.len(), libc::MSG_ZEROCOPY) })
@@ -317,17 +310,17 @@ fn zerocopy() -> Result<(), String> {
 /// (skb_tx_timestamp); the stamp comes back on the sender's error queue.
 fn tx_timestamp() -> Result<(), String> {
     let mut dev = Xtun::open_nonblocking().map_err(os("open"))?;
-    drain(&mut dev);
+    dev.drain();
     let udp = udp_to_peer()?;
     let fd = udp.as_raw_fd();
     let flags = libc::SOF_TIMESTAMPING_TX_SOFTWARE
         | libc::SOF_TIMESTAMPING_SOFTWARE
         | libc::SOF_TIMESTAMPING_OPT_ID
         | libc::SOF_TIMESTAMPING_OPT_TSONLY;
-    setsockopt_int(fd, libc::SOL_SOCKET, SO_TIMESTAMPING, flags as i32)?;
+    setsockopt_int(fd, libc::SOL_SOCKET, libc::SO_TIMESTAMPING, flags as i32)?;
     let sent = udp.send(b"stamp me").map_err(os("send"));
     let stamp = error_queue(fd, Duration::from_secs(2));
-    drain(&mut dev);
+    dev.drain();
     let _ = ip(&["neigh", "del", PEER_IP, "dev", IFNAME]);
     sent?;
     let Some((ee, stamps)) = stamp? else {
@@ -345,7 +338,7 @@ fn tx_timestamp() -> Result<(), String> {
 /// EIO), as tun; once up, EPOLLOUT is back.
 fn down_poll() -> Result<(), String> {
     let mut dev = Xtun::open_nonblocking().map_err(os("open"))?;
-    drain(&mut dev);
+    dev.drain();
     ip(&["link", "set", IFNAME, "down"])?;
     let result = (|| -> Result<(), String> {
         let revents = dev.poll(libc::POLLIN | libc::POLLOUT, Duration::ZERO).map_err(os("poll"))?;
@@ -428,7 +421,7 @@ fn big_frame() -> Result<(), String> {
     ip(&["link", "set", IFNAME, "mtu", &MTU.to_string()])?;
     let result = (|| -> Result<(), String> {
         let mut dev = Xtun::open_nonblocking().map_err(os("open"))?;
-        drain(&mut dev);
+        dev.drain();
         let sock = PacketSocket::bind(IFNAME).map_err(os("AF_PACKET"))?;
         let mac = mac_of(IFNAME).map_err(os("MAC"))?;
         let pattern = |len: usize| (0..len).map(|i| (i * 7 + i / 251) as u8).collect::<Vec<u8>>();

@@ -8,11 +8,12 @@ use std::{
 
 use smoltcp::{
     iface::{Config, Interface, SocketHandle, SocketSet},
+    phy,
     socket::tcp,
     time::Instant,
     wire::{EthernetAddress, IpAddress, IpCidr, Ipv4Address},
 };
-use xtun_guest::{cli, cli::*, parse_ipv4, parse_mac, phy::XtunPhy};
+use xtun_guest::{cli, cli::*, parse_cidr, parse_ipv4, parse_mac, phy::XtunPhy};
 
 const USAGE: &str = "\
 usage: xtun-stack serve PORT         HTTP/1.0 server: GET /<N> returns N bytes of
@@ -67,15 +68,7 @@ fn parse_args(p: &mut Parser) -> Result<(Cmd, Net), Error> {
         match arg {
             Long("dev") => net.dev = p.value()?.string()?,
             Long("mac") => net.mac = p.value()?.parse_with(|m| parse_mac(m).ok_or("want six hex bytes like 02:00:00:99:00:02"))?,
-            Long("ip") => {
-                (net.ip, net.prefix) = p.value()?.parse_with(|cidr| {
-                    let (ip, prefix) = cidr.split_once('/').ok_or("want A.B.C.D/N")?;
-                    match (ipv4(ip), prefix.parse()) {
-                        (Ok(ip), Ok(prefix @ 0..=32)) => Ok((ip, prefix)),
-                        _ => Err("want A.B.C.D/N"),
-                    }
-                })?
-            }
+            Long("ip") => (net.ip, net.prefix) = p.value()?.parse_with(|c| parse_cidr(c).ok_or("want A.B.C.D/N"))?,
             Long("gateway") => net.gateway = p.value()?.parse_with(ipv4)?,
             Value(word) => words.push(word),
             Short('h') | Long("help") => cli::help(USAGE),
@@ -154,16 +147,12 @@ impl Stack {
             std::thread::sleep(Duration::from_millis(20));
             return;
         }
-        let delay = self.iface.poll_delay(now(), &self.sockets).map(|d| Duration::from_micros(d.total_micros()));
-        wait_readable(self.phy.raw_fd(), delay.unwrap_or(max_wait).min(max_wait));
+        let max_wait = max_wait.into();
+        let delay = self.iface.poll_delay(now(), &self.sockets).map_or(max_wait, |d| d.min(max_wait));
+        // smoltcp's own wait (as tap-tcp-serve's); an error such as EINTR
+        // only ends the wait early.
+        let _ = phy::wait(self.phy.raw_fd(), Some(delay));
     }
-}
-
-fn wait_readable(fd: i32, timeout: Duration) {
-    let mut fds = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
-    let ms = timeout.as_millis() as i32;
-    // SAFETY: one valid pollfd.
-    unsafe { libc::poll(&mut fds, 1, ms) };
 }
 
 /// Per-connection state of the HTTP server.

@@ -18,7 +18,7 @@ use std::{
 
 use libc::{c_int, c_ulong, EADDRNOTAVAIL, EBADFD, EBUSY, EEXIST, EINVAL, ENODEV, EPERM, E2BIG};
 use libc::{IFF_ATTACH_QUEUE, IFF_DETACH_QUEUE, IFF_MULTI_QUEUE, IFF_NAPI, IFF_NAPI_FRAGS, IFF_NO_PI, IFF_PERSIST, IFF_TAP, IFF_TUN, IFF_TUN_EXCL, IFF_VNET_HDR};
-use xtun_guest::{checks::{self, ensure, Check}, cli, cli::*, format_mac, ip};
+use xtun_guest::{checks::{self, ensure, Check}, cli, cli::*, format_mac, ifreq, ifreq_name, ip, tun_set_iff};
 
 const USAGE: &str = "\
 usage: xtun-tunctl [OPTIONS] SCENARIO   run one scenario of tun's ioctl ABI
@@ -101,21 +101,6 @@ fn main() {
 /// An open tun-like character device.
 struct TunFd(File);
 
-/// An `ifreq` naming `name` (up to IFNAMSIZ bytes; a 16-byte name has no NUL).
-fn ifreq(name: &[u8]) -> libc::ifreq {
-    // SAFETY: ifreq is plain data; all zeroes is a valid value.
-    let mut ifr: libc::ifreq = unsafe { std::mem::zeroed() };
-    for (dst, src) in ifr.ifr_name.iter_mut().zip(name) {
-        *dst = *src as libc::c_char;
-    }
-    ifr
-}
-
-fn name_of(ifr: &libc::ifreq) -> String {
-    let bytes: Vec<u8> = ifr.ifr_name.iter().take_while(|&&c| c != 0).map(|&c| c as u8).collect();
-    String::from_utf8_lossy(&bytes).into_owned()
-}
-
 impl TunFd {
     fn open() -> Result<TunFd, String> {
         let path = &opts().path;
@@ -144,10 +129,7 @@ impl TunFd {
 
     /// TUNSETIFF; returns the name the device got.
     fn set_iff(&self, name: &[u8], flags: c_int) -> io::Result<String> {
-        let mut ifr = ifreq(name);
-        ifr.ifr_ifru.ifru_flags = flags as libc::c_short;
-        self.ioctl_ifreq(libc::TUNSETIFF, &mut ifr)?;
-        Ok(name_of(&ifr))
+        tun_set_iff(&self.0, name, flags)
     }
 
     /// TUNGETIFF: the device's name and flags.
@@ -156,7 +138,7 @@ impl TunFd {
         self.ioctl_ifreq(libc::TUNGETIFF, &mut ifr)?;
         // SAFETY: TUNGETIFF filled in the flags member.
         let flags = unsafe { ifr.ifr_ifru.ifru_flags } as u16 as c_int;
-        Ok((name_of(&ifr), flags))
+        Ok((ifreq_name(&ifr), flags))
     }
 
     fn set_queue(&self, flags: c_int) -> io::Result<()> {
@@ -494,21 +476,8 @@ fn setiff_name() -> Result<(), String> {
 
 fn setiff_template() -> Result<(), String> {
     let mut cleanup = Cleanup::new(&[]);
-    // The lowest number no device of that prefix has.
-    let lowest_free = |prefix: &str| (0..).map(|n| format!("{prefix}{n}")).find(|n| ifindex(n).is_err()).unwrap();
-
-    let first = lowest_free("tct");
-    let a = TunFd::open()?;
-    let got_a = expect_ok("TUNSETIFF tct%d", a.set_iff(b"tct%d", TAP))?;
-    cleanup.add(&got_a);
-    println!("# tct%d became {got_a}");
-    ensure(got_a == first, || format!("tct%d became {got_a}, want {first}"))?;
-    let second = lowest_free("tct");
-    let b = TunFd::open()?;
-    let got_b = expect_ok("TUNSETIFF tct%d again", b.set_iff(b"tct%d", TAP))?;
-    cleanup.add(&got_b);
-    println!("# tct%d became {got_b}");
-    ensure(got_b == second, || format!("tct%d became {got_b}, want {second}"))?;
+    let (a, got_a) = setiff_numbered(&mut cleanup, "TUNSETIFF tct%d", "tct%d", "tct")?;
+    let (b, got_b) = setiff_numbered(&mut cleanup, "TUNSETIFF tct%d again", "tct%d", "tct")?;
     expect_exists(&got_a)?;
     expect_exists(&got_b)?;
     expect_iff(&a, &got_a, TAP)?;
@@ -516,16 +485,23 @@ fn setiff_template() -> Result<(), String> {
     expect_gone(&got_a)?;
     expect_gone(&got_b)?;
 
-    let prefix = &opts().template_prefix;
-    let want = lowest_free(prefix);
-    let fd = TunFd::open()?;
-    let got = expect_ok("TUNSETIFF with an empty name", fd.set_iff(b"", TAP))?;
-    cleanup.add(&got);
-    println!("# the empty name became {got}");
-    ensure(got == want, || format!("the empty name became {got}, want {want} (template {prefix}%d)"))?;
+    let (fd, got) = setiff_numbered(&mut cleanup, "TUNSETIFF with an empty name", "", &opts().template_prefix)?;
     expect_exists(&got)?;
     drop(fd);
     expect_gone(&got)
+}
+
+/// TUNSETIFF `name` (a `%d` template, or empty) on a new fd: the device
+/// must get `prefix` and the lowest number no device of that prefix has.
+fn setiff_numbered(cleanup: &mut Cleanup, what: &str, name: &str, prefix: &str) -> Result<(TunFd, String), String> {
+    let want = (0..).map(|n| format!("{prefix}{n}")).find(|n| ifindex(n).is_err()).unwrap();
+    let fd = TunFd::open()?;
+    let got = expect_ok(what, fd.set_iff(name.as_bytes(), TAP))?;
+    cleanup.add(&got);
+    let shown = if name.is_empty() { "the empty name" } else { name };
+    println!("# {shown} became {got}");
+    ensure(got == want, || format!("{shown} became {got}, want {want} (template {prefix}%d)"))?;
+    Ok((fd, got))
 }
 
 fn getfeatures() -> Result<(), String> {
