@@ -4,7 +4,7 @@
 # EBADFD (poll POLLERR), unknown ioctl EINVAL; and IFF_TUN, IFF_VNET_HDR,
 # IFF_NAPI_FRAGS, which tun takes, are EINVAL on xtun (--expect-unsupported).
 # Expected behaviour is tun's, checked with `xtun-tunctl --path /dev/net/tun` (test
-# 41-tunctl-tun-reference); this test fails until xtun implements tun's ioctls.
+# 41-tunctl-tun-reference).
 . /xtun/tests/lib.sh
 load_xtun
 xtun-tunctl --expect-unsupported errors || fail "xtun-tunctl --expect-unsupported errors"

@@ -3,7 +3,7 @@
 # unprivileged holder of the fd; multicast and zero are EADDRNOTAVAIL,
 # another family EINVAL; an unattached fd gets EBADFD.
 # Expected behaviour is tun's, checked with `xtun-tunctl --path /dev/net/tun` (test
-# 41-tunctl-tun-reference); this test fails until xtun implements tun's ioctls.
+# 41-tunctl-tun-reference).
 . /xtun/tests/lib.sh
 load_xtun
 xtun-tunctl hwaddr || fail "xtun-tunctl hwaddr"

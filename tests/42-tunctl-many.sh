@@ -2,7 +2,7 @@
 # (close) one after another; each is gone once its fd is closed and none is
 # left. tun under TCG: about 50-80 ms each.
 # Expected behaviour is tun's, checked with `xtun-tunctl --path /dev/net/tun` (test
-# 41-tunctl-tun-reference); this test fails until xtun implements tun's ioctls.
+# 41-tunctl-tun-reference).
 . /xtun/tests/lib.sh
 load_xtun
 xtun-tunctl --count "$(many_count)" many || fail "xtun-tunctl many"

@@ -3,7 +3,7 @@
 # member of the group (primary or supplementary), both if both are set;
 # anyone else gets EPERM, and creating a device needs CAP_NET_ADMIN.
 # Expected behaviour is tun's, checked with `xtun-tunctl --path /dev/net/tun` (test
-# 41-tunctl-tun-reference); this test fails until xtun implements tun's ioctls.
+# 41-tunctl-tun-reference).
 . /xtun/tests/lib.sh
 load_xtun
 xtun-tunctl owner || fail "xtun-tunctl owner"

@@ -2,7 +2,7 @@
 # number (tct0, then tct1), and an empty name gives the driver's template
 # with the lowest free number (xtun0; tun says tap0).
 # Expected behaviour is tun's, checked with `xtun-tunctl --path /dev/net/tun` (test
-# 41-tunctl-tun-reference); this test fails until xtun implements tun's ioctls.
+# 41-tunctl-tun-reference).
 . /xtun/tests/lib.sh
 load_xtun
 xtun-tunctl setiff-template || fail "xtun-tunctl setiff-template"
