@@ -30,7 +30,8 @@ use crate::chardev::{ebadfd, CharDevOps};
 use crate::context::Process;
 use crate::cred;
 use crate::netdev::{self, Found, NameType, NetRef, Rtnl, RtnlGuard, ETH_ALEN};
-use crate::port::{Port, NOBODY};
+use crate::port::{Port, MAX_QUEUES, NOBODY};
+use crate::queue::Queue;
 use crate::wait::{events::EPOLLERR, PollTable};
 
 /// What every open file shares (nothing yet: a file used without
@@ -52,6 +53,7 @@ const TUNSETOWNER: u32 = _IOW::<c_int>(TUN, 204);
 const TUNSETGROUP: u32 = _IOW::<c_int>(TUN, 206);
 const TUNGETFEATURES: u32 = _IOR::<c_uint>(TUN, 207);
 const TUNGETIFF: u32 = _IOR::<c_uint>(TUN, 210);
+const TUNSETQUEUE: u32 = _IOW::<c_int>(TUN, 217);
 const SIOCSIFHWADDR: u32 = 0x8924;
 const SIOCGIFHWADDR: u32 = 0x8927;
 
@@ -62,6 +64,8 @@ const IFF_NAPI: u32 = 0x0010;
 const IFF_NAPI_FRAGS: u32 = 0x0020;
 const IFF_NO_CARRIER: u32 = 0x0040;
 const IFF_MULTI_QUEUE: u32 = 0x0100;
+const IFF_ATTACH_QUEUE: u32 = 0x0200;
+const IFF_DETACH_QUEUE: u32 = 0x0400;
 const IFF_VNET_HDR: u32 = 0x4000;
 const IFF_NO_PI: u32 = 0x1000;
 const IFF_ONE_QUEUE: u32 = 0x2000;
@@ -72,9 +76,9 @@ const IFF_NOFILTER: u32 = 0x1000;
 /// What tun does and xtun does not (yet): `TUNSETIFF` asking for any of it
 /// is `EINVAL`, tun's answer to a request it cannot serve. Other bits tun
 /// ignores, and so do we (`IFF_ONE_QUEUE` among them).
-const UNSUPPORTED: u32 = IFF_TUN | IFF_NAPI | IFF_NAPI_FRAGS | IFF_NO_CARRIER | IFF_MULTI_QUEUE | IFF_VNET_HDR;
+const UNSUPPORTED: u32 = IFF_TUN | IFF_NAPI | IFF_NAPI_FRAGS | IFF_NO_CARRIER | IFF_VNET_HDR;
 /// The features `TUNGETIFF` reports back, as tun's `tun_flags`.
-const FEATURES: u32 = IFF_NO_PI | IFF_ONE_QUEUE;
+const FEATURES: u32 = IFF_NO_PI | IFF_ONE_QUEUE | IFF_MULTI_QUEUE;
 
 /// `ARPHRD_ETHER`: the address family of an Ethernet hardware address.
 const ARPHRD_ETHER: u16 = 1;
@@ -83,8 +87,15 @@ const ARPHRD_ETHER: u16 = 1;
 pub(crate) struct XtunFile {
     /// The opener's namespace, where `TUNSETIFF` looks and creates.
     net: NetRef,
-    /// The port this file is attached to; set once, under RTNL.
-    port: SetOnce<Arc<Port>>,
+    /// The port this file is attached to, and its queue there; set once,
+    /// under RTNL.
+    binding: SetOnce<Binding>,
+}
+
+/// What an attached file holds.
+struct Binding {
+    port: Arc<Port>,
+    queue: Arc<Queue>,
 }
 
 /// A `struct ifreq`: the name and the union's first bytes.
@@ -152,11 +163,12 @@ fn may_attach(port: &Port, net: &NetRef) -> bool {
 }
 
 impl XtunFile {
-    /// The attached port; a file never attached takes the module's device.
-    fn port(&self, ctx: &Process) -> Result<&Arc<Port>> {
-        if self.port.as_ref().is_none() {
+    /// What the file is attached to; a file never attached takes the
+    /// module's device.
+    fn binding(&self, ctx: &Process) -> Result<&Binding> {
+        if self.binding.as_ref().is_none() {
             let rtnl = RtnlGuard::lock(ctx);
-            if self.port.as_ref().is_none() {
+            if self.binding.as_ref().is_none() {
                 // As `TUNSETIFF "xtun"` without creating: the file's own
                 // namespace, and tun's owner rule.
                 let Found::Ours(port) = netdev::find::<Port>(&rtnl, &self.net, DEFAULT_NAME) else {
@@ -165,18 +177,18 @@ impl XtunFile {
                 if !may_attach(&port, &self.net) {
                     return Err(EPERM);
                 }
-                port.attach(&rtnl, ctx)?;
-                self.port.populate(port);
+                let queue = port.attach(&rtnl, ctx)?;
+                self.binding.populate(Binding { port, queue });
             }
         }
-        self.port.as_ref().ok_or(EINVAL) // populated above
+        self.binding.as_ref().ok_or(EINVAL) // populated above
     }
 
-    /// The port the ioctls act on: `EBADFD` if none, or if its device is
+    /// What the ioctls act on: `EBADFD` if unattached, or if the device is
     /// gone (as tun, whose file is detached then).
-    fn attached(&self) -> Result<&Arc<Port>> {
-        match self.port.as_ref() {
-            Some(port) if port.dev_present() => Ok(port),
+    fn attached(&self) -> Result<&Binding> {
+        match self.binding.as_ref() {
+            Some(binding) if binding.port.dev_present() => Ok(binding),
             _ => Err(ebadfd()),
         }
     }
@@ -185,38 +197,40 @@ impl XtunFile {
         let mut req = IfReq::read(arg)?;
         let flags = req.flags();
         let rtnl = RtnlGuard::lock(ctx);
-        if self.port.as_ref().is_some() {
+        if self.binding.as_ref().is_some() {
             return Err(EEXIST); // as tun: one TUNSETIFF per file
         }
-        let port = self.find_or_create(&mut req, flags, &rtnl, ctx)?;
-        port.set_features(flags & FEATURES);
-        let dev = port.dev().ok_or(ENODEV)?;
+        let binding = self.find_or_create(&mut req, flags, &rtnl, ctx)?;
+        binding.port.set_features(flags & FEATURES);
+        let dev = binding.port.dev().ok_or(ENODEV)?;
         req.set_name(dev.name(&rtnl));
         drop(dev);
-        self.port.populate(port);
+        self.binding.populate(binding);
         drop(rtnl);
         req.write(arg)?;
         Ok(0)
     }
 
     /// Attaches to the device `req` names, or creates it.
-    fn find_or_create(&self, req: &mut IfReq, flags: u32, rtnl: &Rtnl, ctx: &Process) -> Result<Arc<Port>> {
+    fn find_or_create(&self, req: &mut IfReq, flags: u32, rtnl: &Rtnl, ctx: &Process) -> Result<Binding> {
         let given = !req.name().is_empty();
+        let multi_queue = flags & IFF_MULTI_QUEUE != 0;
         if given {
             match netdev::find::<Port>(rtnl, &self.net, req.name()) {
                 // As tun: an exclusive request fails on any existing name.
                 Found::Ours(_) | Found::Other if flags & IFF_TUN_EXCL != 0 => return Err(EBUSY),
                 Found::Other => return Err(EINVAL),
                 Found::Ours(_) if !serves(flags) => return Err(EINVAL),
+                Found::Ours(port) if port.is_multi_queue() != multi_queue => return Err(EINVAL),
                 Found::Ours(port) => {
                     if !may_attach(&port, &self.net) {
                         return Err(EPERM);
                     }
-                    port.attach(rtnl, ctx)?;
+                    let queue = port.attach(rtnl, ctx)?;
                     if let Some(dev) = port.dev() {
                         dev.notify_state_change(rtnl);
                     }
-                    return Ok(port);
+                    return Ok(Binding { port, queue });
                 }
                 Found::Nothing => {}
             }
@@ -227,25 +241,56 @@ impl XtunFile {
         if !serves(flags) {
             return Err(EINVAL);
         }
-        let port = Arc::pin_init(Port::new(false), GFP_KERNEL)?;
+        // As tun: a multiqueue device gets all its queues at once.
+        let queues = if multi_queue { MAX_QUEUES } else { 1 };
+        let port = Port::new(false, queues)?;
         let (name, name_type) = if given { (req.name(), NameType::User) } else { (c"xtun%d", NameType::Enum) };
-        netdev::create(rtnl, &self.net, name, name_type, port.clone())?;
-        if let Err(e) = port.attach(rtnl, ctx) {
-            // Not reachable today (a new port is free), but never leave a
-            // device nobody holds.
-            if let Some(dev) = port.dev() {
-                netdev::delete(rtnl, dev);
+        netdev::create(rtnl, &self.net, name, name_type, queues, port.clone())?;
+        match port.attach(rtnl, ctx) {
+            Ok(queue) => Ok(Binding { port, queue }),
+            Err(e) => {
+                // Not reachable today (a new port is free), but never leave
+                // a device nobody holds.
+                if let Some(dev) = port.dev() {
+                    netdev::delete(rtnl, dev);
+                }
+                Err(e)
             }
-            return Err(e);
         }
-        Ok(port)
+    }
+
+    /// `TUNSETQUEUE`: takes the file's queue out of the device's tx queues
+    /// (`IFF_DETACH_QUEUE`) or puts it back (`IFF_ATTACH_QUEUE`). As tun,
+    /// `EINVAL` for an unattached file, a device gone, a queue already so,
+    /// detaching on a single-queue device, or neither flag.
+    fn set_queue(&self, arg: usize, ctx: &Process) -> Result<isize> {
+        let flags = IfReq::read(arg)?.flags();
+        let rtnl = RtnlGuard::lock(ctx);
+        let binding = self.binding.as_ref().ok_or(EINVAL)?;
+        let (port, queue) = (&binding.port, &binding.queue);
+        let dev = port.dev().ok_or(EINVAL)?;
+        if flags & IFF_ATTACH_QUEUE != 0 {
+            if queue.is_enabled() {
+                return Err(EINVAL);
+            }
+            port.enable(queue, &dev, &rtnl);
+        } else if flags & IFF_DETACH_QUEUE != 0 {
+            if !port.is_multi_queue() || !queue.is_enabled() {
+                return Err(EINVAL);
+            }
+            port.disable(queue, &rtnl, ctx);
+        } else {
+            return Err(EINVAL);
+        }
+        dev.notify_state_change(&rtnl);
+        Ok(0)
     }
 
     /// `TUNSETPERSIST`, `TUNSETOWNER`, `TUNSETGROUP`: `EBADFD` first if
     /// unattached (as tun), then `change`, then a state-change notification.
     fn set_ownership(&self, ctx: &Process, change: impl FnOnce(&Port) -> Result) -> Result<isize> {
         let rtnl = RtnlGuard::lock(ctx);
-        let port = self.attached()?;
+        let port = &self.attached()?.port;
         change(port)?;
         if let Some(dev) = port.dev() {
             dev.notify_state_change(&rtnl);
@@ -256,14 +301,15 @@ impl XtunFile {
     fn get_iff(&self, arg: usize, ctx: &Process) -> Result<isize> {
         let mut req = IfReq([0; IFREQ_LEN]);
         let rtnl = RtnlGuard::lock(ctx);
-        let port = self.attached()?;
+        let Binding { port, queue } = self.attached()?;
         let dev = port.dev().ok_or_else(ebadfd)?;
         req.set_name(dev.name(&rtnl));
         drop(dev);
         let persist = if port.is_persistent() { IFF_PERSIST } else { 0 };
+        let detached = if queue.is_enabled() { 0 } else { IFF_DETACH_QUEUE };
         // Frames never carry tun's packet information (whatever the file
         // asked for), and, as tun, no socket filter: IFF_NOFILTER.
-        req.set_flags(IFF_TAP | IFF_NO_PI | port.features() | persist | IFF_NOFILTER);
+        req.set_flags(IFF_TAP | IFF_NO_PI | port.features() | persist | detached | IFF_NOFILTER);
         drop(rtnl);
         req.write(arg)?;
         Ok(0)
@@ -272,7 +318,7 @@ impl XtunFile {
     fn hwaddr(&self, cmd: u32, arg: usize, ctx: &Process) -> Result<isize> {
         let mut req = IfReq::read(arg)?;
         let rtnl = RtnlGuard::lock(ctx);
-        let dev = self.attached()?.dev().ok_or_else(ebadfd)?;
+        let dev = self.attached()?.port.dev().ok_or_else(ebadfd)?;
         if cmd == SIOCSIFHWADDR {
             let (family, mac) = req.hwaddr();
             return dev.set_hwaddr(family, &mac, &rtnl).map(|()| 0);
@@ -292,30 +338,31 @@ impl CharDevOps for XtunFile {
 
     fn open(shared: &Arc<Driver>, ctx: &Process) -> Result<KBox<Self>> {
         let _ = shared;
-        let file = Self { net: NetRef::current(ctx), port: SetOnce::new() };
+        let file = Self { net: NetRef::current(ctx), binding: SetOnce::new() };
         Ok(KBox::new(file, GFP_KERNEL)?)
     }
 
     fn release(self: KBox<Self>, ctx: &Process) {
-        if let Some(port) = self.port.as_ref() {
+        if let Some(Binding { port, queue }) = self.binding.as_ref() {
             let rtnl = RtnlGuard::lock(ctx);
-            port.detach(&rtnl, ctx);
+            port.detach(queue, &rtnl, ctx);
         }
     }
 
     fn read(&self, dst: &mut IovIterDest<'_>, nonblock: bool, ctx: &Process) -> Result<usize> {
-        self.port(ctx)?.read(dst, nonblock, ctx)
+        let Binding { port, queue } = self.binding(ctx)?;
+        port.read(queue, dst, nonblock, ctx)
     }
 
     fn write(&self, src: &mut IovIterSource<'_>, ctx: &Process) -> Result<usize> {
-        self.port(ctx)?.write(src, ctx)
+        self.binding(ctx)?.port.write(src, ctx)
     }
 
     fn poll(&self, table: &PollTable<'_>, ctx: &Process) -> u32 {
         // As tun: an unattached file reports only EPOLLERR. Poll never
         // attaches (no side effect, no RTNL under epoll's locks).
-        match self.port.as_ref() {
-            Some(port) => port.poll(table, ctx),
+        match self.binding.as_ref() {
+            Some(Binding { port, queue }) => port.poll(queue, table, ctx),
             None => EPOLLERR,
         }
     }
@@ -324,6 +371,7 @@ impl CharDevOps for XtunFile {
         match cmd {
             TUNSETIFF => self.set_iff(arg, ctx),
             TUNGETIFF => self.get_iff(arg, ctx),
+            TUNSETQUEUE => self.set_queue(arg, ctx),
             TUNGETFEATURES => {
                 let features = IFF_TAP | FEATURES;
                 UserSlice::new(UserPtr::from_addr(arg), 4).writer().write_slice(&features.to_ne_bytes())?;

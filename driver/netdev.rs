@@ -28,7 +28,10 @@ extern "C" {
         net: *mut bindings::net,
         name: *const c_char,
         name_assign_type: u8,
+        queues: c_uint,
     ) -> *mut bindings::net_device;
+    fn xtun_dev_num_tx_queues(dev: *const bindings::net_device) -> c_uint;
+    fn xtun_set_real_num_queues(dev: *mut bindings::net_device, queues: c_uint);
     fn xtun_dev_vtable(dev: *mut bindings::net_device) -> *const NetDevVTable;
     fn xtun_dev_name(dev: *const bindings::net_device) -> *const c_char;
     fn xtun_dev_hwaddr(dev: *const bindings::net_device, out: *mut u8);
@@ -41,7 +44,7 @@ extern "C" {
     fn xtun_unregister(dev: *mut bindings::net_device);
     fn xtun_state_change(dev: *mut bindings::net_device);
     fn xtun_driver_data(dev: *mut bindings::net_device) -> *mut *mut c_void;
-    fn xtun_dev_tx_started(dev: *mut bindings::net_device);
+    fn xtun_dev_tx_started(dev: *mut bindings::net_device, queue: c_uint);
     fn xtun_dev_mtu(dev: *const bindings::net_device) -> u32;
     fn xtun_dev_tx_queue_len(dev: *const bindings::net_device) -> u32;
     fn xtun_dev_running(dev: *const bindings::net_device) -> bool;
@@ -220,11 +223,21 @@ impl NetDev {
         }
     }
 
-    /// Notes that a frame was taken for transmission (`trans_start`): with
-    /// `lltx` the core does not, and bonding's ARP monitor reads it.
-    pub(crate) fn tx_started(&self) {
-        // SAFETY: the device is live by the type invariants.
-        unsafe { xtun_dev_tx_started(self.as_raw()) };
+    /// Notes that a frame was taken for transmission on tx queue `queue`
+    /// (`trans_start`): with `lltx` the core does not, and bonding's ARP
+    /// monitor reads it.
+    pub(crate) fn tx_started(&self, queue: usize) {
+        // SAFETY: the device is live by the type invariants; the shim
+        // ignores a queue index the device does not have.
+        unsafe { xtun_dev_tx_started(self.as_raw(), queue as c_uint) };
+    }
+
+    /// Tells the core how many tx (and rx) queues are in use, which it
+    /// spreads frames over (`netif_set_real_num_tx_queues`); between 1 and
+    /// the number the device was made with, else ignored.
+    pub(crate) fn set_real_queues(&self, queues: usize, _rtnl: &Rtnl) {
+        // SAFETY: the device is live; RTNL is held, as the core wants.
+        unsafe { xtun_set_real_num_queues(self.as_raw(), queues as c_uint) };
     }
 
     pub(crate) fn count_rx(&self, len: usize) {
@@ -518,8 +531,9 @@ impl Drop for NetRef {
 pub(crate) trait LinkOps: NetDevOps {
     /// How every device of the kind is set up.
     const CONFIG: Config;
-    /// The data behind a device `ip link add` makes.
-    fn new_link(rtnl: &Rtnl) -> Result<Arc<Self>>;
+    /// The data behind a device `ip link add` makes, with `queues` tx
+    /// queues (1, or `numtxqueues`).
+    fn new_link(rtnl: &Rtnl, queues: usize) -> Result<Arc<Self>>;
 }
 
 /// The registered kind (`rtnl_link_register`); dropping it deletes every
@@ -598,7 +612,8 @@ unsafe fn setup_and_register<T: LinkOps>(raw: *mut bindings::net_device, data: A
 }
 
 /// Creates and registers a device of `T`'s kind in `net`, named `name`
-/// (a template such as `xtun%d` is expanded), backed by `data`. Fails as
+/// (a template such as `xtun%d` is expanded), with `queues` tx and rx
+/// queues, backed by `data`. Fails as
 /// `register_netdevice` does: `EINVAL` for an invalid name, `EEXIST` for
 /// a name taken.
 pub(crate) fn create<T: LinkOps>(
@@ -606,14 +621,16 @@ pub(crate) fn create<T: LinkOps>(
     net: &NetRef,
     name: &CStr,
     name_type: NameType,
+    queues: usize,
     data: Arc<T>,
 ) -> Result {
     // Devices of the kind hold the registered type's data, and only that.
     if !is_kind::<T>() {
         return Err(EINVAL);
     }
+    let queues = c_uint::try_from(queues).map_err(|_| EINVAL)?;
     // SAFETY: `net` is valid (type invariants) and `name` a C string.
-    let raw = unsafe { xtun_alloc_netdev(net.ptr.as_ptr(), name.as_char_ptr(), name_type as u8) };
+    let raw = unsafe { xtun_alloc_netdev(net.ptr.as_ptr(), name.as_char_ptr(), name_type as u8, queues) };
     if raw.is_null() {
         return Err(ENOMEM);
     }
@@ -786,7 +803,9 @@ unsafe extern "C" fn destruct_callback<T: NetDevOps>(dev: *mut bindings::net_dev
 unsafe extern "C" fn newlink_callback<T: LinkOps>(dev: *mut bindings::net_device) -> c_int {
     let rtnl = Rtnl(PhantomData);
     from_result(|| {
-        let data = T::new_link(&rtnl)?;
+        // SAFETY: a valid device (the caller).
+        let queues = unsafe { xtun_dev_num_tx_queues(dev) } as usize;
+        let data = T::new_link(&rtnl, queues)?;
         // SAFETY: allocated for our kind by `rtnl_create_link`, not yet
         // registered; the core frees it if we fail.
         unsafe { setup_and_register::<T>(dev, data, &rtnl)? };

@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The xtun port: one per net device, the state its device and the file
+//! The xtun port: one per net device, the state its device and the files
 //! attached to it share, and the data path's policy. No `unsafe` here.
-//! Files attach to ports (`file.rs`); the port does not know files.
+//! Files attach to ports (`file.rs`) and hold a queue each (`queue.rs`);
+//! the port does not know files.
 //!
-//! - xmit queues whole frames for the reader, bounded by `tx_queue_len`
-//!   (default 500, exactly: the bound is checked under the queue's lock);
+//! - xmit queues whole frames for a reader, on the queue the core picked
+//!   (`skb->queue_mapping`: by flow hash over the enabled queues), bounded
+//!   by `tx_queue_len` per queue (default 500, exactly: the bound is
+//!   checked under the queue's lock);
 //!   a frame that finds the queue full, or no reader attached, is dropped,
 //!   counted in tx_dropped and reported as `NET_XMIT_DROP` (as tun does):
 //!   with no qdisc, its sender gets `ENOBUFS` (packet sockets; UDP and
@@ -14,8 +17,10 @@
 //!   and the return value is still the frame's length (as tun).
 //! - write injects one frame; a rejected write counts rx_dropped.
 //! - one attached file at a time: a second gets `EBUSY` (as tun without
-//!   IFF_MULTI_QUEUE); the carrier is on exactly while a file is attached.
-//!   A port that is not persistent deletes its device when its file goes.
+//!   IFF_MULTI_QUEUE); with it, up to [`MAX_QUEUES`] files, one queue each,
+//!   which `TUNSETQUEUE` takes out of the tx map and puts back. The carrier
+//!   is on exactly while a file is attached. A port that is not persistent
+//!   deletes its device when its last file goes.
 //! - while the interface is down (as tun): readers block (or get `EAGAIN`),
 //!   write fails with `EIO`, poll reports neither `EPOLLOUT` nor `EPOLLERR`
 //!   (which a level-triggered epoll loop could not mask); queued frames are
@@ -28,16 +33,17 @@ use kernel::{
     iov::{IovIterDest, IovIterSource},
     prelude::*,
     sync::{
-        atomic::{Acquire, Atomic, Full, Relaxed, Release},
-        Arc,
+        atomic::{Acquire, Atomic, Relaxed, Release},
+        Arc, SetOnce,
     },
 };
 
 use crate::chardev::ebadfd;
 use crate::context::{BhOff, Process};
 use crate::netdev::{self, DevRef, DevSlot, LinkOps, NetDev, NetDevOps, Rtnl, Xmit, ETH_HLEN, VLAN_HLEN};
-use crate::skb::{Skb, SkbQueue, TxSkb};
-use crate::wait::{events::*, PollTable, WaitQueue};
+use crate::queue::Queue;
+use crate::skb::{Skb, TxSkb};
+use crate::wait::{events::*, PollTable};
 
 /// The device a port backs.
 pub(crate) const DEVICE: netdev::Config = netdev::Config {
@@ -58,23 +64,23 @@ pub(crate) const DEVICE: netdev::Config = netdev::Config {
     random_mac: true,
 };
 
-#[pin_data]
 pub(crate) struct Port {
     /// The device, while it is registered.
     dev: DevSlot,
-    /// Frames sent by the stack, waiting for `read`.
-    #[pin]
-    queue: SkbQueue,
-    /// Readers and pollers waiting for a frame or for the link to go down.
-    #[pin]
-    readers: WaitQueue,
-    /// Whether xmit queues frames for a reader: set by attach, cleared by
-    /// detach before its grace period and purge.
-    attached: Atomic<bool>,
-    /// Whether a file holds the port: taken by attach, given back by detach
-    /// only after its purge (both under RTNL).
-    busy: Atomic<bool>,
-    /// Whether the device outlives its file (`TUNSETPERSIST`); devices made
+    /// One queue per file that may attach (1, or [`MAX_QUEUES`] with
+    /// `IFF_MULTI_QUEUE`), made at its first attach.
+    queues: KVec<SetOnce<Arc<Queue>>>,
+    /// The enabled queues by tx queue index (`skb->queue_mapping`): the
+    /// first `enabled` entries name queue slots; as tun's `tfiles`, a queue
+    /// that leaves is replaced by the last one, so they stay dense.
+    tx_map: KVec<Atomic<u32>>,
+    /// How many queues are enabled (tun's `numqueues`): written under RTNL,
+    /// read by xmit.
+    enabled: Atomic<u32>,
+    /// How many files hold a queue, enabled or not (RTNL): the carrier is
+    /// on while any does.
+    bound: Atomic<u32>,
+    /// Whether the device outlives its files (`TUNSETPERSIST`); devices made
     /// by `ip link add` or at module load start persistent.
     persist: Atomic<bool>,
     /// Who may attach without `CAP_NET_ADMIN` (`TUNSETOWNER`/`TUNSETGROUP`):
@@ -88,19 +94,33 @@ pub(crate) struct Port {
 /// No owner or group (`INVALID_UID`, `INVALID_GID`).
 pub(crate) const NOBODY: u32 = u32::MAX;
 
+/// At most this many queues on one device (tun's `MAX_TAP_QUEUES`).
+pub(crate) const MAX_QUEUES: usize = 256;
+
 impl Port {
-    pub(crate) fn new(persist: bool) -> impl PinInit<Self> {
-        pin_init!(Self {
+    /// A port with room for `queues` queues (more than one: multiqueue).
+    pub(crate) fn new(persist: bool, queues: usize) -> Result<Arc<Self>> {
+        if queues == 0 || queues > MAX_QUEUES {
+            return Err(EINVAL);
+        }
+        let mut slots = KVec::with_capacity(queues, GFP_KERNEL)?;
+        let mut tx_map = KVec::with_capacity(queues, GFP_KERNEL)?;
+        for _ in 0..queues {
+            slots.push(SetOnce::new(), GFP_KERNEL)?;
+            tx_map.push(Atomic::new(0), GFP_KERNEL)?;
+        }
+        let port = Self {
             dev: DevSlot::new(),
-            queue <- SkbQueue::new(),
-            readers <- WaitQueue::new(),
-            attached: Atomic::new(false),
-            busy: Atomic::new(false),
+            queues: slots,
+            tx_map,
+            enabled: Atomic::new(0),
+            bound: Atomic::new(0),
             persist: Atomic::new(persist),
             owner: Atomic::new(NOBODY),
             group: Atomic::new(NOBODY),
             features: Atomic::new(0),
-        })
+        };
+        Ok(Arc::new(port, GFP_KERNEL)?)
     }
 
     /// The device, while it is registered.
@@ -111,6 +131,11 @@ impl Port {
     /// Whether the device is still registered (a snapshot).
     pub(crate) fn dev_present(&self) -> bool {
         self.dev.is_present()
+    }
+
+    /// Whether the device takes several files (`IFF_MULTI_QUEUE`).
+    pub(crate) fn is_multi_queue(&self) -> bool {
+        self.queues.len() > 1
     }
 
     pub(crate) fn is_persistent(&self) -> bool {
@@ -141,24 +166,30 @@ impl Port {
         self.features.store(features, Relaxed);
     }
 
-    /// Drops every queued frame, counting each as a tx drop on `dev`, if it
-    /// is still there. Callers first make xmit stop queueing, then wait out
-    /// the xmits already running.
-    fn purge(&self, dev: Option<&NetDev>, ctx: &Process) {
-        while let Some(skb) = self.queue.pop(ctx) {
-            if let Some(dev) = dev {
-                dev.count_tx_dropped();
-            }
-            drop(skb);
-        }
+    /// Every queue made so far.
+    fn made_queues(&self) -> impl Iterator<Item = &Arc<Queue>> {
+        self.queues.iter().filter_map(|slot| slot.as_ref())
     }
 
-    /// Waits for a queued frame, whether the link is up or down (as tun).
-    /// Fails with `EAGAIN` if the caller may not sleep, `EBADFD` once the
-    /// device is gone.
-    fn next_frame(&self, nonblock: bool, ctx: &Process) -> Result<Skb> {
+    /// The enabled queue at tx queue index `index`, as xmit sees it.
+    fn tx_queue(&self, index: usize) -> Option<&Queue> {
+        // As tun: a frame for an index past the enabled queues (the core
+        // picked it before a queue left) is dropped.
+        if index >= self.enabled.load(Acquire) as usize {
+            return None;
+        }
+        // The count's `Acquire` pairs with `enable`'s `Release`: the map
+        // entry and the queue written before it are seen.
+        let slot = self.tx_map.get(index)?.load(Relaxed) as usize;
+        self.queues.get(slot)?.as_ref().map(|queue| &**queue)
+    }
+
+    /// Waits for a frame on `queue`, whether the link is up or down (as
+    /// tun). Fails with `EAGAIN` if the caller may not sleep, `EBADFD` once
+    /// the device is gone.
+    fn next_frame(&self, queue: &Queue, nonblock: bool, ctx: &Process) -> Result<Skb> {
         loop {
-            if let Some(skb) = self.queue.pop(ctx) {
+            if let Some(skb) = queue.frames().pop(ctx) {
                 return Ok(skb);
             }
             if !self.dev.is_present() {
@@ -167,8 +198,9 @@ impl Port {
             if nonblock {
                 return Err(EAGAIN);
             }
-            self.readers
-                .wait_interruptible(ctx, || !self.queue.is_empty() || !self.dev.is_present())?;
+            queue
+                .readers()
+                .wait_interruptible(ctx, || !queue.frames().is_empty() || !self.dev.is_present())?;
         }
     }
 
@@ -195,7 +227,9 @@ impl NetDevOps for Port {
 
     fn open(&self, _dev: &NetDev, _ctx: &Process) -> Result {
         // Pollers waiting to write learn that they may.
-        self.readers.wake(EPOLLOUT | EPOLLWRNORM);
+        for queue in self.made_queues() {
+            queue.readers().wake(EPOLLOUT | EPOLLWRNORM);
+        }
         Ok(())
     }
 
@@ -204,83 +238,138 @@ impl NetDevOps for Port {
         // qdisc the core waits for none of those in flight (tun does not
         // purge here, so it needs no wait).
         netdev::wait_for_xmits(ctx);
-        self.purge(Some(dev), ctx);
+        for queue in self.made_queues() {
+            queue.purge(Some(dev), ctx);
+        }
     }
 
     fn uninit(&self, _ctx: &Process) {
         // Blocked readers and pollers see the device gone.
-        self.readers.wake(EPOLLERR);
+        for queue in self.made_queues() {
+            queue.readers().wake(EPOLLERR);
+        }
     }
 
     fn start_xmit(&self, dev: &NetDev, skb: TxSkb, ctx: &BhOff) -> Xmit {
         let limit = dev.tx_queue_len();
-        // The first two checks pair with the grace period in `release` /
-        // `stop`: an xmit that saw the port attached and running ends before
-        // the purge that follows it. The length check spares a frame bound
-        // for a full queue the work of `detach`.
-        if !self.attached.load(Acquire) || !dev.is_running() || self.queue.len() >= limit {
-            dev.count_tx_dropped();
-            // `skb` is dropped; `Dropped` tells the sender (`ENOBUFS`).
-            return Xmit::Dropped;
-        }
+        let index = skb.queue_mapping();
+        // The enabled and running checks pair with the grace period in
+        // `disable` / `stop`: an xmit that saw both ends before the purge
+        // that follows. The length check spares a frame bound for a full
+        // queue the work of `detach`; `push` checks again, under the lock.
+        let queue = match self.tx_queue(index) {
+            Some(queue) if queue.is_enabled() && dev.is_running() && queue.frames().len() < limit => queue,
+            _ => {
+                dev.count_tx_dropped();
+                // `skb` is dropped; `Dropped` tells the sender (`ENOBUFS`).
+                return Xmit::Dropped;
+            }
+        };
         let Ok(skb) = skb.detach() else {
             dev.count_tx_dropped();
             return Xmit::Dropped;
         };
-        if self.queue.push_bounded(skb, limit, ctx).is_err() {
+        if !queue.push(skb, limit, ctx) {
             dev.count_tx_dropped();
             return Xmit::Dropped; // another CPU filled the queue first
         }
-        dev.tx_started();
-        self.readers.wake_if_waiting(EPOLLIN | EPOLLRDNORM);
+        dev.tx_started(index);
         Xmit::Sent
     }
 }
 
-/// What a file does with the port it is attached to.
+/// What files do with the port they are attached to; every change of the
+/// queue set runs under RTNL.
 impl Port {
-    /// Attaches a file: `ENODEV` if the device is gone, `EBUSY` if another
-    /// file is attached.
-    pub(crate) fn attach(&self, _rtnl: &Rtnl, _ctx: &Process) -> Result {
+    /// Attaches a file: a queue of its own, enabled. `ENODEV` if the device
+    /// is gone; `EBUSY` if another file holds a single-queue device,
+    /// `E2BIG` if files hold every queue of a multiqueue one (as tun).
+    pub(crate) fn attach(&self, rtnl: &Rtnl, _ctx: &Process) -> Result<Arc<Queue>> {
         let dev = self.dev.get().ok_or(ENODEV)?;
-        if self.busy.xchg(true, Full) {
-            return Err(EBUSY);
+        let Some(slot) = self.queues.iter().position(|slot| slot.as_ref().is_none_or(|q| !q.is_taken())) else {
+            return Err(if self.is_multi_queue() { E2BIG } else { EBUSY });
+        };
+        if self.queues[slot].as_ref().is_none() {
+            let queue = Arc::pin_init(Queue::new(slot), GFP_KERNEL)?;
+            self.queues[slot].populate(queue);
         }
-        // The last detach left the queue empty and xmit detached.
-        self.attached.store(true, Release);
+        let queue = self.queues[slot].as_ref().ok_or(EINVAL)?.clone(); // made above
+        queue.take();
+        self.bound.store(self.bound.load(Relaxed) + 1, Relaxed);
+        self.enable(&queue, &dev, rtnl);
         dev.set_carrier(true);
-        Ok(())
+        Ok(queue)
     }
 
-    /// Detaches the file; as tun, a device that is not persistent goes
-    /// with its last file.
-    pub(crate) fn detach(&self, rtnl: &Rtnl, ctx: &Process) {
-        let dev = self.dev.get();
-        if let Some(dev) = &dev {
-            dev.set_carrier(false);
+    /// Puts `queue` (held by a file, not enabled) back into the tx map
+    /// (attach, `TUNSETQUEUE IFF_ATTACH_QUEUE`).
+    pub(crate) fn enable(&self, queue: &Queue, dev: &NetDev, rtnl: &Rtnl) {
+        // The queue is empty: the last `disable` purged it.
+        let count = self.enabled.load(Relaxed) as usize;
+        queue.set_position(count);
+        self.tx_map[count].store(queue.number() as u32, Relaxed);
+        queue.set_enabled(true);
+        // Xmit's `Acquire` of the count sees the map entry (`tx_queue`).
+        self.enabled.store(count as u32 + 1, Release);
+        if self.is_multi_queue() {
+            dev.set_real_queues(count + 1, rtnl);
         }
-        self.attached.store(false, Release);
-        // As tun's detach: no xmit that saw us attached is still running
-        // once this returns, so nothing is queued after the purge. A device
+    }
+
+    /// Takes `queue` out of the tx map and drops its frames (detach,
+    /// `TUNSETQUEUE IFF_DETACH_QUEUE`); the file keeps it.
+    pub(crate) fn disable(&self, queue: &Queue, rtnl: &Rtnl, ctx: &Process) {
+        if !queue.is_enabled() {
+            return;
+        }
+        queue.set_enabled(false);
+        // As tun's `__tun_detach`: the last enabled queue takes the hole.
+        let count = self.enabled.load(Relaxed) as usize;
+        let last = self.tx_map[count - 1].load(Relaxed) as usize;
+        let position = queue.position();
+        self.tx_map[position].store(last as u32, Relaxed);
+        if let Some(moved) = self.queues[last].as_ref() {
+            moved.set_position(position);
+        }
+        self.enabled.store(count as u32 - 1, Release);
+        // As tun: no xmit that saw the queue enabled is still running once
+        // this returns, so nothing is queued after the purge. A device
         // already gone needs no wait: its unregistration closed it and
         // waited for its xmits.
-        if dev.is_some() {
+        let dev = self.dev.get();
+        if let Some(dev) = &dev {
             netdev::wait_for_xmits(ctx);
+            // The kernel keeps at least one (tun asks for 0, which fails).
+            if self.is_multi_queue() && count > 1 {
+                dev.set_real_queues(count - 1, rtnl);
+            }
         }
-        self.purge(dev.as_deref(), ctx);
-        self.busy.store(false, Release);
-        if let Some(dev) = dev {
+        queue.purge(dev.as_deref(), ctx);
+    }
+
+    /// Detaches the file holding `queue`; as tun, a device that is not
+    /// persistent goes with its last file.
+    pub(crate) fn detach(&self, queue: &Queue, rtnl: &Rtnl, ctx: &Process) {
+        self.disable(queue, rtnl, ctx);
+        queue.give_back();
+        let bound = self.bound.load(Relaxed) - 1;
+        self.bound.store(bound, Relaxed);
+        if bound > 0 {
+            return;
+        }
+        if let Some(dev) = self.dev.get() {
+            dev.set_carrier(false);
             if !self.is_persistent() {
                 netdev::delete(rtnl, dev);
             }
         }
     }
 
-    pub(crate) fn read(&self, dst: &mut IovIterDest<'_>, nonblock: bool, ctx: &Process) -> Result<usize> {
+    pub(crate) fn read(&self, queue: &Queue, dst: &mut IovIterDest<'_>, nonblock: bool, ctx: &Process) -> Result<usize> {
         if dst.is_empty() {
             return Ok(0); // as tun: a zero-length read consumes nothing
         }
-        let skb = self.next_frame(nonblock, ctx)?;
+        let skb = self.next_frame(queue, nonblock, ctx)?;
         let len = skb.len();
         let copied = skb.copy_to_user(dst);
         if let Some(dev) = self.dev.get() {
@@ -311,14 +400,14 @@ impl Port {
         Ok(len)
     }
 
-    pub(crate) fn poll(&self, table: &PollTable<'_>, _ctx: &Process) -> u32 {
-        table.register(&self.readers);
+    pub(crate) fn poll(&self, queue: &Queue, table: &PollTable<'_>, _ctx: &Process) -> u32 {
+        table.register(queue.readers());
         // As tun: a file whose device is gone reports only EPOLLERR.
         let Some(dev) = self.dev.get() else {
             return EPOLLERR;
         };
         let mut mask = 0;
-        if !self.queue.is_empty() {
+        if !queue.frames().is_empty() {
             mask |= EPOLLIN | EPOLLRDNORM;
         }
         // As tun: writable only while up (a write while down fails with EIO).
@@ -334,7 +423,7 @@ impl LinkOps for Port {
 
     /// A device made by `ip link add` is persistent: it lives until
     /// `ip link del`, whatever files come and go.
-    fn new_link(_rtnl: &Rtnl) -> Result<Arc<Self>> {
-        Arc::pin_init(Port::new(true), GFP_KERNEL)
+    fn new_link(_rtnl: &Rtnl, queues: usize) -> Result<Arc<Self>> {
+        Port::new(true, queues)
     }
 }

@@ -17,6 +17,7 @@ use crate::netdev::NetDev;
 
 extern "C" {
     fn xtun_skb_max_head(headroom: u32) -> u32;
+    fn xtun_skb_queue_mapping(skb: *const bindings::sk_buff) -> u16;
     fn xtun_alloc_skb_linear(
         dev: *mut bindings::net_device,
         headroom: u32,
@@ -184,6 +185,12 @@ impl TxSkb {
         // SAFETY: `skb_share_check` returned null, `ptr` with `users == 1`,
         // or a fresh clone (`users == 1`): either way the only reference.
         unsafe { Skb::from_raw(ptr) }.map(Self)
+    }
+
+    /// The tx queue the core picked for the frame (`skb->queue_mapping`).
+    pub(crate) fn queue_mapping(&self) -> usize {
+        // SAFETY: the skb is valid by the invariants of `Skb`.
+        usize::from(unsafe { xtun_skb_queue_mapping(self.0.ptr.as_ptr()) })
     }
 
     /// Cuts the frame's ties to its sender, as tun's xmit does: copies

@@ -28,6 +28,7 @@ mod cred;
 mod file;
 mod netdev;
 mod port;
+mod queue;
 mod skb;
 mod wait;
 
@@ -59,13 +60,13 @@ impl kernel::Module for XtunModule {
         // initial namespace; the driver picks the name, the same on every
         // boot (as `lo`). If this fails, dropping `link` deletes the kind's
         // devices (none, unless `ip link add` raced us).
-        let default_port = Arc::pin_init(Port::new(true), GFP_KERNEL)?;
+        let default_port = Port::new(true, 1)?;
         // SAFETY: the kernel runs module init in process context, holding
         // no lock we know of (as any `init`).
         let process = unsafe { context::Process::new() };
         {
             let rtnl = RtnlGuard::lock(&process);
-            netdev::create(&rtnl, &NetRef::init(), file::DEFAULT_NAME, NameType::Predictable, default_port)?;
+            netdev::create(&rtnl, &NetRef::init(), file::DEFAULT_NAME, NameType::Predictable, 1, default_port)?;
         }
         let driver = Arc::new(Driver, GFP_KERNEL)?;
         let chardev = KBox::pin_init(chardev::Registration::register(c"xtun", driver), GFP_KERNEL)?;

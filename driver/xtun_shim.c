@@ -184,12 +184,13 @@ static void xtun_dev_configure(struct net_device *dev,
 
 /* A device of our kind in @net, as rtnl_create_link() makes one. */
 struct net_device *xtun_alloc_netdev(struct net *net, const char *name,
-				     unsigned char name_assign_type)
+				     unsigned char name_assign_type,
+				     unsigned int queues)
 {
 	struct net_device *dev;
 
-	dev = alloc_netdev(sizeof(struct xtun_priv), name, name_assign_type,
-			   xtun_setup);
+	dev = alloc_netdev_mqs(sizeof(struct xtun_priv), name, name_assign_type,
+			       xtun_setup, queues, queues);
 	if (!dev)
 		return NULL;
 	((struct xtun_priv *)netdev_priv(dev))->vt = xtun_link_vt->netdev;
@@ -307,9 +308,28 @@ void xtun_dev_put(struct net_device *dev, void **tracker)
 }
 
 /* With lltx the driver stamps trans_start itself (for bonding's ARP monitor). */
-void xtun_dev_tx_started(struct net_device *dev)
+void xtun_dev_tx_started(struct net_device *dev, unsigned int queue)
 {
-	txq_trans_cond_update(netdev_get_tx_queue(dev, 0));
+	if (queue < dev->num_tx_queues)
+		txq_trans_cond_update(netdev_get_tx_queue(dev, queue));
+}
+
+unsigned int xtun_dev_num_tx_queues(const struct net_device *dev)
+{
+	return dev->num_tx_queues;
+}
+
+/* As tun_set_real_num_queues(); the core refuses 0 or more than the
+ * device has, and the device then keeps its count (RTNL held). */
+void xtun_set_real_num_queues(struct net_device *dev, unsigned int queues)
+{
+	netif_set_real_num_tx_queues(dev, queues);
+	netif_set_real_num_rx_queues(dev, queues);
+}
+
+u16 xtun_skb_queue_mapping(const struct sk_buff *skb)
+{
+	return skb_get_queue_mapping(skb);
 }
 
 unsigned int xtun_dev_mtu(const struct net_device *dev)

@@ -47,7 +47,11 @@ struct xtun_dev_config {
 int xtun_link_register(const struct xtun_link_vtable *vt);
 void xtun_link_unregister(void);
 struct net_device *xtun_alloc_netdev(struct net *net, const char *name,
-				     unsigned char name_assign_type);
+				     unsigned char name_assign_type,
+				     unsigned int queues);
+unsigned int xtun_dev_num_tx_queues(const struct net_device *dev);
+void xtun_set_real_num_queues(struct net_device *dev, unsigned int queues);
+u16 xtun_skb_queue_mapping(const struct sk_buff *skb);
 const struct xtun_netdev_vtable *xtun_dev_vtable(struct net_device *dev);
 void xtun_unregister(struct net_device *dev);
 void xtun_state_change(struct net_device *dev);
@@ -66,7 +70,7 @@ bool xtun_in_egroup(u32 kgid);
 void **xtun_driver_data(struct net_device *dev);
 void xtun_dev_hold(struct net_device *dev, void **tracker);
 void xtun_dev_put(struct net_device *dev, void **tracker);
-void xtun_dev_tx_started(struct net_device *dev);
+void xtun_dev_tx_started(struct net_device *dev, unsigned int queue);
 unsigned int xtun_dev_mtu(const struct net_device *dev);
 unsigned int xtun_dev_tx_queue_len(const struct net_device *dev);
 bool xtun_dev_running(const struct net_device *dev);
