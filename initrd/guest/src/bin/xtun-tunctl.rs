@@ -9,16 +9,19 @@
 //! `tct...` and are deleted at the end, also when it fails.
 
 use std::{
+    collections::{BTreeMap, BTreeSet},
     fs::{File, OpenOptions},
     io::{self, Read, Write},
+    net::{Ipv4Addr, UdpSocket},
     os::fd::{AsRawFd, FromRawFd, OwnedFd},
     sync::OnceLock,
-    time::Instant,
+    time::{Duration, Instant},
 };
 
-use libc::{c_int, c_ulong, EADDRNOTAVAIL, EBADFD, EBUSY, EEXIST, EINVAL, ENODEV, EPERM, E2BIG};
+use etherparse::{NetSlice, SlicedPacket, TransportSlice};
+use libc::{c_int, c_ulong, EADDRNOTAVAIL, EAGAIN, EBADFD, EBUSY, EEXIST, EINVAL, ENODEV, EPERM, E2BIG};
 use libc::{IFF_ATTACH_QUEUE, IFF_DETACH_QUEUE, IFF_MULTI_QUEUE, IFF_NAPI, IFF_NAPI_FRAGS, IFF_NO_PI, IFF_PERSIST, IFF_TAP, IFF_TUN, IFF_TUN_EXCL, IFF_VNET_HDR};
-use xtun_guest::{checks::{self, ensure, Check}, cli, cli::*, format_mac, ifreq, ifreq_name, ip, tun_set_iff};
+use xtun_guest::{checks::{self, ensure, Check}, cli, cli::*, format_mac, ifreq, ifreq_name, ip, mac_of, tun_set_iff, udp_frame};
 
 const USAGE: &str = "\
 usage: xtun-tunctl [OPTIONS] SCENARIO   run one scenario of tun's ioctl ABI
@@ -42,6 +45,10 @@ const SCENARIOS: &[(&str, Check, &str)] = &[
     ("owner", owner, "TUNSETOWNER/TUNSETGROUP decide who may attach without CAP_NET_ADMIN"),
     ("hwaddr", hwaddr, "SIOCGIFHWADDR/SIOCSIFHWADDR on the fd read and set the MAC"),
     ("multiqueue", multiqueue, "IFF_MULTI_QUEUE: many fds, TUNSETQUEUE detach/attach, at most 256 queues"),
+    ("mq-flows", mq_flows, "4 queues: the stack's flows spread over every queue, each flow on one queue, none lost"),
+    ("mq-detach", mq_detach, "a detached queue gets no frames, the others get them all; attached again, it gets its share"),
+    ("mq-detach-all", mq_detach_all, "every queue detached: frames are dropped into tx_dropped; one attached again: they flow"),
+    ("mq-write", mq_write, "a frame written on any queue's fd reaches the stack"),
     ("errors", errors, "bad names, a second TUNSETIFF, flags, other devices, unattached and deleted fds"),
     ("many", many, "devices (--count, 1000) created and deleted one after another, none left"),
 ];
@@ -187,6 +194,14 @@ impl TunFd {
         }
     }
 
+    /// O_NONBLOCK: a read with nothing queued is EAGAIN.
+    fn set_nonblocking(&self) -> Result<(), String> {
+        let fd = self.0.as_raw_fd();
+        // SAFETY: F_GETFL and F_SETFL on an fd we own take and return plain flags.
+        let ok = unsafe { libc::fcntl(fd, libc::F_SETFL, libc::fcntl(fd, libc::F_GETFL) | libc::O_NONBLOCK) } == 0;
+        ensure(ok, || format!("fcntl O_NONBLOCK: {}", io::Error::last_os_error()))
+    }
+
     fn try_clone(&self) -> Result<TunFd, String> {
         self.0.try_clone().map(TunFd).map_err(|e| format!("dup: {e}"))
     }
@@ -266,6 +281,7 @@ impl Drop for Cleanup {
 fn errno_name(errno: i32) -> String {
     let name = match errno {
         libc::EPERM => "EPERM",
+        libc::EAGAIN => "EAGAIN",
         libc::ENOENT => "ENOENT",
         libc::EFAULT => "EFAULT",
         libc::EBUSY => "EBUSY",
@@ -737,6 +753,280 @@ fn multiqueue() -> Result<(), String> {
     drop(queues);
     println!("# 256 queues closed in {:.2} s", start.elapsed().as_secs_f64());
     expect_gone(name)
+}
+
+// ---------------------------------------------------------------------------
+// Multiqueue traffic: frames through the queues, not only the ioctls
+
+/// The device of the mq-* scenarios, its address, and a peer that a
+/// permanent neighbour entry makes reachable without ARP.
+const MQT: &str = "tct-mqt";
+const MQT_LOCAL: Ipv4Addr = Ipv4Addr::new(10, 97, 0, 1);
+const MQT_PEER: Ipv4Addr = Ipv4Addr::new(10, 97, 0, 2);
+const MQT_PEER_MAC: [u8; 6] = [0x02, 0, 0, 0x97, 0, 2];
+/// The stack sends from SRC_PORT to FLOWS destination ports from
+/// FIRST_PORT: one flow per destination port.
+const SRC_PORT: u16 = 19999;
+const FIRST_PORT: u16 = 20000;
+const FLOWS: u16 = 256;
+/// Datagrams per flow. A round sends one per flow and reads them all back
+/// before the next, so a queue never holds more than FLOWS frames, fewer
+/// than tx_queue_len (500): no frame may be dropped for room.
+const ROUNDS: usize = 3;
+/// Only stops a hang: far beyond what a slow TCG run needs.
+const LIMIT: Duration = Duration::from_secs(30);
+
+/// A multiqueue tap `tct-mqt` with one non-blocking fd per queue, up, with
+/// 10.97.0.1/24 and the peer 10.97.0.2 in its neighbour table; `sender`
+/// sends the flows.
+struct MqDevice {
+    queues: Vec<TunFd>,
+    sender: UdpSocket,
+    // Dropped last: deletes the device if closing the queues did not.
+    _cleanup: Cleanup,
+}
+
+impl MqDevice {
+    fn new(count: usize) -> Result<MqDevice, String> {
+        let cleanup = Cleanup::new(&[MQT]);
+        let mut queues = Vec::new();
+        for _ in 0..count {
+            let fd = attach(MQT, TAP | IFF_MULTI_QUEUE)?;
+            fd.set_nonblocking()?;
+            queues.push(fd);
+        }
+        expect_queues(MQT, count)?;
+        // No IPv6: its router solicitations and MLD reports would be frames
+        // the exact counts (tx_dropped) do not expect.
+        let path = format!("/proc/sys/net/ipv6/conf/{MQT}/disable_ipv6");
+        std::fs::write(&path, "1").map_err(|e| format!("{path}: {e}"))?;
+        ip(&["addr", "add", &format!("{MQT_LOCAL}/24"), "dev", MQT])?;
+        ip(&["link", "set", MQT, "up"])?;
+        let peer_mac = format_mac(&MQT_PEER_MAC);
+        ip(&["neigh", "add", &MQT_PEER.to_string(), "lladdr", &peer_mac, "dev", MQT, "nud", "permanent"])?;
+        let sender = UdpSocket::bind((MQT_LOCAL, SRC_PORT)).map_err(|e| format!("bind {MQT_LOCAL}:{SRC_PORT}: {e}"))?;
+        // A send that would block fails instead of hanging.
+        sender.set_nonblocking(true).map_err(|e| format!("UDP socket O_NONBLOCK: {e}"))?;
+        println!("# {MQT}: {count} queues, {MQT_LOCAL}/24, up, neighbour {MQT_PEER} {peer_mac} permanent");
+        Ok(MqDevice { queues, sender, _cleanup: cleanup })
+    }
+
+    /// One datagram to each flow.
+    fn send_round(&self) -> Result<(), String> {
+        for port in FIRST_PORT..FIRST_PORT + FLOWS {
+            self.sender.send_to(b"xtun-tunctl mq", (MQT_PEER, port)).map_err(|e| format!("sendto {MQT_PEER}:{port}: {e}"))?;
+        }
+        Ok(())
+    }
+
+    /// One read on queue `queue`'s fd.
+    fn read_one(&self, queue: usize) -> io::Result<usize> {
+        (&self.queues[queue].0).read(&mut [0u8; 2048])
+    }
+
+    /// Reads every queue's fd until it is empty (EAGAIN).
+    fn read_all(&self, rx: &mut Received) -> Result<(), String> {
+        let mut buf = [0u8; 2048];
+        for (queue, fd) in self.queues.iter().enumerate() {
+            loop {
+                match (&fd.0).read(&mut buf) {
+                    Ok(n) => rx.add(queue, &buf[..n.min(buf.len())]),
+                    Err(e) if e.raw_os_error() == Some(EAGAIN) => break,
+                    Err(e) => return Err(format!("queue {queue}: read: {}", describe(&e))),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// `rounds` rounds of one datagram per flow, each read back before the
+    /// next: every datagram must arrive exactly once, and all of a flow's
+    /// on one queue (the stack picks the queue by the flow's hash).
+    fn traffic(&self, what: &str, rounds: usize) -> Result<Received, String> {
+        let mut rx = Received { per_queue: vec![0; self.queues.len()], ..Received::default() };
+        for round in 1..=rounds {
+            let want = round * FLOWS as usize;
+            self.send_round()?;
+            let waited = wait_until(|| {
+                self.read_all(&mut rx)?;
+                Ok(rx.total() >= want)
+            });
+            waited.map_err(|e| format!("{what}: round {round}: {e}: read {} of {want} datagrams, per queue {:?}", rx.total(), rx.per_queue))?;
+        }
+        // One more pass: a frame still arriving now would be one too many.
+        self.read_all(&mut rx)?;
+        println!("# {what}: datagrams per queue {:?} (and {} other frames)", rx.per_queue, rx.other);
+        let sent = rounds * FLOWS as usize;
+        ensure(rx.total() == sent, || format!("{what}: read {} datagrams, sent {sent}", rx.total()))?;
+        ensure(rx.flows.len() == FLOWS as usize, || format!("{what}: {} of {FLOWS} flows arrived", rx.flows.len()))?;
+        let split: Vec<_> = rx.flows.iter().filter(|(_, queues)| queues.len() > 1).collect();
+        ensure(split.is_empty(), || {
+            let (port, queues) = split[0];
+            format!("{what}: {} flows arrived on more than one queue, e.g. port {port} on queues {queues:?}", split.len())
+        })?;
+        println!("# {what}: all {sent} datagrams of {FLOWS} flows read once, each flow from one queue");
+        Ok(rx)
+    }
+}
+
+/// What the queues' fds read: the test's datagrams by queue and by flow.
+#[derive(Default)]
+struct Received {
+    per_queue: Vec<usize>,
+    /// A flow's destination port -> the queues its datagrams came from.
+    flows: BTreeMap<u16, BTreeSet<usize>>,
+    /// Frames that are not the test's datagrams.
+    other: usize,
+}
+
+impl Received {
+    fn add(&mut self, queue: usize, frame: &[u8]) {
+        match test_flow(frame) {
+            Some(port) => {
+                self.per_queue[queue] += 1;
+                self.flows.entry(port).or_default().insert(queue);
+            }
+            None => self.other += 1,
+        }
+    }
+
+    fn total(&self) -> usize {
+        self.per_queue.iter().sum()
+    }
+}
+
+/// The flow (destination port) of one of the datagrams `send_round` sends.
+fn test_flow(frame: &[u8]) -> Option<u16> {
+    let packet = SlicedPacket::from_ethernet(frame).ok()?;
+    let (Some(NetSlice::Ipv4(ipv4)), Some(TransportSlice::Udp(udp))) = (&packet.net, &packet.transport) else {
+        return None;
+    };
+    let header = ipv4.header();
+    let port = udp.destination_port();
+    let ours = header.source() == MQT_LOCAL.octets() && header.destination() == MQT_PEER.octets() && udp.source_port() == SRC_PORT;
+    (ours && (FIRST_PORT..FIRST_PORT + FLOWS).contains(&port)).then_some(port)
+}
+
+/// Calls `done` every millisecond until it holds; an error after LIMIT.
+fn wait_until(mut done: impl FnMut() -> Result<bool, String>) -> Result<(), String> {
+    let start = Instant::now();
+    while !done()? {
+        if start.elapsed() > LIMIT {
+            return Err(format!("not after {} s", LIMIT.as_secs()));
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    Ok(())
+}
+
+fn counter(name: &str, stat: &str) -> Result<u64, String> {
+    let text = sysfs(name, &format!("statistics/{stat}"))?;
+    text.parse().map_err(|e| format!("{name} {stat} {text:?}: {e}"))
+}
+
+fn expect_counter(name: &str, stat: &str, want: u64) -> Result<(), String> {
+    let got = counter(name, stat)?;
+    println!("# {name} {stat}: {got}");
+    ensure(got == want, || format!("{name} {stat} is {got}, want {want}"))
+}
+
+/// Every queue read some of the datagrams, except those `detached`, which
+/// read none.
+fn expect_spread(what: &str, rx: &Received, detached: &[usize]) -> Result<(), String> {
+    for (queue, &n) in rx.per_queue.iter().enumerate() {
+        if detached.contains(&queue) {
+            ensure(n == 0, || format!("{what}: detached queue {queue} read {n} datagrams"))?;
+        } else {
+            ensure(n > 0, || format!("{what}: queue {queue} read none of the datagrams ({:?})", rx.per_queue))?;
+        }
+    }
+    Ok(())
+}
+
+fn mq_flows() -> Result<(), String> {
+    let dev = MqDevice::new(4)?;
+    let rx = dev.traffic("4 queues", ROUNDS)?;
+    expect_spread("4 queues", &rx, &[])?;
+    expect_counter(MQT, "tx_dropped", 0)
+}
+
+fn mq_detach() -> Result<(), String> {
+    let dev = MqDevice::new(4)?;
+    expect_ok("queue 1: TUNSETQUEUE IFF_DETACH_QUEUE", dev.queues[1].set_queue(IFF_DETACH_QUEUE))?;
+    expect_queues(MQT, 3)?;
+    let rx = dev.traffic("queue 1 detached", ROUNDS)?;
+    expect_spread("queue 1 detached", &rx, &[1])?;
+    expect_errno("queue 1 (detached): read", dev.read_one(1), EAGAIN)?;
+    expect_counter(MQT, "tx_dropped", 0)?;
+
+    expect_ok("queue 1: IFF_ATTACH_QUEUE", dev.queues[1].set_queue(IFF_ATTACH_QUEUE))?;
+    expect_queues(MQT, 4)?;
+    let rx = dev.traffic("queue 1 attached again", ROUNDS)?;
+    expect_spread("queue 1 attached again", &rx, &[])?;
+    expect_counter(MQT, "tx_dropped", 0)
+}
+
+fn mq_detach_all() -> Result<(), String> {
+    let dev = MqDevice::new(4)?;
+    for (queue, fd) in dev.queues.iter().enumerate() {
+        expect_ok(&format!("queue {queue}: IFF_DETACH_QUEUE"), fd.set_queue(IFF_DETACH_QUEUE))?;
+    }
+    // tun: the carrier stays on, so the stack still hands every frame to
+    // the driver, which drops it for want of a queue.
+    expect_sysfs(MQT, "carrier", "1")?;
+    let want = counter(MQT, "tx_dropped")? + u64::from(FLOWS);
+    dev.send_round()?;
+    println!("# sent {FLOWS} datagrams with every queue detached");
+    let waited = wait_until(|| Ok(counter(MQT, "tx_dropped")? >= want));
+    waited.map_err(|e| format!("tx_dropped {want}: {e}: it is {}", counter(MQT, "tx_dropped").unwrap_or_default()))?;
+    expect_counter(MQT, "tx_dropped", want)?;
+    for queue in 0..dev.queues.len() {
+        expect_errno(&format!("queue {queue} (detached): read"), dev.read_one(queue), EAGAIN)?;
+    }
+
+    expect_ok("queue 2: IFF_ATTACH_QUEUE", dev.queues[2].set_queue(IFF_ATTACH_QUEUE))?;
+    expect_queues(MQT, 1)?;
+    let rx = dev.traffic("only queue 2 attached", ROUNDS)?;
+    expect_spread("only queue 2 attached", &rx, &[0, 1, 3])?;
+    expect_counter(MQT, "tx_dropped", want)
+}
+
+fn mq_write() -> Result<(), String> {
+    const PORT: u16 = 19998;
+    const WRITES: usize = 4;
+    let dev = MqDevice::new(4)?;
+    let listener = UdpSocket::bind((MQT_LOCAL, PORT)).map_err(|e| format!("bind {MQT_LOCAL}:{PORT}: {e}"))?;
+    listener.set_read_timeout(Some(LIMIT)).map_err(|e| format!("SO_RCVTIMEO: {e}"))?;
+    let mac = mac_of(MQT).map_err(|e| format!("{MQT} address: {e}"))?;
+    let before = counter(MQT, "rx_packets")?;
+    for (queue, fd) in dev.queues.iter().enumerate() {
+        for i in 0..WRITES {
+            let payload = format!("queue {queue} frame {i}");
+            let frame = udp_frame(MQT_PEER_MAC, mac, MQT_PEER.octets(), MQT_LOCAL.octets(), PORT, payload.as_bytes());
+            let n = (&fd.0).write(&frame).map_err(|e| format!("queue {queue}: write: {}", describe(&e)))?;
+            ensure(n == frame.len(), || format!("queue {queue}: write returned {n}, want {}", frame.len()))?;
+        }
+    }
+    let written = dev.queues.len() * WRITES;
+    println!("# wrote {WRITES} UDP frames for {MQT_LOCAL}:{PORT} on each queue's fd");
+
+    // Each datagram says which queue's fd wrote it.
+    let mut from = vec![0; dev.queues.len()];
+    let mut buf = [0u8; 64];
+    for _ in 0..written {
+        let n = listener.recv(&mut buf).map_err(|e| format!("recv on {MQT_LOCAL}:{PORT}: {e}; got {from:?} per queue"))?;
+        let text = String::from_utf8_lossy(&buf[..n]);
+        let queue = text.strip_prefix("queue ").and_then(|t| t.split(' ').next()?.parse::<usize>().ok());
+        match queue {
+            Some(q) if q < from.len() => from[q] += 1,
+            _ => return Err(format!("{MQT_LOCAL}:{PORT} received {text:?}")),
+        }
+    }
+    listener.set_nonblocking(true).map_err(|e| format!("O_NONBLOCK: {e}"))?;
+    expect_errno(&format!("{MQT_LOCAL}:{PORT}: recv after {written} datagrams"), listener.recv(&mut buf), EAGAIN)?;
+    println!("# the socket received per queue {from:?}");
+    ensure(from.iter().all(|&n| n == WRITES), || format!("datagrams per queue {from:?}, want {WRITES} each"))?;
+    expect_counter(MQT, "rx_packets", before + written as u64)
 }
 
 fn errors() -> Result<(), String> {
