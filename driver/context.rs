@@ -5,6 +5,11 @@
 
 use core::marker::PhantomData;
 
+extern "C" {
+    fn xtun_local_bh_disable();
+    fn xtun_local_bh_enable();
+}
+
 /// Proof that the code holding it runs in process context and may sleep:
 /// allocate with `GFP_KERNEL`, wait for a grace period, block in a wait
 /// queue, turn bottom halves off and on. Only the abstraction's callbacks
@@ -27,6 +32,14 @@ impl Process {
     /// neither interrupts nor bottom halves nor preemption disabled.
     pub(crate) unsafe fn new() -> Self {
         Self(PhantomData)
+    }
+
+    /// Turns bottom halves off until the guard goes; turning them back on
+    /// runs the softirqs raised meanwhile (a NAPI poll scheduled here).
+    pub(crate) fn bh_off(&self) -> BhOffGuard {
+        // SAFETY: process context (`self`); the guard turns them back on.
+        unsafe { xtun_local_bh_disable() };
+        BhOffGuard(BhOff(PhantomData))
     }
 
     /// Warns (debug kernels) if the caller may not sleep after all.
@@ -52,5 +65,24 @@ impl BhOff {
     /// hard interrupt or NMI context, and stays so while the token lives.
     pub(crate) unsafe fn new() -> Self {
         Self(PhantomData)
+    }
+}
+
+/// Bottom halves off, from [`Process::bh_off`], until dropped.
+pub(crate) struct BhOffGuard(BhOff);
+
+impl core::ops::Deref for BhOffGuard {
+    type Target = BhOff;
+
+    fn deref(&self) -> &BhOff {
+        &self.0
+    }
+}
+
+impl Drop for BhOffGuard {
+    fn drop(&mut self) {
+        // SAFETY: turned off in `Process::bh_off`, on this thread (the
+        // guard is neither `Send` nor `Sync`).
+        unsafe { xtun_local_bh_enable() };
     }
 }

@@ -3,7 +3,8 @@
 //! An open `/dev/xtun`: which port it is attached to, and tun's ioctls
 //! (`include/uapi/linux/if_tun.h`) for Ethernet frames. No `unsafe` here.
 //!
-//! - `TUNSETIFF` with `IFF_TAP|IFF_NO_PI` attaches to the named xtun device
+//! - `TUNSETIFF` with `IFF_TAP` (`IFF_NO_PI`, `IFF_MULTI_QUEUE`, `IFF_NAPI`
+//!   as tun's) attaches to the named xtun device
 //!   of the opener's namespace, or creates it (a template such as `tap%d`,
 //!   or `xtun%d` for an empty name), as tun does; a device of another kind
 //!   is `EINVAL`, a second `TUNSETIFF` on one file `EEXIST`.
@@ -74,11 +75,12 @@ const IFF_PERSIST: u32 = 0x0800;
 /// `IFF_NO_PI`'s bit, which means "no socket filter" in `TUNSETQUEUE`.
 const IFF_NOFILTER: u32 = 0x1000;
 /// What tun does and xtun does not (yet): `TUNSETIFF` asking for any of it
+/// (`IFF_NAPI_FRAGS` needs `IFF_NAPI`, and tun refuses it without, too)
 /// is `EINVAL`, tun's answer to a request it cannot serve. Other bits tun
 /// ignores, and so do we (`IFF_ONE_QUEUE` among them).
-const UNSUPPORTED: u32 = IFF_TUN | IFF_NAPI | IFF_NAPI_FRAGS | IFF_NO_CARRIER | IFF_VNET_HDR;
+const UNSUPPORTED: u32 = IFF_TUN | IFF_NAPI_FRAGS | IFF_NO_CARRIER | IFF_VNET_HDR;
 /// The features `TUNGETIFF` reports back, as tun's `tun_flags`.
-const FEATURES: u32 = IFF_NO_PI | IFF_ONE_QUEUE | IFF_MULTI_QUEUE;
+const FEATURES: u32 = IFF_ONE_QUEUE | IFF_MULTI_QUEUE | IFF_NAPI;
 
 /// `ARPHRD_ETHER`: the address family of an Ethernet hardware address.
 const ARPHRD_ETHER: u16 = 1;
@@ -151,7 +153,7 @@ impl IfReq {
 /// Whether xtun serves a `TUNSETIFF` with `flags`: a tap without packet
 /// information, nothing from [`UNSUPPORTED`].
 fn serves(flags: u32) -> bool {
-    flags & IFF_TAP != 0 && flags & IFF_NO_PI != 0 && flags & UNSUPPORTED == 0
+    flags & IFF_TAP != 0 && flags & UNSUPPORTED == 0
 }
 
 /// tun's `tun_not_capable`: a port with an owner or group admits only
@@ -201,7 +203,12 @@ impl XtunFile {
             return Err(EEXIST); // as tun: one TUNSETIFF per file
         }
         let binding = self.find_or_create(&mut req, flags, &rtnl, ctx)?;
-        binding.port.set_features(flags & FEATURES);
+        // As tun: the first file sets the device's flags, later queues
+        // of a multiqueue device do not.
+        if binding.port.files() == 1 {
+            binding.port.set_features(flags & FEATURES);
+            binding.port.set_packet_info(flags & IFF_NO_PI == 0);
+        }
         let dev = binding.port.dev().ok_or(ENODEV)?;
         req.set_name(dev.name(&rtnl));
         drop(dev);
@@ -243,7 +250,7 @@ impl XtunFile {
         }
         // As tun: a multiqueue device gets all its queues at once.
         let queues = if multi_queue { MAX_QUEUES } else { 1 };
-        let port = Port::new(false, queues)?;
+        let port = Port::new(false, queues, flags & IFF_NAPI != 0)?;
         let (name, name_type) = if given { (req.name(), NameType::User) } else { (c"xtun%d", NameType::Enum) };
         netdev::create(rtnl, &self.net, name, name_type, queues, port.clone())?;
         match port.attach(rtnl, ctx) {
@@ -307,9 +314,9 @@ impl XtunFile {
         drop(dev);
         let persist = if port.is_persistent() { IFF_PERSIST } else { 0 };
         let detached = if queue.is_enabled() { 0 } else { IFF_DETACH_QUEUE };
-        // Frames never carry tun's packet information (whatever the file
-        // asked for), and, as tun, no socket filter: IFF_NOFILTER.
-        req.set_flags(IFF_TAP | IFF_NO_PI | port.features() | persist | detached | IFF_NOFILTER);
+        // As tun: no socket filter, IFF_NOFILTER, which is IFF_NO_PI's bit.
+        let no_pi = if port.has_packet_info() { 0 } else { IFF_NO_PI };
+        req.set_flags(IFF_TAP | no_pi | port.features() | persist | detached | IFF_NOFILTER);
         drop(rtnl);
         req.write(arg)?;
         Ok(0)
@@ -355,7 +362,8 @@ impl CharDevOps for XtunFile {
     }
 
     fn write(&self, src: &mut IovIterSource<'_>, ctx: &Process) -> Result<usize> {
-        self.binding(ctx)?.port.write(src, ctx)
+        let Binding { port, queue } = self.binding(ctx)?;
+        port.write(queue, src, ctx)
     }
 
     fn poll(&self, table: &PollTable<'_>, ctx: &Process) -> u32 {
@@ -373,7 +381,7 @@ impl CharDevOps for XtunFile {
             TUNGETIFF => self.get_iff(arg, ctx),
             TUNSETQUEUE => self.set_queue(arg, ctx),
             TUNGETFEATURES => {
-                let features = IFF_TAP | FEATURES;
+                let features = IFF_TAP | IFF_NO_PI | FEATURES;
                 UserSlice::new(UserPtr::from_addr(arg), 4).writer().write_slice(&features.to_ne_bytes())?;
                 Ok(0)
             }

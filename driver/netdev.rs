@@ -54,8 +54,6 @@ extern "C" {
     fn xtun_stats_tx_dropped(dev: *mut bindings::net_device);
     fn xtun_pskb_may_pull(skb: *mut bindings::sk_buff, len: c_uint) -> bool;
     fn xtun_eth_rx_headers(skb: *mut bindings::sk_buff, dev: *mut bindings::net_device);
-    fn xtun_local_bh_disable();
-    fn xtun_local_bh_enable();
     fn netif_receive_skb(skb: *mut bindings::sk_buff) -> c_int;
     fn register_netdevice(dev: *mut bindings::net_device) -> c_int;
     fn rtnl_lock();
@@ -260,42 +258,44 @@ impl NetDev {
         unsafe { xtun_stats_tx_dropped(self.as_raw()) };
     }
 
-    /// Hands an Ethernet frame to the stack as if it arrived on the wire:
-    /// its headers set as tun does (`eth_type_trans`, network header,
-    /// probed transport header), then `netif_receive_skb` in the caller's
-    /// context with bottom halves off, as tun without NAPI: no backlog
-    /// queue, no softirq hop. Whatever the stack then drops, it counts
-    /// itself (core rx_dropped, protocol statistics).
+    /// Sets a written Ethernet frame's headers as tun does (`eth_type_trans`,
+    /// network header, probed transport header), ready for the stack or GRO.
     ///
     /// A frame without a whole Ethernet header in reach is dropped here,
     /// counted in rx_dropped, and fails with `EINVAL` (as tun_get_user):
     /// `eth_type_trans` would read past it, or `BUG()` on a short head.
-    pub(crate) fn receive(&self, skb: Skb, _ctx: &Process) -> Result {
-        let skb = skb.into_raw();
-        // SAFETY: the skb is ours (`into_raw`); `pskb_may_pull` may
-        // reallocate its head (GFP_ATOMIC), fine in process context.
-        if !unsafe { xtun_pskb_may_pull(skb, ETH_HLEN as c_uint) } {
+    pub(crate) fn rx_headers(&self, skb: Skb) -> Result<Skb> {
+        // SAFETY: the skb is ours; `pskb_may_pull` may reallocate its head
+        // (GFP_ATOMIC), which is fine in any context we run in.
+        if !unsafe { xtun_pskb_may_pull(skb.as_raw(), ETH_HLEN as c_uint) } {
             self.count_rx_dropped();
             // SAFETY: the skb is ours and nothing else references it.
             unsafe {
                 bindings::sk_skb_reason_drop(
                     core::ptr::null(),
-                    skb,
+                    skb.into_raw(),
                     bindings::skb_drop_reason_SKB_DROP_REASON_PKT_TOO_SMALL,
                 )
             };
             return Err(EINVAL);
         }
         // SAFETY: the device is live by the type invariants and the skb is
-        // ours until `netif_receive_skb` takes it, with its Ethernet header
-        // linear (checked above); in process context (`_ctx`) bottom halves
-        // may be turned off and on, and `netif_receive_skb` wants them off.
-        unsafe {
-            xtun_eth_rx_headers(skb, self.as_raw());
-            xtun_local_bh_disable();
-            netif_receive_skb(skb);
-            xtun_local_bh_enable();
-        }
+        // ours, with its Ethernet header linear (checked above).
+        unsafe { xtun_eth_rx_headers(skb.as_raw(), self.as_raw()) };
+        Ok(skb)
+    }
+
+    /// Hands an Ethernet frame to the stack as if it arrived on the wire:
+    /// its headers set ([`NetDev::rx_headers`]), then `netif_receive_skb`
+    /// in the caller's context with bottom halves off, as tun without NAPI:
+    /// no backlog queue, no softirq hop. Whatever the stack then drops, it
+    /// counts itself (core rx_dropped, protocol statistics).
+    pub(crate) fn receive(&self, skb: Skb, ctx: &Process) -> Result {
+        let skb = self.rx_headers(skb)?;
+        let _bh = ctx.bh_off();
+        // SAFETY: the skb is ours until `netif_receive_skb` takes it, its
+        // headers set; bottom halves are off, as it wants.
+        unsafe { netif_receive_skb(skb.into_raw()) };
         Ok(())
     }
 }
@@ -422,7 +422,7 @@ pub(crate) trait NetDevOps: Send + Sync + Sized + 'static {
     fn start_xmit(&self, dev: &NetDev, skb: TxSkb, ctx: &BhOff) -> Xmit;
     /// `ndo_uninit`: the device is going away; [`NetDevOps::slot`] is
     /// already empty, so waiters can see it.
-    fn uninit(&self, ctx: &Process);
+    fn uninit(&self, rtnl: &Rtnl, ctx: &Process);
 }
 
 /// What a registered device's private area points to: the driver data and
@@ -779,7 +779,8 @@ unsafe extern "C" fn ndo_uninit_callback<T: NetDevOps>(dev: *mut bindings::net_d
     // SAFETY: guaranteed by the caller; `bound` does not outlive the call.
     let bound = unsafe { bound_of::<T>(dev) };
     bound.slot().clear();
-    bound.data.uninit(&ctx);
+    // `ndo_uninit` runs under RTNL.
+    bound.data.uninit(&Rtnl(PhantomData), &ctx);
 }
 
 /// # Safety

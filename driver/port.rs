@@ -89,7 +89,18 @@ pub(crate) struct Port {
     group: Atomic<u32>,
     /// The `IFF_*` features the last `TUNSETIFF` asked for (`TUNGETIFF`).
     features: Atomic<u32>,
+    /// Whether frames read and written carry tun's packet information
+    /// (`struct tun_pi`; a `TUNSETIFF` without `IFF_NO_PI`).
+    packet_info: Atomic<bool>,
+    /// Whether written frames go through each queue's NAPI context and
+    /// GRO (`IFF_NAPI`), for good.
+    napi: bool,
 }
+
+/// `sizeof(struct tun_pi)`: flags, then the protocol (big-endian).
+const PI_LEN: usize = 4;
+/// `TUN_PKT_STRIP`: the reader's buffer was too short for the frame.
+const TUN_PKT_STRIP: u16 = 0x0001;
 
 /// No owner or group (`INVALID_UID`, `INVALID_GID`).
 pub(crate) const NOBODY: u32 = u32::MAX;
@@ -98,8 +109,9 @@ pub(crate) const NOBODY: u32 = u32::MAX;
 pub(crate) const MAX_QUEUES: usize = 256;
 
 impl Port {
-    /// A port with room for `queues` queues (more than one: multiqueue).
-    pub(crate) fn new(persist: bool, queues: usize) -> Result<Arc<Self>> {
+    /// A port with room for `queues` queues (more than one: multiqueue),
+    /// whose written frames go through NAPI and GRO if `napi`.
+    pub(crate) fn new(persist: bool, queues: usize, napi: bool) -> Result<Arc<Self>> {
         if queues == 0 || queues > MAX_QUEUES {
             return Err(EINVAL);
         }
@@ -119,6 +131,8 @@ impl Port {
             owner: Atomic::new(NOBODY),
             group: Atomic::new(NOBODY),
             features: Atomic::new(0),
+            packet_info: Atomic::new(false),
+            napi,
         };
         Ok(Arc::new(port, GFP_KERNEL)?)
     }
@@ -156,6 +170,19 @@ impl Port {
 
     pub(crate) fn set_group(&self, gid: u32) {
         self.group.store(gid, Relaxed);
+    }
+
+    /// How many files hold a queue, enabled or not.
+    pub(crate) fn files(&self) -> u32 {
+        self.bound.load(Relaxed)
+    }
+
+    pub(crate) fn has_packet_info(&self) -> bool {
+        self.packet_info.load(Relaxed)
+    }
+
+    pub(crate) fn set_packet_info(&self, on: bool) {
+        self.packet_info.store(on, Relaxed);
     }
 
     pub(crate) fn features(&self) -> u32 {
@@ -243,9 +270,13 @@ impl NetDevOps for Port {
         }
     }
 
-    fn uninit(&self, _ctx: &Process) {
-        // Blocked readers and pollers see the device gone.
+    fn uninit(&self, rtnl: &Rtnl, ctx: &Process) {
         for queue in self.made_queues() {
+            // As tun_detach_all: NAPI contexts go before their device.
+            if let Some(napi) = queue.napi() {
+                napi.delete(rtnl, ctx);
+            }
+            // Blocked readers and pollers see the device gone.
             queue.readers().wake(EPOLLERR);
         }
     }
@@ -294,6 +325,9 @@ impl Port {
             self.queues[slot].populate(queue);
         }
         let queue = self.queues[slot].as_ref().ok_or(EINVAL)?.clone(); // made above
+        if self.napi {
+            queue.add_napi(&dev, rtnl)?;
+        }
         queue.take();
         self.bound.store(self.bound.load(Relaxed) + 1, Relaxed);
         self.enable(&queue, &dev, rtnl);
@@ -309,6 +343,9 @@ impl Port {
         queue.set_position(count);
         self.tx_map[count].store(queue.number() as u32, Relaxed);
         queue.set_enabled(true);
+        if let Some(napi) = queue.napi() {
+            napi.enable(rtnl);
+        }
         // Xmit's `Acquire` of the count sees the map entry (`tx_queue`).
         self.enabled.store(count as u32 + 1, Release);
         if self.is_multi_queue() {
@@ -332,10 +369,13 @@ impl Port {
             moved.set_position(position);
         }
         self.enabled.store(count as u32 - 1, Release);
-        // As tun: no xmit that saw the queue enabled is still running once
-        // this returns, so nothing is queued after the purge. A device
-        // already gone needs no wait: its unregistration closed it and
-        // waited for its xmits.
+        if let Some(napi) = queue.napi() {
+            napi.disable(rtnl, ctx);
+        }
+        // As tun: no xmit or NAPI writer that saw the queue enabled is
+        // still running once this returns, so nothing is queued after the
+        // purge. A device already gone needs no wait: its unregistration
+        // closed it and waited for its xmits, and writers fail without it.
         let dev = self.dev.get();
         if let Some(dev) = &dev {
             netdev::wait_for_xmits(ctx);
@@ -369,12 +409,27 @@ impl Port {
         if dst.is_empty() {
             return Ok(0); // as tun: a zero-length read consumes nothing
         }
+        let packet_info = self.has_packet_info();
+        // As tun, but checked before a frame is taken (tun drops it).
+        if packet_info && dst.len() < PI_LEN {
+            return Err(EINVAL);
+        }
         let skb = self.next_frame(queue, nonblock, ctx)?;
-        let len = skb.len();
-        let copied = skb.copy_to_user(dst);
+        let mut len = skb.len();
+        let mut copied = Ok(());
+        if packet_info {
+            let flags = if dst.len() < PI_LEN + len { TUN_PKT_STRIP } else { 0 };
+            let [f0, f1] = flags.to_ne_bytes();
+            let [p0, p1] = skb.protocol_be_bytes();
+            if dst.copy_to_iter(&[f0, f1, p0, p1]) != PI_LEN {
+                copied = Err(EFAULT);
+            }
+            len += PI_LEN;
+        }
+        let copied = copied.and_then(|()| skb.copy_to_user(dst));
         if let Some(dev) = self.dev.get() {
             match copied {
-                Ok(()) => dev.count_tx(len),
+                Ok(()) => dev.count_tx(skb.len()),
                 Err(_) => dev.count_tx_dropped(),
             }
         }
@@ -383,9 +438,22 @@ impl Port {
         Ok(len)
     }
 
-    pub(crate) fn write(&self, src: &mut IovIterSource<'_>, ctx: &Process) -> Result<usize> {
-        let len = src.len();
+    pub(crate) fn write(&self, queue: &Queue, src: &mut IovIterSource<'_>, ctx: &Process) -> Result<usize> {
+        let written = src.len();
         let dev = self.dev.get().ok_or_else(ebadfd)?;
+        // As tun: a tap ignores the packet information's contents.
+        if self.has_packet_info() {
+            let mut pi = [0u8; PI_LEN];
+            if written < PI_LEN {
+                dev.count_rx_dropped();
+                return Err(EINVAL);
+            }
+            if src.copy_from_iter(&mut pi) != PI_LEN {
+                dev.count_rx_dropped();
+                return Err(EFAULT);
+            }
+        }
+        let len = src.len();
         let skb = match Self::frame_from_user(&dev, src, ctx) {
             Ok(skb) => skb,
             Err(e) => {
@@ -393,11 +461,28 @@ impl Port {
                 return Err(e);
             }
         };
-        // `receive` counts its own drop; once it accepted the frame, the
-        // device received it whatever the stack then does with it (as tun).
-        dev.receive(skb, ctx)?;
-        dev.count_rx(len);
-        Ok(len)
+        // `rx_headers` and `receive` count their own drops; once the stack
+        // or the NAPI backlog took the frame, the device received it,
+        // whatever then becomes of it (as tun).
+        let Some(napi) = queue.napi() else {
+            dev.receive(skb, ctx)?;
+            dev.count_rx(len);
+            return Ok(written);
+        };
+        let skb = dev.rx_headers(skb)?;
+        // Bottom halves stay off from the check in `push_written` to the
+        // schedule, and the poll runs when they come back on (as tun).
+        let bh = ctx.bh_off();
+        match queue.push_written(napi, skb, &bh) {
+            Ok(true) => dev.count_rx(len),
+            // A full backlog is a drop on the wire, not a failed write.
+            Ok(false) => dev.count_rx_dropped(),
+            Err(e) => {
+                dev.count_rx_dropped();
+                return Err(e);
+            }
+        }
+        Ok(written)
     }
 
     pub(crate) fn poll(&self, queue: &Queue, table: &PollTable<'_>, _ctx: &Process) -> u32 {
@@ -424,6 +509,6 @@ impl LinkOps for Port {
     /// A device made by `ip link add` is persistent: it lives until
     /// `ip link del`, whatever files come and go.
     fn new_link(_rtnl: &Rtnl, queues: usize) -> Result<Arc<Self>> {
-        Port::new(true, queues)
+        Port::new(true, queues, false)
     }
 }

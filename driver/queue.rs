@@ -3,15 +3,20 @@
 //! One queue of a port: the frames xmit hands to one file, and the readers
 //! and pollers waiting for them (tun's `tun_file` ring). A single-queue
 //! device has one, a multiqueue device (`IFF_MULTI_QUEUE`) one per
-//! attached file. No `unsafe` here.
+//! attached file. With `IFF_NAPI`, frames written to the queue's file go
+//! to GRO through the queue's NAPI context, as tun's. No `unsafe` here.
 
 use kernel::{
     prelude::*,
-    sync::atomic::{Acquire, Atomic, Relaxed, Release},
+    sync::{
+        atomic::{Acquire, Atomic, Relaxed, Release},
+        Arc, SetOnce,
+    },
 };
 
 use crate::context::{BhOff, Process};
-use crate::netdev::NetDev;
+use crate::napi::{Napi, NapiCtx, NapiPoll};
+use crate::netdev::{NetDev, Rtnl};
 use crate::skb::{Skb, SkbQueue};
 use crate::wait::{events::*, WaitQueue};
 
@@ -25,6 +30,11 @@ pub(crate) struct Queue {
     /// Readers and pollers waiting for a frame or for the device to go.
     #[pin]
     readers: WaitQueue,
+    /// Frames written to the file, waiting for the NAPI poll (`IFF_NAPI`).
+    #[pin]
+    written: SkbQueue,
+    /// The NAPI context of an `IFF_NAPI` queue, made at its first attach.
+    napi: SetOnce<Napi<Queue>>,
     /// Whether xmit may queue here: set when the queue joins the port's tx
     /// map, cleared when it leaves, before the grace period and purge.
     enabled: Atomic<bool>,
@@ -41,6 +51,8 @@ impl Queue {
             number,
             frames <- SkbQueue::new(),
             readers <- WaitQueue::new(),
+            written <- SkbQueue::new(),
+            napi: SetOnce::new(),
             enabled: Atomic::new(false),
             taken: Atomic::new(false),
             position: Atomic::new(0),
@@ -103,9 +115,10 @@ impl Queue {
         true
     }
 
-    /// Drops every queued frame, counting each as a tx drop on `dev`, if it
-    /// is still there. Callers first make xmit stop queueing here, then
-    /// wait out the xmits already running.
+    /// Drops every queued frame, counting each as a drop on `dev`, if it
+    /// is still there: frames for the reader (tx), and written frames the
+    /// NAPI poll did not take (rx). Callers first make xmit and writers
+    /// stop queueing here, then wait out those already running.
     pub(crate) fn purge(&self, dev: Option<&NetDev>, ctx: &Process) {
         while let Some(skb) = self.frames.pop(ctx) {
             if let Some(dev) = dev {
@@ -113,5 +126,61 @@ impl Queue {
             }
             drop(skb);
         }
+        while let Some(skb) = self.written.pop(ctx) {
+            if let Some(dev) = dev {
+                dev.count_rx_dropped();
+            }
+            drop(skb);
+        }
+    }
+
+    /// Gives the queue a NAPI context on `dev`, once (`IFF_NAPI`).
+    pub(crate) fn add_napi(self: &Arc<Self>, dev: &NetDev, rtnl: &Rtnl) -> Result {
+        if self.napi.as_ref().is_none() {
+            self.napi.populate(Napi::add(dev, self.clone(), rtnl)?);
+        }
+        Ok(())
+    }
+
+    /// The NAPI context, if the queue has one.
+    pub(crate) fn napi(&self) -> Option<&Napi<Queue>> {
+        self.napi.as_ref()
+    }
+
+    /// Queues a written frame (its headers set) for the NAPI poll, and
+    /// schedules it: `EBUSY` if the queue is not enabled (as tun), false
+    /// if the backlog is full (the frame dropped; the caller counts).
+    pub(crate) fn push_written(&self, napi: &Napi<Queue>, skb: Skb, ctx: &BhOff) -> Result<bool> {
+        // `enabled` pairs with the grace period in `Port::disable`, as in
+        // `push`: the caller holds bottom halves off from here on.
+        if !self.is_enabled() {
+            return Err(EBUSY);
+        }
+        let queued = self.written.push_bounded(skb, NAPI_BACKLOG, ctx).is_ok();
+        napi.schedule(ctx);
+        Ok(queued)
+    }
+}
+
+/// At most this many written frames wait for the NAPI poll (the core's
+/// default `netdev_max_backlog`): a writer faster than the softirq loses
+/// frames, counted, rather than memory without bound.
+const NAPI_BACKLOG: usize = 1000;
+
+impl NapiPoll for Queue {
+    /// As tun's `tun_napi_poll`: written frames to GRO, up to the budget.
+    fn poll(&self, napi: &NapiCtx, budget: usize, ctx: &BhOff) -> usize {
+        let mut done = 0;
+        while done < budget {
+            let Some(skb) = self.written.pop_bh_off(ctx) else {
+                break;
+            };
+            napi.gro_receive(skb);
+            done += 1;
+        }
+        if done < budget {
+            napi.complete(done);
+        }
+        done
     }
 }

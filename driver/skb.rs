@@ -18,6 +18,8 @@ use crate::netdev::NetDev;
 extern "C" {
     fn xtun_skb_max_head(headroom: u32) -> u32;
     fn xtun_skb_queue_mapping(skb: *const bindings::sk_buff) -> u16;
+    fn xtun_skb_protocol(skb: *const bindings::sk_buff) -> u16;
+    fn xtun_skb_dequeue_nobh(queue: *mut bindings::sk_buff_head) -> *mut bindings::sk_buff;
     fn xtun_alloc_skb_linear(
         dev: *mut bindings::net_device,
         headroom: u32,
@@ -73,6 +75,11 @@ impl Skb {
     unsafe fn from_raw(ptr: *mut bindings::sk_buff) -> Option<Self> {
         // INVARIANT: the caller hands over the only reference to a valid skb.
         NonNull::new(ptr).map(|ptr| Self { ptr })
+    }
+
+    /// The skb, still ours, for a call that does not take it.
+    pub(crate) fn as_raw(&self) -> *mut bindings::sk_buff {
+        self.ptr.as_ptr()
     }
 
     /// Gives up ownership, e.g. to `netif_receive_skb`, which frees the skb.
@@ -131,6 +138,12 @@ impl Skb {
     pub(crate) fn len(&self) -> usize {
         // SAFETY: `ptr` is valid by the type invariants.
         unsafe { (*self.ptr.as_ptr()).len as usize }
+    }
+
+    /// `skb->protocol` (an `ETH_P_*` value), in network byte order.
+    pub(crate) fn protocol_be_bytes(&self) -> [u8; 2] {
+        // SAFETY: `ptr` is valid by the type invariants.
+        unsafe { xtun_skb_protocol(self.ptr.as_ptr()) }.to_ne_bytes()
     }
 
     /// Copies the frame into `dst`, truncating it if `dst` is shorter.
@@ -276,6 +289,13 @@ impl SkbQueue {
             // INVARIANT: not queued, so we still hold the only reference.
             Err(Skb { ptr })
         }
+    }
+
+    /// Takes the first frame, from a softirq or with bottom halves off.
+    pub(crate) fn pop_bh_off(&self, _ctx: &BhOff) -> Option<Skb> {
+        // SAFETY: `head` is initialised; a dequeued skb is owned by the
+        // caller; bottom halves are off (`_ctx`), as the plain lock needs.
+        unsafe { Skb::from_raw(xtun_skb_dequeue_nobh(self.head.get())) }
     }
 
     pub(crate) fn pop(&self, _ctx: &Process) -> Option<Skb> {

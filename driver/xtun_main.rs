@@ -26,6 +26,7 @@ mod chardev;
 mod context;
 mod cred;
 mod file;
+mod napi;
 mod netdev;
 mod port;
 mod queue;
@@ -60,7 +61,7 @@ impl kernel::Module for XtunModule {
         // initial namespace; the driver picks the name, the same on every
         // boot (as `lo`). If this fails, dropping `link` deletes the kind's
         // devices (none, unless `ip link add` raced us).
-        let default_port = Port::new(true, 1)?;
+        let default_port = Port::new(true, 1, false)?;
         // SAFETY: the kernel runs module init in process context, holding
         // no lock we know of (as any `init`).
         let process = unsafe { context::Process::new() };

@@ -327,6 +327,12 @@ void xtun_set_real_num_queues(struct net_device *dev, unsigned int queues)
 	netif_set_real_num_rx_queues(dev, queues);
 }
 
+/* skb->protocol as stored: big-endian. */
+__be16 xtun_skb_protocol(const struct sk_buff *skb)
+{
+	return skb->protocol;
+}
+
 u16 xtun_skb_queue_mapping(const struct sk_buff *skb)
 {
 	return skb_get_queue_mapping(skb);
@@ -511,6 +517,84 @@ struct sk_buff *xtun_skb_dequeue_bh(struct sk_buff_head *queue)
 	skb = __skb_dequeue(queue);
 	spin_unlock_bh(&queue->lock);
 	return skb;
+}
+
+/* From a NAPI poll (softirq): bottom halves are off already. */
+struct sk_buff *xtun_skb_dequeue_nobh(struct sk_buff_head *queue)
+{
+	struct sk_buff *skb;
+
+	lockdep_assert_in_softirq();
+	spin_lock(&queue->lock);
+	skb = __skb_dequeue(queue);
+	spin_unlock(&queue->lock);
+	return skb;
+}
+
+/* NAPI (IFF_NAPI, as tun's per-file napi): napi_struct is opaque to Rust;
+ * its poll calls back into Rust with the owner's data. */
+struct xtun_napi {
+	struct napi_struct napi;
+	int (*poll)(const void *data, struct xtun_napi *napi, int budget);
+	const void *data;
+};
+
+static int xtun_napi_poll(struct napi_struct *napi, int budget)
+{
+	struct xtun_napi *x = container_of(napi, struct xtun_napi, napi);
+
+	return x->poll(x->data, x, budget);
+}
+
+/* Added disabled, as tun_napi_init() before its napi_enable(); RTNL held. */
+struct xtun_napi *xtun_napi_add(struct net_device *dev,
+				int (*poll)(const void *, struct xtun_napi *, int),
+				const void *data)
+{
+	struct xtun_napi *x = kzalloc(sizeof(*x), GFP_KERNEL);
+
+	if (!x)
+		return NULL;
+	x->poll = poll;
+	x->data = data;
+	netif_napi_add_tx(dev, &x->napi, xtun_napi_poll);
+	return x;
+}
+
+void xtun_napi_enable(struct xtun_napi *x)
+{
+	napi_enable(&x->napi);
+}
+
+void xtun_napi_disable(struct xtun_napi *x)
+{
+	napi_disable(&x->napi);
+}
+
+/* netif_napi_del() waits a grace period: no poll runs after it. */
+void xtun_napi_del(struct xtun_napi *x)
+{
+	netif_napi_del(&x->napi);
+}
+
+void xtun_napi_free(struct xtun_napi *x)
+{
+	kfree(x);
+}
+
+void xtun_napi_schedule(struct xtun_napi *x)
+{
+	napi_schedule(&x->napi);
+}
+
+void xtun_napi_gro_receive(struct xtun_napi *x, struct sk_buff *skb)
+{
+	napi_gro_receive(&x->napi, skb);
+}
+
+void xtun_napi_complete_done(struct xtun_napi *x, int done)
+{
+	napi_complete_done(&x->napi, done);
 }
 
 bool xtun_wq_has_sleeper(struct wait_queue_head *head)

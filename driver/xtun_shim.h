@@ -52,6 +52,7 @@ struct net_device *xtun_alloc_netdev(struct net *net, const char *name,
 unsigned int xtun_dev_num_tx_queues(const struct net_device *dev);
 void xtun_set_real_num_queues(struct net_device *dev, unsigned int queues);
 u16 xtun_skb_queue_mapping(const struct sk_buff *skb);
+__be16 xtun_skb_protocol(const struct sk_buff *skb);
 const struct xtun_netdev_vtable *xtun_dev_vtable(struct net_device *dev);
 void xtun_unregister(struct net_device *dev);
 void xtun_state_change(struct net_device *dev);
@@ -101,6 +102,19 @@ u32 xtun_skb_queue_len(const struct sk_buff_head *queue);
 bool xtun_skb_queue_tail_bounded(struct sk_buff_head *queue,
 				 struct sk_buff *skb, u32 limit);
 struct sk_buff *xtun_skb_dequeue_bh(struct sk_buff_head *queue);
+struct sk_buff *xtun_skb_dequeue_nobh(struct sk_buff_head *queue);
+
+struct xtun_napi;
+struct xtun_napi *xtun_napi_add(struct net_device *dev,
+				int (*poll)(const void *, struct xtun_napi *, int),
+				const void *data);
+void xtun_napi_enable(struct xtun_napi *x);
+void xtun_napi_disable(struct xtun_napi *x);
+void xtun_napi_del(struct xtun_napi *x);
+void xtun_napi_free(struct xtun_napi *x);
+void xtun_napi_schedule(struct xtun_napi *x);
+void xtun_napi_gro_receive(struct xtun_napi *x, struct sk_buff *skb);
+void xtun_napi_complete_done(struct xtun_napi *x, int done);
 bool xtun_wq_has_sleeper(struct wait_queue_head *head);
 
 #endif /* XTUN_SHIM_H */
