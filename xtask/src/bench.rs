@@ -25,6 +25,7 @@ use crate::{
 /// (metric, higher is better, target ratio xtun/tap).
 const TARGETS: &[(&str, bool, f64)] = &[
     ("read_pps", true, 1.0),
+    ("mq_read_pps", true, 1.0),
     ("write_pps", true, 1.0),
     ("ping_rtt_us", false, 1.1),
     ("tcp_mbps", true, 0.9),

@@ -15,6 +15,8 @@ use std::{
 };
 
 pub const DEVICE: &str = "/dev/xtun";
+/// The kernel's tun/tap character device.
+pub const TUN_DEVICE: &str = "/dev/net/tun";
 pub const IFNAME: &str = "xtun";
 
 /// An open `/dev/xtun`: one `read` is one frame, one `write` is one frame.
@@ -55,9 +57,21 @@ impl Xtun {
     /// The kernel's own tap device `name` (IFF_TAP | IFF_NO_PI), for
     /// side-by-side comparisons: the same frame-per-read/write interface.
     pub fn open_tap(name: &str, nonblock: bool) -> io::Result<Xtun> {
-        let flags = if nonblock { libc::O_NONBLOCK } else { 0 };
-        let file = OpenOptions::new().read(true).write(true).custom_flags(flags).open("/dev/net/tun")?;
-        tun_set_iff(&file, name.as_bytes(), libc::IFF_TAP | libc::IFF_NO_PI)?;
+        Self::open_iff(TUN_DEVICE, name, libc::IFF_TAP | libc::IFF_NO_PI, nonblock)
+    }
+
+    /// One queue of the multiqueue tap device `name` (IFF_TAP | IFF_NO_PI |
+    /// IFF_MULTI_QUEUE) on the tun-like character device `path` (/dev/xtun
+    /// or /dev/net/tun): each call attaches one more file as one more queue.
+    pub fn open_queue(path: &str, name: &str, nonblock: bool) -> io::Result<Xtun> {
+        Self::open_iff(path, name, libc::IFF_TAP | libc::IFF_NO_PI | libc::IFF_MULTI_QUEUE, nonblock)
+    }
+
+    /// Opens `path` and attaches the file with TUNSETIFF `name`, `flags`.
+    fn open_iff(path: &str, name: &str, flags: libc::c_int, nonblock: bool) -> io::Result<Xtun> {
+        let open_flags = if nonblock { libc::O_NONBLOCK } else { 0 };
+        let file = OpenOptions::new().read(true).write(true).custom_flags(open_flags).open(path)?;
+        tun_set_iff(&file, name.as_bytes(), flags)?;
         Ok(Xtun { file })
     }
 

@@ -10,7 +10,7 @@
 
 use std::{
     io::{self, BufRead},
-    net::UdpSocket,
+    net::{Ipv4Addr, UdpSocket},
     process::{Child, Command, Stdio},
     sync::{
         atomic::{AtomicBool, AtomicU64, Ordering},
@@ -20,11 +20,11 @@ use std::{
     time::{Duration, Instant},
 };
 
-use xtun_guest::{cli, cli::*, ip, mac_of, reply::answer, stat_of, udp_frame, Xtun};
+use xtun_guest::{cli, cli::*, ip, mac_of, reply::answer, stat_of, udp_frame, Xtun, DEVICE, TUN_DEVICE};
 
 const USAGE: &str = "\
 usage: xtun-bench all [--pairs N] [--seconds S] [--boot B]
-       xtun-bench read-pps|write-pps|ping-rtt|tcp --dev xtun|tap [--seconds S]
+       xtun-bench read-pps|mq-read-pps|write-pps|ping-rtt|tcp --dev xtun|tap [--seconds S]
 
 all: every metric on both devices in N interleaved pairs (default 5), one
 JSON object per measurement, tagged with boot number B (default 0).
@@ -36,6 +36,14 @@ const PEER_MAC: [u8; 6] = [2, 0, 0, 0x99, 0, 2];
 const PEER: [u8; 4] = [10, 99, 0, 2];
 const LOCAL: [u8; 4] = [10, 99, 0, 1];
 const TAP_NAME: &str = "xtap0";
+/// mq_read_pps: queues (one file and one reader each), sender threads, and
+/// the destination ports each sender cycles over (many flows, so the flow
+/// hash spreads them over the queues).
+const MQ_QUEUES: usize = 2;
+const MQ_SENDERS: usize = 2;
+const MQ_PORTS: std::ops::Range<u16> = 9000..9064;
+/// mq_read_pps's JSON fields for the frames each queue read.
+const MQ_QUEUE_KEYS: [&str; MQ_QUEUES] = ["queue0", "queue1"];
 
 #[derive(Clone, Copy, PartialEq)]
 enum Dev {
@@ -54,6 +62,13 @@ impl Dev {
         match self {
             Dev::Xtun => "xtun",
             Dev::Tap => TAP_NAME,
+        }
+    }
+    /// The multiqueue device mq_read_pps makes: character device, interface.
+    fn mq(self) -> (&'static str, &'static str) {
+        match self {
+            Dev::Xtun => (DEVICE, "xbmq0"),
+            Dev::Tap => (TUN_DEVICE, "xtapmq0"),
         }
     }
     fn spec(self) -> String {
@@ -80,6 +95,7 @@ struct Figure {
 type Metric = fn(Dev, Duration) -> Result<Figure, String>;
 const METRICS: &[(&str, Metric, &str)] = &[
     ("read_pps", read_pps, "frames/s"),
+    ("mq_read_pps", mq_read_pps, "frames/s"),
     ("write_pps", write_pps, "frames/s"),
     ("ping_rtt_us", ping_rtt, "us"),
     ("tcp_mbps", tcp, "MB/s"),
@@ -94,7 +110,10 @@ fn main() {
     let (cmd, duration) = cli::parse(USAGE, parse_args);
     let result = match cmd {
         Cmd::All { pairs, boot } => run_all(pairs, duration, boot),
-        Cmd::One(metric, f, unit, dev) => f(dev, duration).map(|fig| println!("{metric} {}: {:.1} {unit}", dev.name(), fig.value)),
+        Cmd::One(metric, f, unit, dev) => f(dev, duration).map(|fig| {
+            let extra: Vec<String> = fig.extra.iter().map(|(k, v)| format!("{k} {v}")).collect();
+            println!("{metric} {}: {:.1} {unit} ({})", dev.name(), fig.value, extra.join(", "))
+        }),
     };
     if let Err(e) = result {
         eprintln!("xtun-bench: {e}");
@@ -124,7 +143,7 @@ fn parse_args(p: &mut Parser) -> Result<(Cmd, Duration), Error> {
             let &(metric, f, unit) = METRICS
                 .iter()
                 .find(|m| m.0.starts_with(&name.replace('-', "_")))
-                .ok_or_else(|| format!("unknown metric {name:?}: want read-pps, write-pps, ping-rtt or tcp"))?;
+                .ok_or_else(|| format!("unknown metric {name:?}: want read-pps, mq-read-pps, write-pps, ping-rtt or tcp"))?;
             Cmd::One(metric, f, unit, dev.ok_or("--dev xtun|tap is required with one metric")?)
         }
         None => return Err("missing command: all, or one metric".into()),
@@ -165,12 +184,11 @@ fn open(dev: Dev, nonblock: bool) -> Result<Xtun, String> {
         Dev::Tap => Xtun::open_tap(TAP_NAME, nonblock),
     }
     .map_err(|e| format!("open {}: {e}", dev.name()))?;
-    configure(dev)?;
+    configure(dev.ifname())?;
     Ok(file)
 }
 
-fn configure(dev: Dev) -> Result<(), String> {
-    let ifname = dev.ifname();
+fn configure(ifname: &str) -> Result<(), String> {
     let _ = std::fs::write(format!("/proc/sys/net/ipv6/conf/{ifname}/disable_ipv6"), "1");
     ip(&["addr", "flush", "dev", ifname])?;
     ip(&["addr", "add", "10.99.0.1/24", "dev", ifname])?;
@@ -227,6 +245,85 @@ fn read_pps(dev: Dev, duration: Duration) -> Result<Figure, String> {
         value: frames as f64 / secs,
         extra: vec![("dropped", dropped as f64), ("sent", sent.load(Ordering::Relaxed) as f64)],
     })
+}
+
+/// read_pps on one device with two queues (IFF_MULTI_QUEUE, one file
+/// each) and a reader per queue; two senders each cycle over 64 destination
+/// ports so that the stack's flow hash gives both queues frames. Frames
+/// read per second over both readers; the JSON has each queue's count.
+fn mq_read_pps(dev: Dev, duration: Duration) -> Result<Figure, String> {
+    let (path, ifname) = dev.mq();
+    let queues: Vec<Xtun> = (0..MQ_QUEUES)
+        .map(|q| {
+            Xtun::open_queue(path, ifname, true).map_err(|e| match e.raw_os_error() {
+                Some(libc::EINVAL) if dev == Dev::Xtun => {
+                    format!("TUNSETIFF IFF_MULTI_QUEUE on {path}: {e} (this xtun has no multiqueue support)")
+                }
+                _ => format!("open {} queue {q}: {e}", dev.name()),
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    configure(ifname)?;
+    let dropped = stat_of(ifname, "tx_dropped");
+    let stop = Arc::new(AtomicBool::new(false));
+    let sent = Arc::new(AtomicU64::new(0));
+    let start = Instant::now();
+    let readers: Vec<_> = queues
+        .into_iter()
+        .map(|mut file| {
+            let stop = stop.clone();
+            thread::spawn(move || {
+                let mut buf = [0u8; 2048];
+                let mut frames = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    match file.read_frame(&mut buf) {
+                        Ok(_) => frames += 1,
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                            let _ = file.poll(libc::POLLIN, Duration::from_millis(10));
+                        }
+                        Err(e) => return Err(format!("read: {e}")),
+                    }
+                }
+                Ok((frames, file))
+            })
+        })
+        .collect();
+    let senders: Vec<_> = (0..MQ_SENDERS)
+        .map(|_| {
+            let (stop, sent) = (stop.clone(), sent.clone());
+            thread::spawn(move || {
+                // Unconnected, so that each datagram may name another port.
+                let sock = UdpSocket::bind("10.99.0.1:0").expect("bind sender");
+                let payload = [0x42u8; 18];
+                for port in MQ_PORTS.cycle() {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    if sock.send_to(&payload, (Ipv4Addr::from(PEER), port)).is_ok() {
+                        sent.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            })
+        })
+        .collect();
+    thread::sleep(duration);
+    stop.store(true, Ordering::Relaxed);
+    let secs = start.elapsed().as_secs_f64();
+    for sender in senders {
+        sender.join().map_err(|_| "sender panicked")?;
+    }
+    let mut extra = Vec::new();
+    let mut files = Vec::new();
+    for (reader, key) in readers.into_iter().zip(MQ_QUEUE_KEYS) {
+        let (frames, file) = reader.join().map_err(|_| "reader panicked")??;
+        extra.push((key, frames as f64));
+        files.push(file);
+    }
+    let dropped = stat_of(ifname, "tx_dropped") - dropped;
+    drop(files); // the device goes with its last queue
+    let total: f64 = extra.iter().map(|(_, n)| n).sum();
+    extra.extend([("dropped", dropped as f64), ("sent", sent.load(Ordering::Relaxed) as f64)]);
+    Ok(Figure { value: total / secs, extra })
 }
 
 /// A writer injects valid UDP frames for a local socket. Datagrams the
@@ -372,7 +469,7 @@ impl Drop for CloseFd {
 fn tcp(dev: Dev, duration: Duration) -> Result<Figure, String> {
     let size: usize = if duration < Duration::from_millis(500) { 256 * 1024 } else { 4 * 1024 * 1024 };
     if dev == Dev::Xtun {
-        configure(dev)?; // the tap, below, exists only once it is opened
+        configure(dev.ifname())?; // the tap, below, exists only once it is opened
     }
     let mut server = Server(
         Command::new("/usr/bin/xtun-stack")
@@ -393,7 +490,7 @@ fn tcp(dev: Dev, duration: Duration) -> Result<Figure, String> {
     }
     thread::spawn(move || io::copy(&mut stderr, &mut io::sink()));
     if dev == Dev::Tap {
-        configure(dev)?;
+        configure(dev.ifname())?;
     }
     // The stack answers ARP itself.
     let _ = ip(&["neigh", "del", "10.99.0.2", "dev", dev.ifname()]);
