@@ -1,6 +1,6 @@
 //! tun's ioctl ABI (include/uapi/linux/if_tun.h) for Ethernet frames
-//! (IFF_TAP | IFF_NO_PI), as scenarios that check themselves. The
-//! expectations are what the kernel's own tun driver does
+//! (IFF_TAP, most scenarios with IFF_NO_PI), as scenarios that check
+//! themselves. The expectations are what the kernel's own tun driver does
 //! (drivers/net/tun.c), verified in the guest with `--path /dev/net/tun`,
 //! so that the same scenarios hold /dev/xtun to it.
 //!
@@ -49,11 +49,13 @@ const SCENARIOS: &[(&str, Check, &str)] = &[
     ("mq-detach", mq_detach, "a detached queue gets no frames, the others get them all; attached again, it gets its share"),
     ("mq-detach-all", mq_detach_all, "every queue detached: frames are dropped into tx_dropped; one attached again: they flow"),
     ("mq-write", mq_write, "a frame written on any queue's fd reaches the stack"),
+    ("napi-write", napi_write, "IFF_NAPI: written frames reach the stack through NAPI; a detached queue's write is EBUSY"),
+    ("packet-info", packet_info, "without IFF_NO_PI, every frame read and written starts with a struct tun_pi"),
     ("errors", errors, "bad names, a second TUNSETIFF, flags, other devices, unattached and deleted fds"),
     ("many", many, "devices (--count, 1000) created and deleted one after another, none left"),
 ];
 
-/// The flags every scenario asks for: an Ethernet device, no packet info.
+/// The flags most scenarios ask for: an Ethernet device, no packet info.
 const TAP: c_int = IFF_TAP | IFF_NO_PI;
 
 /// `_IO('T', 250)`: a tun ioctl number nobody defines.
@@ -782,16 +784,24 @@ const LIMIT: Duration = Duration::from_secs(30);
 struct MqDevice {
     queues: Vec<TunFd>,
     sender: UdpSocket,
+    /// The device's MAC, the destination of the frames written to it.
+    mac: [u8; 6],
     // Dropped last: deletes the device if closing the queues did not.
     _cleanup: Cleanup,
 }
 
 impl MqDevice {
     fn new(count: usize) -> Result<MqDevice, String> {
+        MqDevice::with_flags(count, TAP | IFF_MULTI_QUEUE)
+    }
+
+    /// As [`MqDevice::new`], each queue attached with TUNSETIFF `flags`
+    /// (one queue without IFF_MULTI_QUEUE).
+    fn with_flags(count: usize, flags: c_int) -> Result<MqDevice, String> {
         let cleanup = Cleanup::new(&[MQT]);
         let mut queues = Vec::new();
         for _ in 0..count {
-            let fd = attach(MQT, TAP | IFF_MULTI_QUEUE)?;
+            let fd = attach(MQT, flags)?;
             fd.set_nonblocking()?;
             queues.push(fd);
         }
@@ -807,8 +817,33 @@ impl MqDevice {
         let sender = UdpSocket::bind((MQT_LOCAL, SRC_PORT)).map_err(|e| format!("bind {MQT_LOCAL}:{SRC_PORT}: {e}"))?;
         // A send that would block fails instead of hanging.
         sender.set_nonblocking(true).map_err(|e| format!("UDP socket O_NONBLOCK: {e}"))?;
+        let mac = mac_of(MQT).map_err(|e| format!("{MQT} address: {e}"))?;
         println!("# {MQT}: {count} queues, {MQT_LOCAL}/24, up, neighbour {MQT_PEER} {peer_mac} permanent");
-        Ok(MqDevice { queues, sender, _cleanup: cleanup })
+        Ok(MqDevice { queues, sender, mac, _cleanup: cleanup })
+    }
+
+    /// A UDP frame from the peer to `MQT_LOCAL:port` whose payload says
+    /// which queue's fd wrote it (see [`expect_received`]).
+    fn written_frame(&self, queue: usize, i: usize, port: u16) -> Vec<u8> {
+        let payload = format!("queue {queue} frame {i}");
+        udp_frame(MQT_PEER_MAC, self.mac, MQT_PEER.octets(), MQT_LOCAL.octets(), port, payload.as_bytes())
+    }
+
+    /// Writes frame `i` of queue `queue` on that queue's fd.
+    fn write_one(&self, queue: usize, i: usize, port: u16) -> io::Result<usize> {
+        (&self.queues[queue].0).write(&self.written_frame(queue, i, port))
+    }
+
+    /// Writes `count` frames on queue `queue`'s fd, back to back; each
+    /// write must take the whole frame.
+    fn write_frames(&self, queue: usize, port: u16, count: usize) -> Result<(), String> {
+        for i in 0..count {
+            let len = self.written_frame(queue, i, port).len();
+            let n = self.write_one(queue, i, port).map_err(|e| format!("queue {queue}: write {i}: {}", describe(&e)))?;
+            ensure(n == len, || format!("queue {queue}: write returned {n}, want {len}"))?;
+        }
+        println!("# wrote {count} UDP frames for {MQT_LOCAL}:{port} on queue {queue}'s fd");
+        Ok(())
     }
 
     /// One datagram to each flow.
@@ -995,38 +1030,207 @@ fn mq_write() -> Result<(), String> {
     const PORT: u16 = 19998;
     const WRITES: usize = 4;
     let dev = MqDevice::new(4)?;
-    let listener = UdpSocket::bind((MQT_LOCAL, PORT)).map_err(|e| format!("bind {MQT_LOCAL}:{PORT}: {e}"))?;
-    listener.set_read_timeout(Some(LIMIT)).map_err(|e| format!("SO_RCVTIMEO: {e}"))?;
-    let mac = mac_of(MQT).map_err(|e| format!("{MQT} address: {e}"))?;
+    let listener = listen(PORT)?;
     let before = counter(MQT, "rx_packets")?;
-    for (queue, fd) in dev.queues.iter().enumerate() {
-        for i in 0..WRITES {
-            let payload = format!("queue {queue} frame {i}");
-            let frame = udp_frame(MQT_PEER_MAC, mac, MQT_PEER.octets(), MQT_LOCAL.octets(), PORT, payload.as_bytes());
-            let n = (&fd.0).write(&frame).map_err(|e| format!("queue {queue}: write: {}", describe(&e)))?;
-            ensure(n == frame.len(), || format!("queue {queue}: write returned {n}, want {}", frame.len()))?;
-        }
+    for queue in 0..dev.queues.len() {
+        dev.write_frames(queue, PORT, WRITES)?;
     }
-    let written = dev.queues.len() * WRITES;
-    println!("# wrote {WRITES} UDP frames for {MQT_LOCAL}:{PORT} on each queue's fd");
+    expect_received(&listener, &[WRITES; 4])?;
+    expect_counter(MQT, "rx_packets", before + 4 * WRITES as u64)
+}
 
-    // Each datagram says which queue's fd wrote it.
-    let mut from = vec![0; dev.queues.len()];
+/// A UDP socket on `MQT_LOCAL:port` for the frames written to the device,
+/// with room for every datagram a scenario writes before it reads any.
+fn listen(port: u16) -> Result<UdpSocket, String> {
+    let listener = UdpSocket::bind((MQT_LOCAL, port)).map_err(|e| format!("bind {MQT_LOCAL}:{port}: {e}"))?;
+    listener.set_read_timeout(Some(LIMIT)).map_err(|e| format!("SO_RCVTIMEO: {e}"))?;
+    // The default receive buffer (rmem_default) holds fewer small
+    // datagrams than napi-write's 200; root may pass rmem_max.
+    let size: c_int = 4 << 20;
+    // SAFETY: SO_RCVBUFFORCE reads one int from a valid pointer.
+    let ret = unsafe {
+        libc::setsockopt(
+            listener.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUFFORCE,
+            (&size as *const c_int).cast(),
+            std::mem::size_of::<c_int>() as libc::socklen_t,
+        )
+    };
+    ensure(ret == 0, || format!("SO_RCVBUFFORCE {size}: {}", io::Error::last_os_error()))?;
+    Ok(listener)
+}
+
+/// Receives the datagrams of [`MqDevice::write_frames`] on `listener`: as
+/// many from each queue as `want` says, and then no more.
+fn expect_received(listener: &UdpSocket, want: &[usize]) -> Result<(), String> {
+    let port = listener.local_addr().map_err(|e| format!("getsockname: {e}"))?.port();
+    let mut from = vec![0; want.len()];
     let mut buf = [0u8; 64];
-    for _ in 0..written {
-        let n = listener.recv(&mut buf).map_err(|e| format!("recv on {MQT_LOCAL}:{PORT}: {e}; got {from:?} per queue"))?;
+    for _ in 0..want.iter().sum() {
+        let n = listener.recv(&mut buf).map_err(|e| format!("recv on {MQT_LOCAL}:{port}: {e}; got {from:?} per queue, want {want:?}"))?;
         let text = String::from_utf8_lossy(&buf[..n]);
         let queue = text.strip_prefix("queue ").and_then(|t| t.split(' ').next()?.parse::<usize>().ok());
         match queue {
             Some(q) if q < from.len() => from[q] += 1,
-            _ => return Err(format!("{MQT_LOCAL}:{PORT} received {text:?}")),
+            _ => return Err(format!("{MQT_LOCAL}:{port} received {text:?}")),
         }
     }
-    listener.set_nonblocking(true).map_err(|e| format!("O_NONBLOCK: {e}"))?;
-    expect_errno(&format!("{MQT_LOCAL}:{PORT}: recv after {written} datagrams"), listener.recv(&mut buf), EAGAIN)?;
+    let set_nonblocking = |on| listener.set_nonblocking(on).map_err(|e| format!("O_NONBLOCK: {e}"));
+    set_nonblocking(true)?;
+    let more = listener.recv(&mut buf);
+    set_nonblocking(false)?;
+    expect_errno(&format!("{MQT_LOCAL}:{port}: recv after the {} datagrams", from.iter().sum::<usize>()), more, EAGAIN)?;
     println!("# the socket received per queue {from:?}");
-    ensure(from.iter().all(|&n| n == WRITES), || format!("datagrams per queue {from:?}, want {WRITES} each"))?;
-    expect_counter(MQT, "rx_packets", before + written as u64)
+    ensure(from == want, || format!("datagrams per queue {from:?}, want {want:?}"))
+}
+
+// ---------------------------------------------------------------------------
+// IFF_NAPI and packet information: written frames through NAPI, and tun_pi
+
+fn napi_write() -> Result<(), String> {
+    napi_write_multiqueue()?;
+    napi_write_burst()
+}
+
+/// Two IFF_NAPI queues: writes on either reach the stack; a detached
+/// queue's write fails, the other queue's still work.
+fn napi_write_multiqueue() -> Result<(), String> {
+    const PORT: u16 = 19997;
+    const WRITES: usize = 4;
+    let flags = TAP | IFF_MULTI_QUEUE | IFF_NAPI;
+    let dev = MqDevice::with_flags(2, flags)?;
+    expect_iff(&dev.queues[0], MQT, flags)?;
+    let listener = listen(PORT)?;
+    let rx = counter(MQT, "rx_packets")?;
+    dev.write_frames(0, PORT, WRITES)?;
+    dev.write_frames(1, PORT, WRITES)?;
+    expect_received(&listener, &[WRITES, WRITES])?;
+    let rx = rx + 2 * WRITES as u64;
+    expect_counter(MQT, "rx_packets", rx)?;
+
+    expect_ok("queue 1: TUNSETQUEUE IFF_DETACH_QUEUE", dev.queues[1].set_queue(IFF_DETACH_QUEUE))?;
+    let dropped = counter(MQT, "rx_dropped")?;
+    expect_errno("queue 1 (detached): write", dev.write_one(1, 0, PORT), EBUSY)?;
+    // tun frees the frame without counting it anywhere (tun_get_user's
+    // free_skb label, not drop): neither received nor dropped.
+    expect_counter(MQT, "rx_packets", rx)?;
+    expect_counter(MQT, "rx_dropped", dropped)?;
+    dev.write_frames(0, PORT, WRITES)?;
+    expect_received(&listener, &[WRITES, 0])?;
+    let rx = rx + WRITES as u64;
+    expect_counter(MQT, "rx_packets", rx)?;
+
+    expect_ok("queue 1: IFF_ATTACH_QUEUE", dev.queues[1].set_queue(IFF_ATTACH_QUEUE))?;
+    dev.write_frames(1, PORT, WRITES)?;
+    expect_received(&listener, &[0, WRITES])?;
+    expect_counter(MQT, "rx_packets", rx + WRITES as u64)?;
+    expect_counter(MQT, "rx_dropped", dropped)
+}
+
+/// One IFF_NAPI queue: a burst of writes, none lost (xtun's NAPI backlog
+/// holds 1000 frames).
+fn napi_write_burst() -> Result<(), String> {
+    const PORT: u16 = 19996;
+    const WRITES: usize = 200;
+    let flags = TAP | IFF_NAPI;
+    let dev = MqDevice::with_flags(1, flags)?;
+    expect_iff(&dev.queues[0], MQT, flags)?;
+    let listener = listen(PORT)?;
+    let (rx, dropped) = (counter(MQT, "rx_packets")?, counter(MQT, "rx_dropped")?);
+    dev.write_frames(0, PORT, WRITES)?;
+    expect_received(&listener, &[WRITES])?;
+    expect_counter(MQT, "rx_packets", rx + WRITES as u64)?;
+    expect_counter(MQT, "rx_dropped", dropped)
+}
+
+/// `sizeof(struct tun_pi)`: u16 flags (host order), __be16 proto.
+const PI_LEN: usize = 4;
+/// `TUN_PKT_STRIP`: the reader's buffer was too short for the frame.
+const TUN_PKT_STRIP: u16 = 0x0001;
+const ETH_P_IP: u16 = 0x0800;
+
+fn pi_header(flags: u16, proto: u16) -> [u8; PI_LEN] {
+    let ([f0, f1], [p0, p1]) = (flags.to_ne_bytes(), proto.to_be_bytes());
+    [f0, f1, p0, p1]
+}
+
+fn pi_text(pi: &[u8]) -> String {
+    let (flags, proto) = (u16::from_ne_bytes([pi[0], pi[1]]), u16::from_be_bytes([pi[2], pi[3]]));
+    format!("{{flags {flags:#x}, proto {proto:#06x}}}")
+}
+
+fn packet_info() -> Result<(), String> {
+    const PORT: u16 = 19995;
+    let dev = MqDevice::with_flags(1, IFF_TAP)?;
+    // tun reports IFF_NOFILTER (no socket filter), IFF_NO_PI's bit, so
+    // the flags read back as those of a tap without packet information.
+    expect_iff(&dev.queues[0], MQT, TAP)?;
+    let unattached = expect_ok("TUNGETFEATURES on an unattached fd", TunFd::open()?.features())?;
+    let attached = expect_ok("TUNGETFEATURES on the device's fd", dev.queues[0].features())?;
+    ensure(attached == unattached, || format!("TUNGETFEATURES {}, unattached {}", flags_text(attached), flags_text(unattached)))?;
+
+    // Read: the header, then the whole frame.
+    let payload = b"xtun-tunctl pi";
+    let frame_len = 14 + 20 + 8 + payload.len();
+    let mut buf = [0u8; 2048];
+    dev.sender.send_to(payload, (MQT_PEER, PORT)).map_err(|e| format!("sendto {MQT_PEER}:{PORT}: {e}"))?;
+    let n = read_next(&dev.queues[0], &mut buf)?;
+    println!("# read {n} bytes, header {}", pi_text(&buf[..PI_LEN]));
+    ensure(n == PI_LEN + frame_len, || format!("read returned {n}, want {PI_LEN} + {frame_len}"))?;
+    ensure(buf[..PI_LEN] == pi_header(0, ETH_P_IP), || format!("header {}, want {{flags 0, proto 0x0800}}", pi_text(&buf)))?;
+    let datagram = SlicedPacket::from_ethernet(&buf[PI_LEN..n]).ok().and_then(|p| match p.transport {
+        Some(TransportSlice::Udp(udp)) => Some((udp.destination_port(), udp.payload().to_vec())),
+        _ => None,
+    });
+    ensure(datagram == Some((PORT, payload.to_vec())), || format!("after the header: {datagram:?}, want the datagram to port {PORT}"))?;
+    println!("# after the header: the Ethernet frame of the datagram to {MQT_PEER}:{PORT}");
+
+    // A short buffer: the header says the frame was cut.
+    let short = PI_LEN + 14;
+    dev.sender.send_to(payload, (MQT_PEER, PORT)).map_err(|e| format!("sendto {MQT_PEER}:{PORT}: {e}"))?;
+    let n = read_next(&dev.queues[0], &mut buf[..short])?;
+    println!("# read into {short} bytes: {n}, header {}", pi_text(&buf[..PI_LEN]));
+    ensure(buf[..PI_LEN] == pi_header(TUN_PKT_STRIP, ETH_P_IP), || {
+        format!("header {}, want {{flags TUN_PKT_STRIP, proto 0x0800}}", pi_text(&buf))
+    })?;
+    let head = [&MQT_PEER_MAC[..], &dev.mac[..], &ETH_P_IP.to_be_bytes()[..]].concat();
+    ensure(buf[PI_LEN..short] == head[..], || format!("the frame's head {:02x?}, want {head:02x?}", &buf[PI_LEN..short]))?;
+    // tun_chr_read_iter returns at most the buffer's length.
+    ensure(n == short, || format!("read into {short} bytes returned {n}, want {short} (the frame is {PI_LEN} + {frame_len})"))?;
+
+    // Write: the header, then the frame; a tap ignores what the header says.
+    let listener = listen(PORT)?;
+    let rx = counter(MQT, "rx_packets")?;
+    for (i, pi) in [pi_header(0, ETH_P_IP), pi_header(0xffff, 0x86dd)].iter().enumerate() {
+        let frame = [&pi[..], &dev.written_frame(0, i, PORT)].concat();
+        let n = (&dev.queues[0].0).write(&frame).map_err(|e| format!("write with header {}: {}", pi_text(pi), describe(&e)))?;
+        println!("# write of {} bytes with header {}: {n}", frame.len(), pi_text(pi));
+        ensure(n == frame.len(), || format!("write returned {n}, want {}", frame.len()))?;
+    }
+    expect_received(&listener, &[2])?;
+    expect_counter(MQT, "rx_packets", rx + 2)?;
+
+    let dropped = counter(MQT, "rx_dropped")?;
+    expect_errno("write of 3 bytes (shorter than the header)", (&dev.queues[0].0).write(&[0u8; 3]), EINVAL)?;
+    // Not checked: tun counts nothing, xtun counts every rejected write.
+    println!("# rx_dropped {dropped} before the 3-byte write, {} after", counter(MQT, "rx_dropped")?);
+    expect_counter(MQT, "rx_packets", rx + 2)
+}
+
+/// The next frame on `fd` (non-blocking), waiting for it up to LIMIT.
+fn read_next(fd: &TunFd, buf: &mut [u8]) -> Result<usize, String> {
+    let mut got = None;
+    let waited = wait_until(|| match (&fd.0).read(buf) {
+        Ok(n) => {
+            got = Some(n);
+            Ok(true)
+        }
+        Err(e) if e.raw_os_error() == Some(EAGAIN) => Ok(false),
+        Err(e) => Err(format!("read: {}", describe(&e))),
+    });
+    waited.map_err(|e| format!("read: no frame: {e}"))?;
+    Ok(got.expect("wait_until returned once a read got a frame"))
 }
 
 fn errors() -> Result<(), String> {
