@@ -176,6 +176,10 @@ impl XtunFile {
                 let Found::Ours(port) = netdev::find::<Port>(&rtnl, &self.net, DEFAULT_NAME) else {
                     return Err(ebadfd());
                 };
+                // As a `TUNSETIFF` without `IFF_MULTI_QUEUE`.
+                if port.is_multi_queue() {
+                    return Err(EINVAL);
+                }
                 if !may_attach(&port, &self.net) {
                     return Err(EPERM);
                 }
@@ -203,13 +207,16 @@ impl XtunFile {
             return Err(EEXIST); // as tun: one TUNSETIFF per file
         }
         let binding = self.find_or_create(&mut req, flags, &rtnl, ctx)?;
+        let Some(dev) = binding.port.dev() else {
+            binding.port.detach(&binding.queue, &rtnl, ctx); // never: RTNL held since
+            return Err(ENODEV);
+        };
         // As tun: the first file sets the device's flags, later queues
         // of a multiqueue device do not.
         if binding.port.files() == 1 {
             binding.port.set_features(flags & FEATURES);
             binding.port.set_packet_info(flags & IFF_NO_PI == 0);
         }
-        let dev = binding.port.dev().ok_or(ENODEV)?;
         req.set_name(dev.name(&rtnl));
         drop(dev);
         self.binding.populate(binding);
@@ -280,7 +287,7 @@ impl XtunFile {
             if queue.is_enabled() {
                 return Err(EINVAL);
             }
-            port.enable(queue, &dev, &rtnl);
+            port.enable(queue, &dev, &rtnl)?;
         } else if flags & IFF_DETACH_QUEUE != 0 {
             if !port.is_multi_queue() || !queue.is_enabled() {
                 return Err(EINVAL);

@@ -31,7 +31,8 @@ extern "C" {
         queues: c_uint,
     ) -> *mut bindings::net_device;
     fn xtun_dev_num_tx_queues(dev: *const bindings::net_device) -> c_uint;
-    fn xtun_set_real_num_queues(dev: *mut bindings::net_device, queues: c_uint);
+    fn xtun_dev_num_rx_queues(dev: *const bindings::net_device) -> c_uint;
+    fn xtun_set_real_num_queues(dev: *mut bindings::net_device, queues: c_uint) -> c_int;
     fn xtun_dev_vtable(dev: *mut bindings::net_device) -> *const NetDevVTable;
     fn xtun_dev_name(dev: *const bindings::net_device) -> *const c_char;
     fn xtun_dev_hwaddr(dev: *const bindings::net_device, out: *mut u8);
@@ -230,12 +231,14 @@ impl NetDev {
         unsafe { xtun_dev_tx_started(self.as_raw(), queue as c_uint) };
     }
 
-    /// Tells the core how many tx (and rx) queues are in use, which it
-    /// spreads frames over (`netif_set_real_num_tx_queues`); between 1 and
-    /// the number the device was made with, else ignored.
-    pub(crate) fn set_real_queues(&self, queues: usize, _rtnl: &Rtnl) {
+    /// Tells the core how many tx and rx queues are in use: it spreads
+    /// frames over the tx ones (`netif_set_real_num_queues`). Fails for 0,
+    /// more than the device was made with, or `ENOMEM` (queue kobjects);
+    /// the device then keeps its count.
+    pub(crate) fn set_real_queues(&self, queues: usize, _rtnl: &Rtnl) -> Result {
+        let queues = c_uint::try_from(queues).map_err(|_| EINVAL)?;
         // SAFETY: the device is live; RTNL is held, as the core wants.
-        unsafe { xtun_set_real_num_queues(self.as_raw(), queues as c_uint) };
+        to_result(unsafe { xtun_set_real_num_queues(self.as_raw(), queues) })
     }
 
     pub(crate) fn count_rx(&self, len: usize) {
@@ -587,6 +590,10 @@ unsafe fn setup_and_register<T: LinkOps>(raw: *mut bindings::net_device, data: A
     // SAFETY: allocated and not yet registered (caller); the shim's setup
     // applied `T::CONFIG`. The carrier stays off until a file attaches.
     unsafe { netif_carrier_off(raw) };
+    // As tun: one queue in use until files attach more, so registration
+    // does not make (and the first attach tear down) a kobject per queue.
+    // SAFETY: not registered: the core only stores the count.
+    to_result(unsafe { xtun_set_real_num_queues(raw, 1) })?;
     let foreign = bound.into_foreign();
     // SAFETY: the private area holds a `void *` for us; not registered yet,
     // so no callback reads it. `destruct_callback` takes it back, from the
@@ -805,8 +812,12 @@ unsafe extern "C" fn newlink_callback<T: LinkOps>(dev: *mut bindings::net_device
     let rtnl = Rtnl(PhantomData);
     from_result(|| {
         // SAFETY: a valid device (the caller).
-        let queues = unsafe { xtun_dev_num_tx_queues(dev) } as usize;
-        let data = T::new_link(&rtnl, queues)?;
+        let (tx, rx) = unsafe { (xtun_dev_num_tx_queues(dev), xtun_dev_num_rx_queues(dev)) };
+        // One queue is one file's, both ways (as tun's).
+        if tx != rx {
+            return Err(EINVAL);
+        }
+        let data = T::new_link(&rtnl, tx as usize)?;
         // SAFETY: allocated for our kind by `rtnl_create_link`, not yet
         // registered; the core frees it if we fail.
         unsafe { setup_and_register::<T>(dev, data, &rtnl)? };

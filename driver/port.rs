@@ -6,7 +6,10 @@
 //! the port does not know files.
 //!
 //! - xmit queues whole frames for a reader, on the queue the core picked
-//!   (`skb->queue_mapping`: by flow hash over the enabled queues), bounded
+//!   (`skb->queue_mapping`, from `netdev_pick_tx`: XPS, the socket's
+//!   cached queue, else the flow hash over the enabled queues; tun picks
+//!   itself and steers a flow to the queue its frames were last written
+//!   on, which xtun does not), bounded
 //!   by `tx_queue_len` per queue (default 500, exactly: the bound is
 //!   checked under the queue's lock);
 //!   a frame that finds the queue full, or no reader attached, is dropped,
@@ -14,7 +17,8 @@
 //!   with no qdisc, its sender gets `ENOBUFS` (packet sockets; UDP and
 //!   ping with `IP_RECVERR`).
 //! - read returns one whole frame; a shorter buffer gets the frame's head,
-//!   and the return value is still the frame's length (as tun).
+//!   the rest is dropped, and the return value is the buffer's length (as
+//!   tun's `read`; with packet information, its `TUN_PKT_STRIP` says so).
 //! - write injects one frame; a rejected write counts rx_dropped.
 //! - one attached file at a time: a second gets `EBUSY` (as tun without
 //!   IFF_MULTI_QUEUE); with it, up to [`MAX_QUEUES`] files, one queue each,
@@ -328,29 +332,34 @@ impl Port {
         if self.napi {
             queue.add_napi(&dev, rtnl)?;
         }
-        queue.take();
+        self.enable(&queue, &dev, rtnl)?;
+        queue.take(rtnl);
         self.bound.store(self.bound.load(Relaxed) + 1, Relaxed);
-        self.enable(&queue, &dev, rtnl);
         dev.set_carrier(true);
         Ok(queue)
     }
 
     /// Puts `queue` (held by a file, not enabled) back into the tx map
-    /// (attach, `TUNSETQUEUE IFF_ATTACH_QUEUE`).
-    pub(crate) fn enable(&self, queue: &Queue, dev: &NetDev, rtnl: &Rtnl) {
-        // The queue is empty: the last `disable` purged it.
+    /// (attach, `TUNSETQUEUE IFF_ATTACH_QUEUE`). Fails, changing nothing,
+    /// if the core cannot make the queue's kobjects (`ENOMEM`).
+    pub(crate) fn enable(&self, queue: &Queue, dev: &NetDev, rtnl: &Rtnl) -> Result {
         let count = self.enabled.load(Relaxed) as usize;
-        queue.set_position(count);
+        // The core may pick the new index before the count below admits
+        // it: xmit drops those few frames (as tun, which also grows first).
+        if self.is_multi_queue() {
+            dev.set_real_queues(count + 1, rtnl)?;
+        }
+        // The last `disable` purged the queue.
+        debug_assert!(queue.frames().is_empty());
+        queue.set_position(count, rtnl);
         self.tx_map[count].store(queue.number() as u32, Relaxed);
-        queue.set_enabled(true);
+        queue.set_enabled(true, rtnl);
         if let Some(napi) = queue.napi() {
             napi.enable(rtnl);
         }
         // Xmit's `Acquire` of the count sees the map entry (`tx_queue`).
         self.enabled.store(count as u32 + 1, Release);
-        if self.is_multi_queue() {
-            dev.set_real_queues(count + 1, rtnl);
-        }
+        Ok(())
     }
 
     /// Takes `queue` out of the tx map and drops its frames (detach,
@@ -359,14 +368,14 @@ impl Port {
         if !queue.is_enabled() {
             return;
         }
-        queue.set_enabled(false);
+        queue.set_enabled(false, rtnl);
         // As tun's `__tun_detach`: the last enabled queue takes the hole.
         let count = self.enabled.load(Relaxed) as usize;
         let last = self.tx_map[count - 1].load(Relaxed) as usize;
         let position = queue.position();
         self.tx_map[position].store(last as u32, Relaxed);
         if let Some(moved) = self.queues[last].as_ref() {
-            moved.set_position(position);
+            moved.set_position(position, rtnl);
         }
         self.enabled.store(count as u32 - 1, Release);
         if let Some(napi) = queue.napi() {
@@ -379,9 +388,10 @@ impl Port {
         let dev = self.dev.get();
         if let Some(dev) = &dev {
             netdev::wait_for_xmits(ctx);
-            // The kernel keeps at least one (tun asks for 0, which fails).
+            // The kernel keeps at least one (tun asks for 0, which fails);
+            // shrinking only removes kobjects, it cannot fail.
             if self.is_multi_queue() && count > 1 {
-                dev.set_real_queues(count - 1, rtnl);
+                let _ = dev.set_real_queues(count - 1, rtnl);
             }
         }
         queue.purge(dev.as_deref(), ctx);
@@ -391,7 +401,7 @@ impl Port {
     /// persistent goes with its last file.
     pub(crate) fn detach(&self, queue: &Queue, rtnl: &Rtnl, ctx: &Process) {
         self.disable(queue, rtnl, ctx);
-        queue.give_back();
+        queue.give_back(rtnl);
         let bound = self.bound.load(Relaxed) - 1;
         self.bound.store(bound, Relaxed);
         if bound > 0 {
@@ -409,6 +419,7 @@ impl Port {
         if dst.is_empty() {
             return Ok(0); // as tun: a zero-length read consumes nothing
         }
+        let room = dst.len();
         let packet_info = self.has_packet_info();
         // As tun, but checked before a frame is taken (tun drops it).
         if packet_info && dst.len() < PI_LEN {
@@ -435,7 +446,8 @@ impl Port {
         }
         copied?; // on error `skb` is freed as a drop
         skb.consume();
-        Ok(len)
+        // As tun's `read`: never more than the buffer took.
+        Ok(len.min(room))
     }
 
     pub(crate) fn write(&self, queue: &Queue, src: &mut IovIterSource<'_>, ctx: &Process) -> Result<usize> {
@@ -454,13 +466,14 @@ impl Port {
             }
         }
         let len = src.len();
-        let skb = match Self::frame_from_user(&dev, src, ctx) {
+        let mut skb = match Self::frame_from_user(&dev, src, ctx) {
             Ok(skb) => skb,
             Err(e) => {
                 dev.count_rx_dropped();
                 return Err(e);
             }
         };
+        skb.record_rx_queue(queue.position());
         // `rx_headers` and `receive` count their own drops; once the stack
         // or the NAPI backlog took the frame, the device received it,
         // whatever then becomes of it (as tun).
@@ -477,10 +490,9 @@ impl Port {
             Ok(true) => dev.count_rx(len),
             // A full backlog is a drop on the wire, not a failed write.
             Ok(false) => dev.count_rx_dropped(),
-            Err(e) => {
-                dev.count_rx_dropped();
-                return Err(e);
-            }
+            // A detached queue (`EBUSY`): a refused write, not a frame
+            // lost, counted by nobody (as tun).
+            Err(e) => return Err(e),
         }
         Ok(written)
     }

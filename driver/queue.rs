@@ -75,23 +75,22 @@ impl Queue {
         self.enabled.load(Acquire)
     }
 
-    /// RTNL: the port's attach and detach.
-    pub(crate) fn set_enabled(&self, on: bool) {
+    pub(crate) fn set_enabled(&self, on: bool, _rtnl: &Rtnl) {
         self.enabled.store(on, Release);
     }
 
-    /// Whether a file holds the queue (RTNL).
+    /// Whether a file holds the queue (stable under RTNL).
     pub(crate) fn is_taken(&self) -> bool {
         self.taken.load(Relaxed)
     }
 
-    /// Takes the queue for a file (RTNL).
-    pub(crate) fn take(&self) {
+    /// Takes the queue for a file.
+    pub(crate) fn take(&self, _rtnl: &Rtnl) {
         self.taken.store(true, Relaxed);
     }
 
-    /// Gives the queue back, empty (RTNL).
-    pub(crate) fn give_back(&self) {
+    /// Gives the queue back, empty.
+    pub(crate) fn give_back(&self, _rtnl: &Rtnl) {
         self.taken.store(false, Relaxed);
     }
 
@@ -99,7 +98,7 @@ impl Queue {
         self.position.load(Relaxed) as usize
     }
 
-    pub(crate) fn set_position(&self, position: usize) {
+    pub(crate) fn set_position(&self, position: usize, _rtnl: &Rtnl) {
         self.position.store(position as u32, Relaxed);
     }
 

@@ -19,6 +19,7 @@ extern "C" {
     fn xtun_skb_max_head(headroom: u32) -> u32;
     fn xtun_skb_queue_mapping(skb: *const bindings::sk_buff) -> u16;
     fn xtun_skb_protocol(skb: *const bindings::sk_buff) -> u16;
+    fn xtun_skb_record_rx_queue(skb: *mut bindings::sk_buff, queue: u16);
     fn xtun_skb_dequeue_nobh(queue: *mut bindings::sk_buff_head) -> *mut bindings::sk_buff;
     fn xtun_alloc_skb_linear(
         dev: *mut bindings::net_device,
@@ -138,6 +139,14 @@ impl Skb {
     pub(crate) fn len(&self) -> usize {
         // SAFETY: `ptr` is valid by the type invariants.
         unsafe { (*self.ptr.as_ptr()).len as usize }
+    }
+
+    /// Notes the rx queue a written frame came in on (RPS, and the tx
+    /// queue of a frame forwarded back out), as tun does.
+    pub(crate) fn record_rx_queue(&mut self, queue: usize) {
+        let queue = u16::try_from(queue).unwrap_or(u16::MAX);
+        // SAFETY: the skb is ours (type invariants).
+        unsafe { xtun_skb_record_rx_queue(self.ptr.as_ptr(), queue) };
     }
 
     /// `skb->protocol` (an `ETH_P_*` value), in network byte order.

@@ -319,12 +319,15 @@ unsigned int xtun_dev_num_tx_queues(const struct net_device *dev)
 	return dev->num_tx_queues;
 }
 
-/* As tun_set_real_num_queues(); the core refuses 0 or more than the
- * device has, and the device then keeps its count (RTNL held). */
-void xtun_set_real_num_queues(struct net_device *dev, unsigned int queues)
+unsigned int xtun_dev_num_rx_queues(const struct net_device *dev)
 {
-	netif_set_real_num_tx_queues(dev, queues);
-	netif_set_real_num_rx_queues(dev, queues);
+	return dev->num_rx_queues;
+}
+
+/* netif_set_real_num_queues(): RTNL held once registered. */
+int xtun_set_real_num_queues(struct net_device *dev, unsigned int queues)
+{
+	return netif_set_real_num_queues(dev, queues, queues);
 }
 
 /* skb->protocol as stored: big-endian. */
@@ -595,6 +598,23 @@ void xtun_napi_gro_receive(struct xtun_napi *x, struct sk_buff *skb)
 void xtun_napi_complete_done(struct xtun_napi *x, int done)
 {
 	napi_complete_done(&x->napi, done);
+}
+
+/* Under the lock: a remover that unlinked its entry has also let go. */
+bool xtun_wq_is_empty(struct wait_queue_head *head)
+{
+	unsigned long flags;
+	bool empty;
+
+	spin_lock_irqsave(&head->lock, flags);
+	empty = list_empty(&head->head);
+	spin_unlock_irqrestore(&head->lock, flags);
+	return empty;
+}
+
+void xtun_skb_record_rx_queue(struct sk_buff *skb, u16 queue)
+{
+	skb_record_rx_queue(skb, queue);
 }
 
 bool xtun_wq_has_sleeper(struct wait_queue_head *head)

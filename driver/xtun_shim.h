@@ -50,7 +50,8 @@ struct net_device *xtun_alloc_netdev(struct net *net, const char *name,
 				     unsigned char name_assign_type,
 				     unsigned int queues);
 unsigned int xtun_dev_num_tx_queues(const struct net_device *dev);
-void xtun_set_real_num_queues(struct net_device *dev, unsigned int queues);
+unsigned int xtun_dev_num_rx_queues(const struct net_device *dev);
+int xtun_set_real_num_queues(struct net_device *dev, unsigned int queues);
 u16 xtun_skb_queue_mapping(const struct sk_buff *skb);
 __be16 xtun_skb_protocol(const struct sk_buff *skb);
 const struct xtun_netdev_vtable *xtun_dev_vtable(struct net_device *dev);
@@ -116,5 +117,7 @@ void xtun_napi_schedule(struct xtun_napi *x);
 void xtun_napi_gro_receive(struct xtun_napi *x, struct sk_buff *skb);
 void xtun_napi_complete_done(struct xtun_napi *x, int done);
 bool xtun_wq_has_sleeper(struct wait_queue_head *head);
+bool xtun_wq_is_empty(struct wait_queue_head *head);
+void xtun_skb_record_rx_queue(struct sk_buff *skb, u16 queue);
 
 #endif /* XTUN_SHIM_H */

@@ -273,7 +273,7 @@ fn truncate() -> Result<(), String> {
     ensure(zero == 0, || format!("zero-length read returned {zero}"))?;
     let mut small = [0u8; 10];
     let n = dev.read_frame(&mut small).map_err(|e| format!("short read: {e}"))?;
-    ensure(n == first.len(), || format!("short read returned {n}, want the frame length {}", first.len()))?;
+    ensure(n == small.len(), || format!("short read returned {n}, want the buffer length {} (as tun)", small.len()))?;
     ensure(small[..] == first[..10], || "short read did not get the frame's first bytes".into())?;
     let n = dev.read_frame(&mut buf).map_err(|e| format!("next read: {e}"))?;
     ensure(buf[..n] == second[..], || "the truncated frame was not consumed".into())?;
