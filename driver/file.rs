@@ -184,6 +184,10 @@ impl XtunFile {
                     return Err(EPERM);
                 }
                 let queue = port.attach(&rtnl, ctx)?;
+                // As a `TUNSETIFF` with `IFF_TAP|IFF_NO_PI`: raw frames.
+                if port.files() == 1 {
+                    port.set_packet_info(false);
+                }
                 self.binding.populate(Binding { port, queue });
             }
         }
@@ -322,8 +326,9 @@ impl XtunFile {
         let persist = if port.is_persistent() { IFF_PERSIST } else { 0 };
         let detached = if queue.is_enabled() { 0 } else { IFF_DETACH_QUEUE };
         // As tun: no socket filter, IFF_NOFILTER, which is IFF_NO_PI's bit.
-        let no_pi = if port.has_packet_info() { 0 } else { IFF_NO_PI };
-        req.set_flags(IFF_TAP | no_pi | port.features() | persist | detached | IFF_NOFILTER);
+        // The device's NAPI mode, whatever a later file asked for.
+        let features = (port.features() & !IFF_NAPI) | if port.is_napi() { IFF_NAPI } else { 0 };
+        req.set_flags(IFF_TAP | features | persist | detached | IFF_NOFILTER);
         drop(rtnl);
         req.write(arg)?;
         Ok(0)

@@ -288,18 +288,15 @@ impl NetDev {
         Ok(skb)
     }
 
-    /// Hands an Ethernet frame to the stack as if it arrived on the wire:
-    /// its headers set ([`NetDev::rx_headers`]), then `netif_receive_skb`
-    /// in the caller's context with bottom halves off, as tun without NAPI:
-    /// no backlog queue, no softirq hop. Whatever the stack then drops, it
+    /// Hands an Ethernet frame, its headers set ([`NetDev::rx_headers`]),
+    /// to the stack as if it arrived on the wire: `netif_receive_skb` in
+    /// the caller's context with bottom halves off, as tun without NAPI: no
+    /// backlog queue, no softirq hop. Whatever the stack then drops, it
     /// counts itself (core rx_dropped, protocol statistics).
-    pub(crate) fn receive(&self, skb: Skb, ctx: &Process) -> Result {
-        let skb = self.rx_headers(skb)?;
-        let _bh = ctx.bh_off();
+    pub(crate) fn deliver(&self, skb: Skb, _ctx: &BhOff) {
         // SAFETY: the skb is ours until `netif_receive_skb` takes it, its
-        // headers set; bottom halves are off, as it wants.
+        // headers set for this device; bottom halves are off (`_ctx`).
         unsafe { netif_receive_skb(skb.into_raw()) };
-        Ok(())
     }
 }
 

@@ -181,6 +181,10 @@ impl Port {
         self.bound.load(Relaxed)
     }
 
+    pub(crate) fn is_napi(&self) -> bool {
+        self.napi
+    }
+
     pub(crate) fn has_packet_info(&self) -> bool {
         self.packet_info.load(Relaxed)
     }
@@ -276,9 +280,12 @@ impl NetDevOps for Port {
 
     fn uninit(&self, rtnl: &Rtnl, ctx: &Process) {
         for queue in self.made_queues() {
-            // As tun_detach_all: NAPI contexts go before their device.
+            // As tun_detach_all: NAPI contexts go before their device
+            // (one grace period each, as tun's), then what writers queued
+            // for them.
             if let Some(napi) = queue.napi() {
                 napi.delete(rtnl, ctx);
+                queue.purge_written(ctx);
             }
             // Blocked readers and pollers see the device gone.
             queue.readers().wake(EPOLLERR);
@@ -353,10 +360,12 @@ impl Port {
         debug_assert!(queue.frames().is_empty());
         queue.set_position(count, rtnl);
         self.tx_map[count].store(queue.number() as u32, Relaxed);
-        queue.set_enabled(true, rtnl);
+        // Before writers see the queue enabled: a schedule on a disabled
+        // context would be lost.
         if let Some(napi) = queue.napi() {
             napi.enable(rtnl);
         }
+        queue.set_enabled(true, rtnl);
         // Xmit's `Acquire` of the count sees the map entry (`tx_queue`).
         self.enabled.store(count as u32 + 1, Release);
         Ok(())
@@ -466,26 +475,36 @@ impl Port {
             }
         }
         let len = src.len();
-        let mut skb = match Self::frame_from_user(&dev, src, ctx) {
+        let skb = match Self::frame_from_user(&dev, src, ctx) {
             Ok(skb) => skb,
             Err(e) => {
                 dev.count_rx_dropped();
                 return Err(e);
             }
         };
-        skb.record_rx_queue(queue.position());
-        // `rx_headers` and `receive` count their own drops; once the stack
-        // or the NAPI backlog took the frame, the device received it,
-        // whatever then becomes of it (as tun).
+        // `rx_headers` counts its own drop; once the stack or the NAPI
+        // backlog took the frame, the device received it, whatever then
+        // becomes of it (as tun).
+        let mut skb = dev.rx_headers(skb)?;
+        // Bottom halves stay off from here to the hand-over: a queue seen
+        // enabled (and its position) stays so until then, as `disable`
+        // waits a grace period before it shrinks the device's queues.
+        let bh = ctx.bh_off();
+        if queue.is_enabled() {
+            // As tun; a detached queue's index may be past the rx queues.
+            skb.record_rx_queue(queue.position());
+        }
         let Some(napi) = queue.napi() else {
-            dev.receive(skb, ctx)?;
+            dev.deliver(skb, &bh);
             dev.count_rx(len);
             return Ok(written);
         };
-        let skb = dev.rx_headers(skb)?;
-        // Bottom halves stay off from the check in `push_written` to the
-        // schedule, and the poll runs when they come back on (as tun).
-        let bh = ctx.bh_off();
+        // A device past `ndo_uninit` has no NAPI context to poll: its slot
+        // was emptied before `netif_napi_del`'s grace period, so a writer
+        // that saw it present queues before `uninit` purges.
+        if !self.dev.is_present() {
+            return Err(ebadfd());
+        }
         match queue.push_written(napi, skb, &bh) {
             Ok(true) => dev.count_rx(len),
             // A full backlog is a drop on the wire, not a failed write.

@@ -114,9 +114,9 @@ impl Queue {
         true
     }
 
-    /// Drops every queued frame, counting each as a drop on `dev`, if it
-    /// is still there: frames for the reader (tx), and written frames the
-    /// NAPI poll did not take (rx). Callers first make xmit and writers
+    /// Drops every queued frame: frames for the reader, each counted as a
+    /// tx drop on `dev` if it is still there, and written frames the NAPI
+    /// poll did not take. Callers first make xmit and writers
     /// stop queueing here, then wait out those already running.
     pub(crate) fn purge(&self, dev: Option<&NetDev>, ctx: &Process) {
         while let Some(skb) = self.frames.pop(ctx) {
@@ -125,16 +125,21 @@ impl Queue {
             }
             drop(skb);
         }
+        self.purge_written(ctx);
+    }
+
+    /// Drops the written frames the NAPI poll did not take: counted in rx
+    /// when queued, and not again (as tun's purge of its write queue).
+    pub(crate) fn purge_written(&self, ctx: &Process) {
         while let Some(skb) = self.written.pop(ctx) {
-            if let Some(dev) = dev {
-                dev.count_rx_dropped();
-            }
             drop(skb);
         }
     }
 
     /// Gives the queue a NAPI context on `dev`, once (`IFF_NAPI`).
     pub(crate) fn add_napi(self: &Arc<Self>, dev: &NetDev, rtnl: &Rtnl) -> Result {
+        // Checked and filled under RTNL, so `populate` cannot find it full
+        // (which would drop a listed context).
         if self.napi.as_ref().is_none() {
             self.napi.populate(Napi::add(dev, self.clone(), rtnl)?);
         }

@@ -194,8 +194,8 @@ impl<'a> PollTable<'a> {
     pub(crate) fn register(&self, queue: &WaitQueue) {
         // SAFETY: `file` is valid and `table` is null or valid for this poll
         // call (constructor's contract); `queue` is initialised and pinned,
-        // and its `PinnedDrop` detaches every poller and waits a grace
-        // period before its memory can be reused.
+        // and its `PinnedDrop` detaches every poller left (waiting a grace
+        // period then) before its memory can be reused.
         unsafe { bindings::poll_wait(self.file, queue.head.get(), self.table) };
     }
 }
