@@ -5,7 +5,7 @@
 ip link set xtun down
 xtun-bench all --pairs 1 --seconds 0.2 > /tmp/bench.json || fail "xtun-bench failed"
 cat /tmp/bench.json
-for metric in read_pps mq_read_pps write_pps ping_rtt_us tcp_mbps; do
+for metric in read_pps mq_read_pps write_pps napi_write_pps ping_rtt_us tcp_mbps; do
 	for dev in xtun tap; do
 		line=$(grep "\"metric\":\"$metric\"" /tmp/bench.json | grep "\"device\":\"$dev\"")
 		[ -n "$line" ] || fail "no $metric for $dev"

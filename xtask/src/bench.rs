@@ -27,6 +27,7 @@ const TARGETS: &[(&str, bool, f64)] = &[
     ("read_pps", true, 1.0),
     ("mq_read_pps", true, 1.0),
     ("write_pps", true, 1.0),
+    ("napi_write_pps", true, 1.0),
     ("ping_rtt_us", false, 1.1),
     ("tcp_mbps", true, 0.9),
 ];
@@ -52,6 +53,7 @@ pub fn run(sh: &Shell, ws: &Workspace, flags: &Flags) -> Result<()> {
     }
     let report = Report::new(&samples);
     print!("{}", report.table(accel.name(), boots, pairs, seconds));
+    print!("{}", napi_gain_lines(&samples));
     let json = ws.target.join("xtun-bench.json");
     std::fs::write(&json, report.json(accel.name(), &samples)).context("cannot write target/xtun-bench.json")?;
     eprintln!("    wrote {}", json.display());
@@ -141,6 +143,33 @@ fn median_interval(sorted: &[f64]) -> Option<(f64, f64)> {
     i.map(|i| (sorted[i], sorted[n - 1 - i]))
 }
 
+/// Whether NAPI pays on `device`: the median over pairs of
+/// napi_write_pps / write_pps, each pair taken from the same boot and pair
+/// number (the two metrics run one after the other in a boot), and how
+/// many such pairs there were.
+pub fn napi_gain(samples: &[Sample], device: &str) -> (f64, usize) {
+    let mut ratios: Vec<f64> = samples
+        .iter()
+        .filter(|s| s.metric == "napi_write_pps" && s.device == device)
+        .filter_map(|napi| {
+            let plain = samples.iter().find(|p| p.metric == "write_pps" && p.device == device && p.boot == napi.boot && p.pair == napi.pair)?;
+            (plain.value > 0.0).then(|| napi.value / plain.value)
+        })
+        .collect();
+    (median(&mut ratios), ratios.len())
+}
+
+/// One report line per device with its [`napi_gain`].
+pub fn napi_gain_lines(samples: &[Sample]) -> String {
+    ["xtun", "tap"]
+        .iter()
+        .map(|device| {
+            let (gain, n) = napi_gain(samples, device);
+            format!("napi_write_pps / write_pps, {device}: {gain:.3} (median of {n} same-boot pairs)\n")
+        })
+        .collect()
+}
+
 pub struct Row {
     pub metric: &'static str,
     pub higher_is_better: bool,
@@ -211,12 +240,12 @@ impl Report {
 
     pub fn table(&self, accel: &str, boots: usize, pairs: usize, seconds: &str) -> String {
         let mut out = format!("xtun vs tap: {boots} boot(s) x {pairs} interleaved pair(s), {seconds} s each, {accel}, -smp 2\n");
-        out += &format!("{:<12} {:>26} {:>26} {:>9} {:>13} {:>7}  {}\n", "metric", "xtun median (min..max)", "tap median (min..max)", "xtun/tap", "95% interval", "target", "met");
+        out += &format!("{:<14} {:>26} {:>26} {:>9} {:>13} {:>7}  {}\n", "metric", "xtun median (min..max)", "tap median (min..max)", "xtun/tap", "95% interval", "target", "met");
         for r in &self.rows {
             let fmt = |(m, lo, hi): (f64, f64, f64)| format!("{m:.1} ({lo:.1}..{hi:.1})");
             let target = format!("{}{:.1}", if r.higher_is_better { ">=" } else { "<=" }, r.target);
             let interval = r.interval.map_or("too few".into(), |(low, high)| format!("{low:.2}..{high:.2}"));
-            out += &format!("{:<12} {:>26} {:>26} {:>9.3} {:>13} {:>7}  {}\n", r.metric, fmt(r.xtun), fmt(r.tap), r.ratio, interval, target, r.verdict());
+            out += &format!("{:<14} {:>26} {:>26} {:>9.3} {:>13} {:>7}  {}\n", r.metric, fmt(r.xtun), fmt(r.tap), r.ratio, interval, target, r.verdict());
         }
         out
     }
@@ -330,6 +359,32 @@ mod tests {
         assert!((ping.ratio - 1.2).abs() < 1e-9);
         assert!(!ping.met(), "1.2x the RTT misses the <= 1.1 target");
         assert_eq!(median(&mut [4.0, 1.0, 3.0, 2.0]), 2.5);
+    }
+
+    #[test]
+    fn napi_gain_pairs_each_device_with_itself_in_the_same_boot_and_pair() {
+        let samples = vec![
+            s(0, 0, "write_pps", "xtun", 100.0),
+            s(0, 0, "napi_write_pps", "xtun", 150.0),
+            s(0, 1, "write_pps", "xtun", 50.0),
+            s(0, 1, "napi_write_pps", "xtun", 100.0),
+            s(1, 0, "write_pps", "xtun", 1000.0),
+            s(1, 0, "napi_write_pps", "xtun", 1200.0),
+            // Boot 2 has no write_pps for xtun: that napi sample pairs with nothing.
+            s(2, 0, "napi_write_pps", "xtun", 1.0),
+            s(0, 0, "write_pps", "tap", 200.0),
+            s(0, 0, "napi_write_pps", "tap", 100.0),
+        ];
+        // xtun: 1.5, 2.0, 1.2, median 1.5 (not 1200/1000 from medians of all boots).
+        assert_eq!(napi_gain(&samples, "xtun"), (1.5, 3));
+        assert_eq!(napi_gain(&samples, "tap"), (0.5, 1));
+        let (gain, n) = napi_gain(&[], "tap");
+        assert!(gain.is_nan() && n == 0);
+        assert_eq!(
+            napi_gain_lines(&samples),
+            "napi_write_pps / write_pps, xtun: 1.500 (median of 3 same-boot pairs)\n\
+             napi_write_pps / write_pps, tap: 0.500 (median of 1 same-boot pairs)\n"
+        );
     }
 
     #[test]

@@ -67,6 +67,13 @@ impl Xtun {
         Self::open_iff(path, name, libc::IFF_TAP | libc::IFF_NO_PI | libc::IFF_MULTI_QUEUE, nonblock)
     }
 
+    /// The tap device `name` (IFF_TAP | IFF_NO_PI | IFF_NAPI) on the tun-like
+    /// character device `path`: written frames reach the stack through a
+    /// NAPI context and GRO rather than straight from the writer.
+    pub fn open_napi(path: &str, name: &str, nonblock: bool) -> io::Result<Xtun> {
+        Self::open_iff(path, name, libc::IFF_TAP | libc::IFF_NO_PI | libc::IFF_NAPI, nonblock)
+    }
+
     /// Opens `path` and attaches the file with TUNSETIFF `name`, `flags`.
     fn open_iff(path: &str, name: &str, flags: libc::c_int, nonblock: bool) -> io::Result<Xtun> {
         let open_flags = if nonblock { libc::O_NONBLOCK } else { 0 };

@@ -24,7 +24,7 @@ use xtun_guest::{cli, cli::*, ip, mac_of, reply::answer, stat_of, udp_frame, Xtu
 
 const USAGE: &str = "\
 usage: xtun-bench all [--pairs N] [--seconds S] [--boot B]
-       xtun-bench read-pps|mq-read-pps|write-pps|ping-rtt|tcp --dev xtun|tap [--seconds S]
+       xtun-bench read-pps|mq-read-pps|write-pps|napi-write-pps|ping-rtt|tcp --dev xtun|tap [--seconds S]
 
 all: every metric on both devices in N interleaved pairs (default 5), one
 JSON object per measurement, tagged with boot number B (default 0).
@@ -71,6 +71,13 @@ impl Dev {
             Dev::Tap => (TUN_DEVICE, "xtapmq0"),
         }
     }
+    /// The IFF_NAPI device napi_write_pps makes: character device, interface.
+    fn napi(self) -> (&'static str, &'static str) {
+        match self {
+            Dev::Xtun => (DEVICE, "xbnapi0"),
+            Dev::Tap => (TUN_DEVICE, "xtapnapi0"),
+        }
+    }
     fn spec(self) -> String {
         match self {
             Dev::Xtun => "xtun".into(),
@@ -97,6 +104,7 @@ const METRICS: &[(&str, Metric, &str)] = &[
     ("read_pps", read_pps, "frames/s"),
     ("mq_read_pps", mq_read_pps, "frames/s"),
     ("write_pps", write_pps, "frames/s"),
+    ("napi_write_pps", napi_write_pps, "frames/s"),
     ("ping_rtt_us", ping_rtt, "us"),
     ("tcp_mbps", tcp, "MB/s"),
 ];
@@ -143,7 +151,7 @@ fn parse_args(p: &mut Parser) -> Result<(Cmd, Duration), Error> {
             let &(metric, f, unit) = METRICS
                 .iter()
                 .find(|m| m.0.starts_with(&name.replace('-', "_")))
-                .ok_or_else(|| format!("unknown metric {name:?}: want read-pps, mq-read-pps, write-pps, ping-rtt or tcp"))?;
+                .ok_or_else(|| format!("unknown metric {name:?}: want read-pps, mq-read-pps, write-pps, napi-write-pps, ping-rtt or tcp"))?;
             Cmd::One(metric, f, unit, dev.ok_or("--dev xtun|tap is required with one metric")?)
         }
         None => return Err("missing command: all, or one metric".into()),
@@ -329,10 +337,31 @@ fn mq_read_pps(dev: Dev, duration: Duration) -> Result<Figure, String> {
 /// A writer injects valid UDP frames for a local socket. Datagrams the
 /// socket receives per second.
 fn write_pps(dev: Dev, duration: Duration) -> Result<Figure, String> {
-    let mut file = open(dev, false)?;
+    let file = open(dev, false)?;
+    let figure = write_flood(file, dev.ifname(), duration);
+    release(dev);
+    figure
+}
+
+/// write_pps on a device made with IFF_NAPI (its own, `Dev::napi`): the
+/// written frames go to GRO through the device's NAPI context.
+fn napi_write_pps(dev: Dev, duration: Duration) -> Result<Figure, String> {
+    let (path, ifname) = dev.napi();
+    let file = Xtun::open_napi(path, ifname, false).map_err(|e| match e.raw_os_error() {
+        Some(libc::EINVAL) if dev == Dev::Xtun => format!("TUNSETIFF IFF_NAPI on {path}: {e} (this xtun has no IFF_NAPI support)"),
+        _ => format!("open {} with IFF_NAPI: {e}", dev.name()),
+    })?;
+    configure(ifname)?;
+    write_flood(file, ifname, duration) // the device goes with its file
+}
+
+/// write_pps's measurement on `file`, attached to the configured `ifname`;
+/// consumes the file so the device is closed before this returns.
+fn write_flood(mut file: Xtun, ifname: &str, duration: Duration) -> Result<Figure, String> {
     let sock = UdpSocket::bind("10.99.0.1:5555").map_err(|e| format!("bind: {e}"))?;
     sock.set_read_timeout(Some(Duration::from_millis(200))).map_err(|e| e.to_string())?;
-    let mac = mac_of(dev.ifname()).map_err(|e| e.to_string())?;
+    let mac = mac_of(ifname).map_err(|e| e.to_string())?;
+    let dropped = stat_of(ifname, "rx_dropped");
     let frame = udp_frame(PEER_MAC, mac, PEER, LOCAL, 5555, &[0x17; 18]);
     let stop = Arc::new(AtomicBool::new(false));
     let writer = {
@@ -357,9 +386,10 @@ fn write_pps(dev: Dev, duration: Duration) -> Result<Figure, String> {
     let secs = start.elapsed().as_secs_f64();
     stop.store(true, Ordering::Relaxed);
     let (written, file) = writer.join().map_err(|_| "writer panicked")?;
+    // Frames the device dropped (xtun's NAPI backlog holds at most 1000).
+    let dropped = stat_of(ifname, "rx_dropped") - dropped;
     drop(file);
-    release(dev);
-    Ok(Figure { value: delivered as f64 / secs, extra: vec![("written", written as f64)] })
+    Ok(Figure { value: delivered as f64 / secs, extra: vec![("written", written as f64), ("dropped", dropped as f64)] })
 }
 
 /// ICMP echo through a responder on the device: RTT min/avg/p99 in us
