@@ -75,7 +75,7 @@ impl Xtun {
     }
 
     /// Opens `path` and attaches the file with TUNSETIFF `name`, `flags`.
-    fn open_iff(path: &str, name: &str, flags: libc::c_int, nonblock: bool) -> io::Result<Xtun> {
+    pub fn open_iff(path: &str, name: &str, flags: libc::c_int, nonblock: bool) -> io::Result<Xtun> {
         let open_flags = if nonblock { libc::O_NONBLOCK } else { 0 };
         let file = OpenOptions::new().read(true).write(true).custom_flags(open_flags).open(path)?;
         tun_set_iff(&file, name.as_bytes(), flags)?;
@@ -144,6 +144,12 @@ impl Xtun {
     }
 }
 
+impl AsRawFd for Xtun {
+    fn as_raw_fd(&self) -> i32 {
+        self.file.as_raw_fd()
+    }
+}
+
 /// An `ifreq` naming `name` (up to IFNAMSIZ bytes; a 16-byte name has no NUL).
 pub fn ifreq(name: &[u8]) -> libc::ifreq {
     // SAFETY: ifreq is plain data; all zeroes is a valid value.
@@ -171,6 +177,32 @@ pub fn tun_set_iff(fd: &impl AsRawFd, name: &[u8], flags: libc::c_int) -> io::Re
         return Err(io::Error::last_os_error());
     }
     Ok(ifreq_name(&ifr))
+}
+
+/// TUNGETIFF on `fd`: the device's name and flags (tun adds
+/// IFF_DETACH_QUEUE for a detached queue and IFF_NOFILTER, IFF_NO_PI's bit,
+/// when no socket filter is attached).
+pub fn tun_get_iff(fd: &impl AsRawFd) -> io::Result<(String, libc::c_int)> {
+    let mut ifr = ifreq(b"");
+    // SAFETY: TUNGETIFF writes a valid ifreq.
+    if unsafe { libc::ioctl(fd.as_raw_fd(), libc::TUNGETIFF, &mut ifr) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: TUNGETIFF filled in the flags member.
+    let flags = unsafe { ifr.ifr_ifru.ifru_flags } as u16 as libc::c_int;
+    Ok((ifreq_name(&ifr), flags))
+}
+
+/// TUNSETQUEUE on `fd`, a queue of a multiqueue device: IFF_DETACH_QUEUE
+/// or IFF_ATTACH_QUEUE (EINVAL if it already is so).
+pub fn tun_set_queue(fd: &impl AsRawFd, flags: libc::c_int) -> io::Result<()> {
+    let mut ifr = ifreq(b"");
+    ifr.ifr_ifru.ifru_flags = flags as libc::c_short;
+    // SAFETY: TUNSETQUEUE reads a valid ifreq.
+    if unsafe { libc::ioctl(fd.as_raw_fd(), libc::TUNSETQUEUE, &mut ifr) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 /// Runs iproute2's `ip` (by full path: busybox would shadow it); the error

@@ -21,7 +21,7 @@ use std::{
 use etherparse::{NetSlice, SlicedPacket, TransportSlice};
 use libc::{c_int, c_ulong, EADDRNOTAVAIL, EAGAIN, EBADFD, EBUSY, EEXIST, EINVAL, ENODEV, EPERM, E2BIG};
 use libc::{IFF_ATTACH_QUEUE, IFF_DETACH_QUEUE, IFF_MULTI_QUEUE, IFF_NAPI, IFF_NAPI_FRAGS, IFF_NO_PI, IFF_PERSIST, IFF_TAP, IFF_TUN, IFF_TUN_EXCL, IFF_VNET_HDR};
-use xtun_guest::{checks::{self, ensure, Check}, cli, cli::*, format_mac, ifreq, ifreq_name, ip, mac_of, tun_set_iff, udp_frame};
+use xtun_guest::{checks::{self, ensure, Check}, cli, cli::*, format_mac, ifreq, ip, mac_of, tun_get_iff, tun_set_iff, tun_set_queue, udp_frame};
 
 const USAGE: &str = "\
 usage: xtun-tunctl [OPTIONS] SCENARIO   run one scenario of tun's ioctl ABI
@@ -116,8 +116,7 @@ impl TunFd {
         OpenOptions::new().read(true).write(true).open(path).map(TunFd).map_err(|e| format!("open {path}: {e}"))
     }
 
-    /// An ioctl whose argument is an `ifreq` (TUNSETIFF, TUNGETIFF,
-    /// TUNSETQUEUE, SIOC[GS]IFHWADDR).
+    /// An ioctl whose argument is an `ifreq` (SIOC[GS]IFHWADDR).
     fn ioctl_ifreq(&self, request: libc::Ioctl, ifr: &mut libc::ifreq) -> io::Result<()> {
         // SAFETY: `ifr` is a valid ifreq, the largest argument these requests read or write.
         match unsafe { libc::ioctl(self.0.as_raw_fd(), request, ifr as *mut libc::ifreq) } {
@@ -143,17 +142,11 @@ impl TunFd {
 
     /// TUNGETIFF: the device's name and flags.
     fn get_iff(&self) -> io::Result<(String, c_int)> {
-        let mut ifr = ifreq(b"");
-        self.ioctl_ifreq(libc::TUNGETIFF, &mut ifr)?;
-        // SAFETY: TUNGETIFF filled in the flags member.
-        let flags = unsafe { ifr.ifr_ifru.ifru_flags } as u16 as c_int;
-        Ok((ifreq_name(&ifr), flags))
+        tun_get_iff(&self.0)
     }
 
     fn set_queue(&self, flags: c_int) -> io::Result<()> {
-        let mut ifr = ifreq(b"");
-        ifr.ifr_ifru.ifru_flags = flags as libc::c_short;
-        self.ioctl_ifreq(libc::TUNSETQUEUE, &mut ifr)
+        tun_set_queue(&self.0, flags)
     }
 
     fn features(&self) -> io::Result<c_int> {

@@ -1,14 +1,21 @@
-//! Concurrency stress of /dev/xtun, deterministic by seed.
+//! Concurrency stress of /dev/xtun, deterministic by seed, in two phases.
 //!
-//! For `--duration` seconds, threads at once: writes of random lengths
-//! 0..70000 (random bytes and valid Ethernet/IPv4/UDP), reads with random
-//! buffer sizes (0 and 1 included), bad pointers, O_NONBLOCK toggling,
-//! poll waits, a second open (must be EBUSY), close/reopen cycles, link
-//! up/down, MTU changes, and the kernel flooding the device (AF_PACKET and
-//! UDP). Every errno must be one the driver documents. Afterwards the
-//! counters must add up: every write is either delivered or counted in
-//! rx_dropped, and tx_packets grew by exactly the frames read.
+//! Single queue (the device `xtun`, two thirds of `--duration`): threads at
+//! once: writes of random lengths 0..70000 (random bytes and valid
+//! Ethernet/IPv4/UDP), reads with random buffer sizes (0 and 1 included),
+//! bad pointers, O_NONBLOCK toggling, poll waits, a second open (must be
+//! EBUSY), close/reopen cycles, link up/down, MTU changes, and the kernel
+//! flooding the device (AF_PACKET and UDP). Every errno must be one the
+//! driver documents. Afterwards the counters must add up: every write is
+//! either delivered or counted in rx_dropped, and tx_packets grew by exactly
+//! the frames read.
+//!
+//! Multiqueue (the last third): see multiqueue.rs; `--path /dev/net/tun`
+//! runs it on the kernel's tun, whose behaviour it expects.
+//!
 //! The seed is printed first; pass it back with --seed to replay a run.
+
+mod multiqueue;
 
 use std::{
     net::UdpSocket,
@@ -20,16 +27,29 @@ use std::{
     time::Duration,
 };
 
-use xtun_guest::{cli, cli::*, ip, mac_of, packet::PacketSocket, stat, udp_frame, Xtun, IFNAME};
+use xtun_guest::{cli, cli::*, ip, mac_of, packet::PacketSocket, stat, udp_frame, Xtun, DEVICE, IFNAME};
 
 const USAGE: &str = "\
-usage: xtun-stress [--duration SECS] [--seed N]
+usage: xtun-stress [--duration SECS] [--seed N] [--phase all|single|multi] [--path PATH]
 
 Stresses /dev/xtun from many threads for SECS seconds (default 60), then
 checks that every errno was a documented one and that the counters add
 up. The seed (default: from the clock) is printed first; pass it back
 with --seed to replay a run.
+
+  --phase PHASE   single: the device xtun; multi: two multiqueue IFF_NAPI
+                  taps made with TUNSETIFF; all (default): both, the
+                  single-queue phase taking two thirds of SECS
+  --path PATH     the character device of the multiqueue phase (default
+                  /dev/xtun; the kernel's tun is /dev/net/tun)
 ";
+
+#[derive(Clone, Copy, PartialEq)]
+enum Phase {
+    All,
+    Single,
+    Multi,
+}
 
 /// xorshift64*: small, fast, and the same sequence for the same seed.
 struct Rng(u64);
@@ -72,22 +92,55 @@ impl Shared {
 }
 
 fn main() {
-    let (duration, seed) = cli::parse(USAGE, |p| {
-        let (mut secs, mut seed) = (60, None);
+    let (duration, seed, phase, path) = cli::parse(USAGE, |p| {
+        let (mut secs, mut seed, mut phase, mut path) = (60, None, Phase::All, DEVICE.to_string());
         while let Some(arg) = p.next()? {
             match arg {
                 Long("duration") => secs = p.value()?.parse()?,
                 Long("seed") => seed = Some(p.value()?.parse()?),
+                Long("phase") => {
+                    phase = match p.value()?.string()?.as_str() {
+                        "all" => Phase::All,
+                        "single" => Phase::Single,
+                        "multi" => Phase::Multi,
+                        other => return Err(format!("--phase {other}: want all, single or multi").into()),
+                    }
+                }
+                Long("path") => path = p.value()?.string()?,
                 Short('h') | Long("help") => cli::help(USAGE),
                 _ => return Err(arg.unexpected()),
             }
         }
-        Ok((Duration::from_secs(secs), seed))
+        Ok((Duration::from_secs(secs), seed, phase, path))
     });
     let seed: u64 = seed.unwrap_or_else(|| {
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1)
     });
     println!("xtun-stress: seed {seed}, duration {}s (replay: xtun-stress --seed {seed})", duration.as_secs());
+    // One time budget for both phases, so that the test takes no longer.
+    let (single, multi) = match phase {
+        Phase::All => (duration - duration / 3, duration / 3),
+        Phase::Single => (duration, Duration::ZERO),
+        Phase::Multi => (Duration::ZERO, duration),
+    };
+    let mut failures = Vec::new();
+    if phase != Phase::Multi {
+        failures.extend(single_queue(single, seed));
+    }
+    if phase != Phase::Single {
+        failures.extend(multiqueue::run(&path, multi, seed));
+    }
+    if failures.is_empty() {
+        println!("xtun-stress: ok (seed {seed})");
+    } else {
+        println!("xtun-stress: FAILED (seed {seed}): {}", failures.join("; "));
+        std::process::exit(1);
+    }
+}
+
+/// The single-queue phase on the device `xtun`; returns what went wrong.
+fn single_queue(duration: Duration, seed: u64) -> Vec<String> {
+    println!("xtun-stress: single queue: {IFNAME}, {}s", duration.as_secs());
     let _ = ip(&["link", "set", IFNAME, "up"]);
     let _ = ip(&["neigh", "replace", "10.99.0.2", "lladdr", "02:00:00:99:00:02", "dev", IFNAME, "nud", "permanent"]);
     // A tap on xtun for the whole run: frames of unknown protocol reach it
@@ -155,12 +208,7 @@ fn main() {
     if tx != reads {
         failures.push(format!("frames read {reads} != tx_packets +{tx}"));
     }
-    if failures.is_empty() {
-        println!("xtun-stress: ok (seed {seed})");
-    } else {
-        println!("xtun-stress: FAILED (seed {seed}): {}", failures.join("; "));
-        std::process::exit(1);
-    }
+    failures
 }
 
 /// Runs `f` on the shared device, if it is open right now.
