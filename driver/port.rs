@@ -242,11 +242,13 @@ impl Port {
     /// Checks and builds a frame written by the program.
     fn frame_from_user(dev: &NetDev, src: &mut IovIterSource<'_>, ctx: &Process) -> Result<Skb> {
         let len = src.len();
-        if !dev.is_running() {
-            return Err(EIO);
-        }
+        // As tun_get_user: a write too short for a frame is `EINVAL`, even
+        // while the link is down.
         if len < ETH_HLEN {
             return Err(EINVAL);
+        }
+        if !dev.is_running() {
+            return Err(EIO);
         }
         if len > dev.mtu() + ETH_HLEN + VLAN_HLEN {
             return Err(EMSGSIZE);

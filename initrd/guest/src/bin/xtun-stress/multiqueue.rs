@@ -29,7 +29,7 @@ use std::{
 };
 
 use libc::{c_int, EAGAIN, EBADFD, EBUSY, EINVAL, EIO, EMSGSIZE, IFF_ATTACH_QUEUE, IFF_DETACH_QUEUE, IFF_MULTI_QUEUE, IFF_NAPI, IFF_NO_PI, IFF_TAP};
-use xtun_guest::{format_mac, ip, mac_of, packet::PacketSocket, stat_of, tun_get_iff, tun_set_queue, udp_frame, Xtun, DEVICE};
+use xtun_guest::{format_mac, ip, mac_of, packet::PacketSocket, stat_of, tun_get_iff, tun_set_queue, udp_frame, Xtun};
 
 use crate::{errno, Rng};
 
@@ -79,8 +79,6 @@ struct Device {
     frames_read: AtomicU64,
     writes_done: AtomicU64,
     writes_in_flight: AtomicU64,
-    /// Writes too short for a frame that xtun answered EIO (see writer).
-    short_eio: AtomicU64,
 }
 
 impl Device {
@@ -102,8 +100,8 @@ impl Device {
         let packet = PacketSocket::bind(name).map_err(|e| format!("{name}: AF_PACKET socket: {e}"))?;
         let pi_len = if flags & IFF_NO_PI != 0 { 0 } else { PI_LEN };
         let zero = || AtomicU64::new(0);
-        let (frames_read, writes_done, writes_in_flight, short_eio) = (zero(), zero(), zero(), zero());
-        Ok(Device { name, flags, pi_len, local, peer, peer_mac, mac, queues, packet, frames_read, writes_done, writes_in_flight, short_eio })
+        let (frames_read, writes_done, writes_in_flight) = (zero(), zero(), zero());
+        Ok(Device { name, flags, pi_len, local, peer, peer_mac, mac, queues, packet, frames_read, writes_done, writes_in_flight })
     }
 
     fn counters(&self) -> [u64; 4] {
@@ -125,8 +123,6 @@ fn add_neighbour(name: &str, peer: Ipv4Addr, mac: [u8; 6]) -> Result<(), String>
 
 struct Mq {
     path: String,
-    /// `path` is /dev/xtun, not the kernel's tun.
-    on_xtun: bool,
     devices: Vec<Device>,
     /// The kernel's UDP flood, routed to either device by address.
     udp: UdpSocket,
@@ -220,7 +216,6 @@ fn setup(path: &str) -> Result<Mq, String> {
     udp.set_nonblocking(true).map_err(|e| format!("UDP socket O_NONBLOCK: {e}"))?;
     Ok(Mq {
         path: path.to_string(),
-        on_xtun: path == DEVICE,
         devices,
         udp,
         stop_control: AtomicBool::new(false),
@@ -280,10 +275,6 @@ fn check_counters(mq: &Mq, before: &[[u64; 4]]) {
         }
         if delta[0] > (written + in_flight) as i128 {
             mq.unexpected(format!("{}: rx_packets {:+}, only {written} writes succeeded ({in_flight} in flight)", dev.name, delta[0]));
-        }
-        let short_eio = dev.short_eio.load(SeqCst);
-        if short_eio > 0 {
-            println!("xtun-stress: {}: {short_eio} writes too short for a frame got EIO, not EINVAL (the link was down; xtun checks that first, tun the length)", dev.name);
         }
     }
 }
@@ -397,15 +388,9 @@ fn writer(mq: &Mq, rng: &mut Rng) {
             Ok(n) => mq.unexpected(format!("{}: returned {n}", what())),
             Err(EINVAL) if short => {}
             Err(EMSGSIZE) if len > dev.pi_len + MAX_FRAME => {}
-            // Link down; a detached queue of an IFF_NAPI device. tun checks
+            // Link down; a detached queue of an IFF_NAPI device. Both check
             // the length first.
             Err(EIO | EBUSY) if !short => {}
-            // xtun differs: it checks the link before the frame's length,
-            // so while down a write too short for a frame is EIO (only one
-            // shorter than the packet information is still EINVAL).
-            Err(EIO) if short && mq.on_xtun => {
-                dev.short_eio.fetch_add(1, SeqCst);
-            }
             Err(EBADFD) if mq.deleted.load(Relaxed) => thread::sleep(Duration::from_millis(1)),
             Err(e) => mq.unexpected(format!("{}: errno {e}", what())),
         }
