@@ -36,6 +36,9 @@ impl Process {
 
     /// Turns bottom halves off until the guard goes; turning them back on
     /// runs the softirqs raised meanwhile (a NAPI poll scheduled here).
+    /// `self` stays usable meanwhile: nothing that sleeps may be called
+    /// until the guard is dropped (`might_sleep` in the sleeping wrappers
+    /// warns on debug kernels if something does).
     pub(crate) fn bh_off(&self) -> BhOffGuard {
         // SAFETY: process context (`self`); the guard turns them back on.
         unsafe { xtun_local_bh_disable() };

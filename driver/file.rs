@@ -48,6 +48,8 @@ const IFREQ_LEN: usize = core::mem::size_of::<bindings::ifreq>();
 
 // ioctl commands, as `include/uapi/linux/if_tun.h` defines them.
 const TUN: u32 = b'T' as u32;
+const TUNSETNOCSUM: u32 = _IOW::<c_int>(TUN, 200);
+const TUNSETDEBUG: u32 = _IOW::<c_int>(TUN, 201);
 const TUNSETIFF: u32 = _IOW::<c_int>(TUN, 202);
 const TUNSETPERSIST: u32 = _IOW::<c_int>(TUN, 203);
 const TUNSETOWNER: u32 = _IOW::<c_int>(TUN, 204);
@@ -186,6 +188,7 @@ impl XtunFile {
                 let queue = port.attach(&rtnl, ctx)?;
                 // As a `TUNSETIFF` with `IFF_TAP|IFF_NO_PI`: raw frames.
                 if port.files() == 1 {
+                    port.set_features(0);
                     port.set_packet_info(false);
                 }
                 self.binding.populate(Binding { port, queue });
@@ -392,6 +395,8 @@ impl CharDevOps for XtunFile {
             TUNSETIFF => self.set_iff(arg, ctx),
             TUNGETIFF => self.get_iff(arg, ctx),
             TUNSETQUEUE => self.set_queue(arg, ctx),
+            // As tun: accepted, no effect (checksums; debug messages).
+            TUNSETNOCSUM | TUNSETDEBUG => self.attached().map(|_| 0),
             TUNGETFEATURES => {
                 let features = IFF_TAP | IFF_NO_PI | FEATURES;
                 UserSlice::new(UserPtr::from_addr(arg), 4).writer().write_slice(&features.to_ne_bytes())?;

@@ -275,8 +275,9 @@ impl NetDevOps for Port {
         // qdisc the core waits for none of those in flight (tun does not
         // purge here, so it needs no wait).
         netdev::wait_for_xmits(ctx);
+        // Written frames stay for the NAPI poll, as tun's.
         for queue in self.made_queues() {
-            queue.purge(Some(dev), ctx);
+            queue.purge_frames(Some(dev), ctx);
         }
     }
 
@@ -354,7 +355,8 @@ impl Port {
     pub(crate) fn enable(&self, queue: &Queue, dev: &NetDev, rtnl: &Rtnl) -> Result {
         let count = self.enabled.load(Relaxed) as usize;
         // The core may pick the new index before the count below admits
-        // it: xmit drops those few frames (as tun, which also grows first).
+        // it: xmit drops those few frames. (tun grows after publishing; we
+        // grow first so that a failure leaves nothing to undo.)
         if self.is_multi_queue() {
             dev.set_real_queues(count + 1, rtnl)?;
         }
@@ -492,11 +494,12 @@ impl Port {
         // enabled (and its position) stays so until then, as `disable`
         // waits a grace period before it shrinks the device's queues.
         let bh = ctx.bh_off();
-        if queue.is_enabled() {
-            // As tun; a detached queue's index may be past the rx queues.
-            skb.record_rx_queue(queue.position());
-        }
         let Some(napi) = queue.napi() else {
+            if queue.is_enabled() {
+                // As tun; a detached queue's index may be past the rx
+                // queues. (A NAPI queue's poll records it.)
+                skb.record_rx_queue(queue.position());
+            }
             dev.deliver(skb, &bh);
             dev.count_rx(len);
             return Ok(written);

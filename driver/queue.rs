@@ -119,13 +119,19 @@ impl Queue {
     /// poll did not take. Callers first make xmit and writers
     /// stop queueing here, then wait out those already running.
     pub(crate) fn purge(&self, dev: Option<&NetDev>, ctx: &Process) {
+        self.purge_frames(dev, ctx);
+        self.purge_written(ctx);
+    }
+
+    /// Drops the frames waiting for the reader, each counted as a tx drop
+    /// on `dev` if it is still there.
+    pub(crate) fn purge_frames(&self, dev: Option<&NetDev>, ctx: &Process) {
         while let Some(skb) = self.frames.pop(ctx) {
             if let Some(dev) = dev {
                 dev.count_tx_dropped();
             }
             drop(skb);
         }
-        self.purge_written(ctx);
     }
 
     /// Drops the written frames the NAPI poll did not take: counted in rx
@@ -176,9 +182,15 @@ impl NapiPoll for Queue {
     fn poll(&self, napi: &NapiCtx, budget: usize, ctx: &BhOff) -> usize {
         let mut done = 0;
         while done < budget {
-            let Some(skb) = self.written.pop_bh_off(ctx) else {
+            let Some(mut skb) = self.written.pop_bh_off(ctx) else {
                 break;
             };
+            // Here, not when written: a frame may wait while another queue
+            // leaves and moves this one, and the poll (an RCU reader) ends
+            // before `Port::disable` shrinks the device's rx queues.
+            if self.is_enabled() {
+                skb.record_rx_queue(self.position());
+            }
             napi.gro_receive(skb);
             done += 1;
         }

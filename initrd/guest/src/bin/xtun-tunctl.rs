@@ -60,6 +60,9 @@ const TAP: c_int = IFF_TAP | IFF_NO_PI;
 
 /// `_IO('T', 250)`: a tun ioctl number nobody defines.
 const UNKNOWN_IOCTL: libc::Ioctl = 0x54fa;
+/// `_IOW('T', 200, int)` and `_IOW('T', 201, int)`: tun accepts both and does nothing.
+const TUNSETNOCSUM: libc::Ioctl = 0x400454c8;
+const TUNSETDEBUG: libc::Ioctl = 0x400454c9;
 
 struct Opts {
     path: String,
@@ -525,6 +528,8 @@ fn getfeatures() -> Result<(), String> {
     }
     let _cleanup = Cleanup::new(&["tct-feat"]);
     let fd = attach("tct-feat", TAP)?;
+    expect_ok("TUNSETNOCSUM 1 (accepted, no effect)", fd.ioctl_value(TUNSETNOCSUM, 1))?;
+    expect_ok("the debug ioctl (T, 201) with 1: accepted, no effect", fd.ioctl_value(TUNSETDEBUG, 1))?;
     let attached = expect_ok("TUNGETFEATURES on an attached fd", fd.features())?;
     ensure(attached == mask, || format!("TUNGETFEATURES attached {}, unattached {}", flags_text(attached), flags_text(mask)))
 }
@@ -1290,6 +1295,8 @@ fn errors_unattached() -> Result<(), String> {
     expect_errno("unattached: TUNSETOWNER 1000", fd.ioctl_value(libc::TUNSETOWNER, 1000), EBADFD)?;
     expect_errno("unattached: TUNSETGROUP 1000", fd.ioctl_value(libc::TUNSETGROUP, 1000), EBADFD)?;
     expect_errno("unattached: an unknown ioctl", fd.ioctl_value(UNKNOWN_IOCTL, 0), EBADFD)?;
+    expect_errno("unattached: TUNSETNOCSUM", fd.ioctl_value(TUNSETNOCSUM, 1), EBADFD)?;
+    expect_errno("unattached: the debug ioctl (T, 201)", fd.ioctl_value(TUNSETDEBUG, 1), EBADFD)?;
     if opts().expect_unsupported {
         // xtun differs by design: a file used without TUNSETIFF attaches
         // to the module's own device (README, behaviour table).
