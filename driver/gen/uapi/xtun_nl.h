@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: ((GPL-2.0 WITH Linux-syscall-note) OR BSD-3-Clause) */
+/* Do not edit directly, auto-generated from: */
+/*	netlink/specs/xtun.yaml */
+/* YNL-GEN uapi header */
+/* To regenerate run: tools/net/ynl/ynl-regen.sh */
+
+#ifndef _UAPI_LINUX_XTUN_H
+#define _UAPI_LINUX_XTUN_H
+
+#define XTUN_FAMILY_NAME	"xtun"
+#define XTUN_FAMILY_VERSION	1
+
+/*
+ * What a device does with its frames
+ */
+enum xtun_mode {
+	XTUN_MODE_TAP,
+	XTUN_MODE_TUNNEL,
+};
+
+/*
+ * Why a peer went
+ */
+enum xtun_del_reason {
+	XTUN_DEL_REASON_USERSPACE,
+	XTUN_DEL_REASON_EXPIRED,
+	XTUN_DEL_REASON_DEVICE_DOWN,
+};
+
+enum {
+	XTUN_A_PEER_ID = 1,
+	XTUN_A_PEER_REMOTE_IPV4,
+	XTUN_A_PEER_REMOTE_PORT,
+	XTUN_A_PEER_STATIC,
+	XTUN_A_PEER_KEEPALIVE,
+	XTUN_A_PEER_MAC,
+	XTUN_A_PEER_LAST_SEEN_MS,
+	XTUN_A_PEER_EXPIRES_MS,
+	XTUN_A_PEER_RX_PACKETS,
+	XTUN_A_PEER_RX_BYTES,
+	XTUN_A_PEER_TX_PACKETS,
+	XTUN_A_PEER_TX_BYTES,
+	XTUN_A_PEER_DEL_REASON,
+
+	__XTUN_A_PEER_MAX,
+	XTUN_A_PEER_MAX = (__XTUN_A_PEER_MAX - 1)
+};
+
+enum {
+	XTUN_A_IFINDEX = 1,
+	XTUN_A_IFNAME,
+	XTUN_A_MODE,
+	XTUN_A_LISTEN_PORT,
+	XTUN_A_LOCAL_IPV4,
+	XTUN_A_VNI,
+	XTUN_A_LEARN,
+	XTUN_A_PEER_TIMEOUT,
+	XTUN_A_MAX_PEERS,
+	XTUN_A_MAX_MACS,
+	XTUN_A_PEERS,
+	XTUN_A_RX_UNKNOWN_SRC,
+	XTUN_A_RX_BAD,
+	XTUN_A_RX_WRONG_VNI,
+	XTUN_A_TX_NO_PEER,
+	XTUN_A_PEER,
+
+	__XTUN_A_MAX,
+	XTUN_A_MAX = (__XTUN_A_MAX - 1)
+};
+
+enum {
+	XTUN_CMD_DEV_GET = 1,
+	XTUN_CMD_DEV_SET,
+	XTUN_CMD_PEER_NEW,
+	XTUN_CMD_PEER_DEL,
+	XTUN_CMD_PEER_GET,
+	XTUN_CMD_PEER_LEARNED_NTF,
+	XTUN_CMD_PEER_DEL_NTF,
+
+	__XTUN_CMD_MAX,
+	XTUN_CMD_MAX = (__XTUN_CMD_MAX - 1)
+};
+
+#define XTUN_MCGRP_PEERS	"peers"
+
+#endif /* _UAPI_LINUX_XTUN_H */
