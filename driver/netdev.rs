@@ -40,6 +40,11 @@ extern "C" {
     fn xtun_current_net_get() -> *mut bindings::net;
     fn xtun_init_net_get() -> *mut bindings::net;
     fn xtun_net_put(net: *mut bindings::net);
+    fn xtun_net_get(net: *mut bindings::net) -> *mut bindings::net;
+    fn xtun_dev_net(dev: *mut bindings::net_device) -> *mut bindings::net;
+    fn xtun_dev_next(net: *mut bindings::net, ifindex: *mut c_ulong) -> *mut bindings::net_device;
+    fn xtun_dev_ifindex(dev: *const bindings::net_device) -> c_int;
+    fn __dev_get_by_index(net: *mut bindings::net, ifindex: c_int) -> *mut bindings::net_device;
     fn xtun_net_admin_capable(net: *mut bindings::net) -> bool;
     fn __dev_get_by_name(net: *mut bindings::net, name: *const c_char) -> *mut bindings::net_device;
     fn xtun_unregister(dev: *mut bindings::net_device);
@@ -161,6 +166,12 @@ impl NetDev {
 
     pub(crate) fn as_raw(&self) -> *mut bindings::net_device {
         self.0.get()
+    }
+
+    /// The interface index.
+    pub(crate) fn ifindex(&self) -> i32 {
+        // SAFETY: the device is live by the type invariants.
+        unsafe { xtun_dev_ifindex(self.as_raw()) }
     }
 
     /// Whether the interface is administratively up (`netif_running`).
@@ -380,6 +391,22 @@ impl DevSlot {
         Some(DevRef { ptr, tracker })
     }
 
+    /// The device, if it is still registered, borrowed for a section with
+    /// bottom halves off (a packet's way through the driver): no
+    /// reference taken.
+    pub(crate) fn borrow<'a>(&'a self, _bh: &'a BhOff) -> Option<&'a NetDev> {
+        let ptr = self.dev.load(Acquire);
+        if ptr.is_null() {
+            return None;
+        }
+        // SAFETY: bottom halves off is an RCU read-side section (`_bh`, for
+        // its lifetime). Non-null: `ndo_uninit` has not emptied the slot
+        // yet, and the unregistration waits a grace period after it (see
+        // `get`) before it frees anything, so the device stays live while
+        // the borrow does.
+        Some(unsafe { NetDev::from_raw(ptr) })
+    }
+
     /// Whether the device is still registered (a snapshot).
     pub(crate) fn is_present(&self) -> bool {
         !self.dev.load(Relaxed).is_null()
@@ -414,7 +441,7 @@ pub(crate) trait NetDevOps: Send + Sync + Sized + 'static {
     /// Asked once, at registration; a slot serves one registration only.
     fn slot(&self) -> &DevSlot;
     /// `ndo_open`: the interface goes up.
-    fn open(&self, dev: &NetDev, ctx: &Process) -> Result;
+    fn open(this: &Arc<Self>, dev: &NetDev, ctx: &Process) -> Result;
     /// `ndo_stop`: the interface goes down.
     fn stop(&self, dev: &NetDev, ctx: &Process);
     /// `ndo_start_xmit`: the stack sends `skb`; the driver owns it now.
@@ -508,6 +535,27 @@ impl NetRef {
         let ptr = unsafe { xtun_init_net_get() };
         // INVARIANT: as above.
         Self { ptr: NonNull::new(ptr).expect("init_net is static") }
+    }
+
+    /// Takes over a reference the caller owns.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` is a valid namespace of which the caller owns one reference,
+    /// which passes to the result.
+    pub(crate) unsafe fn from_counted(ptr: *mut bindings::net) -> Self {
+        // INVARIANT: guaranteed by the caller.
+        Self { ptr: NonNull::new(ptr).expect("a counted namespace is never null") }
+    }
+
+    /// The namespace of a live device.
+    pub(crate) fn of(dev: &NetDev) -> Self {
+        // SAFETY: `dev` is live, so is its namespace; `get_net` counts ours.
+        unsafe { Self::from_counted(xtun_net_get(xtun_dev_net(dev.as_raw()))) }
+    }
+
+    pub(crate) fn as_raw(&self) -> *mut bindings::net {
+        self.ptr.as_ptr()
     }
 
     /// Whether the caller has `CAP_NET_ADMIN` in the namespace's user
@@ -676,6 +724,45 @@ pub(crate) fn find<T: LinkOps>(_rtnl: &Rtnl, net: &NetRef, name: &CStr) -> Found
     Found::Ours(bound.data.clone())
 }
 
+/// Looks the device with index `ifindex` up in `net`.
+pub(crate) fn find_by_index<T: LinkOps>(_rtnl: &Rtnl, net: &NetRef, ifindex: i32) -> Found<T> {
+    // SAFETY: RTNL is held (`_rtnl`), as `__dev_get_by_index` requires.
+    let raw = unsafe { __dev_get_by_index(net.ptr.as_ptr(), ifindex) };
+    // SAFETY: null, or a listed device, live while we hold RTNL.
+    unsafe { found_of::<T>(raw) }
+}
+
+/// The device of our kind in `net` with the lowest index at least `from`,
+/// and its index, for dumps.
+pub(crate) fn next_of_kind<T: LinkOps>(_rtnl: &Rtnl, net: &NetRef, from: i32) -> Option<(i32, Arc<T>)> {
+    let mut index = c_ulong::try_from(from).unwrap_or(0);
+    // SAFETY: RTNL is held; `index` is ours.
+    let raw = unsafe { xtun_dev_next(net.ptr.as_ptr(), &mut index) };
+    // SAFETY: null, or a listed device, live while we hold RTNL.
+    match unsafe { found_of::<T>(raw) } {
+        Found::Ours(data) => Some((index as i32, data)),
+        _ => None,
+    }
+}
+
+/// # Safety
+///
+/// `raw` is null or a listed device, live for the call (RTNL held).
+unsafe fn found_of<T: LinkOps>(raw: *mut bindings::net_device) -> Found<T> {
+    if raw.is_null() {
+        return Found::Nothing;
+    }
+    // SAFETY: live, by the caller.
+    if unsafe { xtun_dev_vtable(raw) }.is_null() || !is_kind::<T>() {
+        return Found::Other;
+    }
+    // SAFETY: a registered device of `T`'s kind: its private area holds a
+    // `Bound<T>` until `destruct_callback`, after an unregistration, which
+    // needs the RTNL the caller holds.
+    let bound = unsafe { <KBox<Bound<T>> as ForeignOwnable>::borrow(*xtun_driver_data(raw)) };
+    Found::Ours(bound.data.clone())
+}
+
 /// Unregisters `dev` (as `ip link del`) unless it is being unregistered
 /// already; the rest of its teardown runs when RTNL is released, and waits
 /// for every `DevRef`: the caller must hold no other one then.
@@ -696,7 +783,7 @@ pub(crate) fn delete(_rtnl: &Rtnl, dev: DevRef) {
 /// `register_netdevice`).
 unsafe fn with_data<T: NetDevOps, R>(
     dev: *mut bindings::net_device,
-    f: impl FnOnce(&T, &NetDev) -> R,
+    f: impl FnOnce(&Arc<T>, &NetDev) -> R,
 ) -> R {
     // SAFETY: as `bound_of`, guaranteed by the caller.
     let bound = unsafe { bound_of::<T>(dev) };
@@ -726,7 +813,7 @@ unsafe extern "C" fn ndo_open_callback<T: NetDevOps>(dev: *mut bindings::net_dev
     let ctx = unsafe { Process::new() };
     from_result(|| {
         // SAFETY: guaranteed by the caller.
-        unsafe { with_data::<T, _>(dev, |data, dev| data.open(dev, &ctx))? };
+        unsafe { with_data::<T, _>(dev, |data, dev| T::open(data, dev, &ctx))? };
         Ok(0)
     })
 }

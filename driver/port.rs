@@ -47,6 +47,8 @@ use crate::context::{BhOff, Process};
 use crate::netdev::{self, DevRef, DevSlot, LinkOps, NetDev, NetDevOps, Rtnl, Xmit, ETH_HLEN, VLAN_HLEN};
 use crate::queue::Queue;
 use crate::skb::{Skb, TxSkb};
+use crate::tunnel::{self, Tunnel};
+use crate::udp_tunnel::{self, Datagram, GroCells, Receiver, Tick};
 use crate::wait::{events::*, PollTable};
 
 /// The device a port backs.
@@ -99,6 +101,9 @@ pub(crate) struct Port {
     /// Whether written frames go through each queue's NAPI context and
     /// GRO (`IFF_NAPI`), for good.
     napi: bool,
+    /// Tunnel mode (`xtunctl set DEV listen-port P`), for good: frames go
+    /// to peers over UDP instead of to files.
+    tunnel: SetOnce<KBox<Tunnel>>,
 }
 
 /// `sizeof(struct tun_pi)`: flags, then the protocol (big-endian).
@@ -137,6 +142,7 @@ impl Port {
             features: Atomic::new(0),
             packet_info: Atomic::new(false),
             napi,
+            tunnel: SetOnce::new(),
         };
         Ok(Arc::new(port, GFP_KERNEL)?)
     }
@@ -201,6 +207,35 @@ impl Port {
         self.features.store(features, Relaxed);
     }
 
+    /// The tunnel, if the device is one.
+    pub(crate) fn tunnel(&self) -> Option<&Tunnel> {
+        self.tunnel.as_ref().map(|t| &**t)
+    }
+
+    /// Makes the device a tunnel listening on `listen_port`, for good:
+    /// vxlan's features, MTU 1450 on a 1500 underlay, GRO cells, carrier
+    /// on; the socket opens now if the device is up. `EBUSY` while a file
+    /// is attached (RTNL orders this against attach).
+    pub(crate) fn make_tunnel(this: &Arc<Self>, dev: &NetDev, listen_port: u16, rtnl: &Rtnl, ctx: &Process) -> Result {
+        if this.files() > 0 {
+            return Err(EBUSY);
+        }
+        let tunnel = KBox::new(Tunnel::new(listen_port)?, GFP_KERNEL)?;
+        let gro = GroCells::new(dev, ctx)?;
+        drop(tunnel.gro.replace(Some(KBox::new(gro, GFP_KERNEL)?), ctx));
+        udp_tunnel::make_tunnel_device(dev, ETH_HLEN + tunnel::OVERHEAD as usize, 1500 - tunnel::OVERHEAD, rtnl)?;
+        if !this.tunnel.populate(tunnel) {
+            return Err(EBUSY);
+        }
+        dev.set_carrier(true);
+        if dev.is_running() {
+            if let Some(tunnel) = this.tunnel() {
+                tunnel.open(dev, this.clone(), ctx)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Every queue made so far.
     fn made_queues(&self) -> impl Iterator<Item = &Arc<Queue>> {
         self.queues.iter().filter_map(|slot| slot.as_ref())
@@ -262,15 +297,21 @@ impl NetDevOps for Port {
         &self.dev
     }
 
-    fn open(&self, _dev: &NetDev, _ctx: &Process) -> Result {
+    fn open(this: &Arc<Self>, dev: &NetDev, ctx: &Process) -> Result {
+        if let Some(tunnel) = this.tunnel() {
+            return tunnel.open(dev, this.clone(), ctx);
+        }
         // Pollers waiting to write learn that they may.
-        for queue in self.made_queues() {
+        for queue in this.made_queues() {
             queue.readers().wake(EPOLLOUT | EPOLLWRNORM);
         }
         Ok(())
     }
 
     fn stop(&self, dev: &NetDev, ctx: &Process) {
+        if let Some(tunnel) = self.tunnel() {
+            return tunnel.close(ctx);
+        }
         // `netif_running()` is already false, so new xmits drop; without a
         // qdisc the core waits for none of those in flight (tun does not
         // purge here, so it needs no wait).
@@ -282,6 +323,9 @@ impl NetDevOps for Port {
     }
 
     fn uninit(&self, rtnl: &Rtnl, ctx: &Process) {
+        if let Some(tunnel) = self.tunnel() {
+            tunnel.uninit(rtnl, ctx);
+        }
         for queue in self.made_queues() {
             // As tun_detach_all: NAPI contexts go before their device
             // (one grace period each, as tun's), then what writers queued
@@ -296,6 +340,12 @@ impl NetDevOps for Port {
     }
 
     fn start_xmit(&self, dev: &NetDev, skb: TxSkb, ctx: &BhOff) -> Xmit {
+        if let Some(tunnel) = self.tunnel() {
+            return match tunnel.xmit(dev, skb.into_skb(), ctx) {
+                true => Xmit::Sent,
+                false => Xmit::Dropped,
+            };
+        }
         let limit = dev.tx_queue_len();
         let index = skb.queue_mapping();
         // The enabled and running checks pair with the grace period in
@@ -331,6 +381,10 @@ impl Port {
     /// `E2BIG` if files hold every queue of a multiqueue one (as tun).
     pub(crate) fn attach(&self, rtnl: &Rtnl, _ctx: &Process) -> Result<Arc<Queue>> {
         let dev = self.dev.get().ok_or(ENODEV)?;
+        // A tunnel device's frames go to its peers, not to files.
+        if self.tunnel().is_some() {
+            return Err(EBUSY);
+        }
         let Some(slot) = self.queues.iter().position(|slot| slot.as_ref().is_none_or(|q| !q.is_taken())) else {
             return Err(if self.is_multi_queue() { E2BIG } else { EBUSY });
         };
@@ -536,6 +590,27 @@ impl Port {
             mask |= EPOLLOUT | EPOLLWRNORM;
         }
         mask
+    }
+}
+
+/// A tunnel device's datagrams come to its port, which knows the device.
+impl Receiver for Port {
+    fn receive(&self, dgram: Datagram, ctx: &BhOff) {
+        match (self.dev.borrow(ctx), self.tunnel()) {
+            (Some(dev), Some(tunnel)) => tunnel.receive(dev, dgram, ctx),
+            _ => dgram.drop_it(),
+        }
+    }
+}
+
+/// A tunnel device's ageing: expiry, keepalives, peer events.
+impl Tick for Port {
+    fn tick(&self, ctx: &Process) -> Option<u64> {
+        let tunnel = self.tunnel()?;
+        let dev = self.dev.get()?;
+        let events = tunnel.age(&dev, ctx);
+        crate::control::announce(&dev, tunnel, events, ctx);
+        Some(tunnel.tick_ms())
     }
 }
 

@@ -49,6 +49,10 @@ extern "C" {
         limit: u32,
     ) -> bool;
     fn xtun_skb_dequeue_bh(queue: *mut bindings::sk_buff_head) -> *mut bindings::sk_buff;
+    fn xtun_pskb_may_pull(skb: *mut bindings::sk_buff, len: c_uint) -> bool;
+    fn xtun_skb_data(skb: *const bindings::sk_buff) -> *const u8;
+    fn xtun_skb_headlen(skb: *const bindings::sk_buff) -> c_uint;
+    fn xtun_skb_clone_atomic(skb: *mut bindings::sk_buff) -> *mut bindings::sk_buff;
 }
 
 /// A socket buffer owned by the driver.
@@ -73,7 +77,7 @@ impl Skb {
     ///
     /// `ptr` must be null or a valid skb whose only reference passes to the
     /// caller (freshly allocated, or just taken off a queue we own).
-    unsafe fn from_raw(ptr: *mut bindings::sk_buff) -> Option<Self> {
+    pub(crate) unsafe fn from_raw(ptr: *mut bindings::sk_buff) -> Option<Self> {
         // INVARIANT: the caller hands over the only reference to a valid skb.
         NonNull::new(ptr).map(|ptr| Self { ptr })
     }
@@ -169,6 +173,34 @@ impl Skb {
         Ok(())
     }
 
+    /// A copy of the first `N` bytes, made linear first if need be (the
+    /// head may be reallocated, `GFP_ATOMIC`); `None` if the skb is shorter.
+    pub(crate) fn head<const N: usize>(&mut self) -> Option<[u8; N]> {
+        // SAFETY: the skb is ours (type invariants); GFP_ATOMIC is fine in
+        // any context we run in.
+        if !unsafe { xtun_pskb_may_pull(self.as_raw(), N as c_uint) } {
+            return None;
+        }
+        let mut out = [0; N];
+        // SAFETY: `pskb_may_pull` made `N` bytes linear at `data` (checked
+        // again against the head length); `out` is ours.
+        unsafe {
+            if (xtun_skb_headlen(self.as_raw()) as usize) < N {
+                return None;
+            }
+            core::ptr::copy_nonoverlapping(xtun_skb_data(self.as_raw()), out.as_mut_ptr(), N);
+        }
+        Some(out)
+    }
+
+    /// A clone sharing the data (`skb_clone`, `GFP_ATOMIC`): each may be
+    /// sent on its own; a writer to the head copies it first (`skb_cow_head`).
+    pub(crate) fn clone_atomic(&self) -> Option<Skb> {
+        // SAFETY: the skb is valid; the clone is a new skb whose only
+        // reference is ours.
+        unsafe { Self::from_raw(xtun_skb_clone_atomic(self.as_raw())) }
+    }
+
     /// Frees a frame that was delivered (not a drop: `consume_skb`).
     pub(crate) fn consume(self) {
         // SAFETY: we own the skb; `into_raw` stops `Drop` from freeing it again.
@@ -213,6 +245,16 @@ impl TxSkb {
     pub(crate) fn queue_mapping(&self) -> usize {
         // SAFETY: the skb is valid by the invariants of `Skb`.
         usize::from(unsafe { xtun_skb_queue_mapping(self.0.ptr.as_ptr()) })
+    }
+
+    /// The frame, still tied to its sender, for a driver that transmits it
+    /// right away (the tunnel): the socket keeps its send budget until the
+    /// underlay sends it, as through vxlan. A drop from now on is a plain
+    /// drop.
+    pub(crate) fn into_skb(self) -> Skb {
+        let this = core::mem::ManuallyDrop::new(self);
+        // SAFETY: `this` is never used or dropped again: the `Skb` moves out.
+        unsafe { core::ptr::read(&this.0) }
     }
 
     /// Cuts the frame's ties to its sender, as tun's xmit does: copies

@@ -19,18 +19,29 @@
 //! `xtun_shim.c`, except this file's one promise that module init runs in
 //! process context); `port` (per device) and `file` (per open file) hold
 //! the driver's logic and policy in safe Rust.
+//!
+//! Tunnel mode (`xtunctl set DEV listen-port P`): `udp_tunnel` and `genl`
+//! wrap the kernel's UDP tunnel and generic netlink APIs (C glue in
+//! `xtun_udp.c`, `xtun_genl.c`, tables generated from `netlink/xtun.yaml`);
+//! `tunnel` (the data path), `peers` (tables) and `control` (netlink
+//! handlers) are safe Rust.
 
 use kernel::{prelude::*, sync::Arc};
 
 mod chardev;
 mod context;
+mod control;
 mod cred;
 mod file;
+mod genl;
 mod napi;
 mod netdev;
+mod peers;
 mod port;
 mod queue;
 mod skb;
+mod tunnel;
+mod udp_tunnel;
 mod wait;
 
 use file::{Driver, XtunFile};
@@ -48,8 +59,10 @@ module! {
 
 struct XtunModule {
     // Fields drop in order: the character device goes first (no file can be
-    // open: each pins the module), then the kind, with every xtun device.
+    // open: each pins the module), then the netlink family (waiting for
+    // running handlers), then the kind, with every xtun device.
     _chardev: Pin<KBox<chardev::Registration<XtunFile>>>,
+    _genl: genl::Registration,
     _link: LinkRegistration<Port>,
 }
 
@@ -69,8 +82,9 @@ impl kernel::Module for XtunModule {
             let rtnl = RtnlGuard::lock(&process);
             netdev::create(&rtnl, &NetRef::init(), file::DEFAULT_NAME, NameType::Predictable, 1, default_port)?;
         }
+        let genl = genl::Registration::register()?;
         let driver = Arc::new(Driver, GFP_KERNEL)?;
         let chardev = KBox::pin_init(chardev::Registration::register(c"xtun", driver), GFP_KERNEL)?;
-        Ok(Self { _chardev: chardev, _link: link })
+        Ok(Self { _chardev: chardev, _genl: genl, _link: link })
     }
 }

@@ -623,3 +623,30 @@ bool xtun_wq_has_sleeper(struct wait_queue_head *head)
 }
 
 MODULE_ALIAS_RTNL_LINK(KBUILD_MODNAME); /* ip link add ... type xtun loads us */
+
+/* The first device of our kind in @net whose ifindex is at least *@ifindex
+ * (which is updated), for dumps; RTNL held. */
+struct net_device *xtun_dev_next(struct net *net, unsigned long *ifindex)
+{
+	unsigned long index = *ifindex;
+	struct net_device *dev;
+
+	ASSERT_RTNL();
+	for_each_netdev_dump(net, dev, index) {
+		if (dev->rtnl_link_ops == &xtun_link_ops) {
+			*ifindex = index;
+			return dev;
+		}
+	}
+	return NULL;
+}
+
+struct net *xtun_dev_net(struct net_device *dev)
+{
+	return dev_net(dev);
+}
+
+struct net *xtun_net_get(struct net *net)
+{
+	return get_net(net);
+}

@@ -120,4 +120,72 @@ bool xtun_wq_has_sleeper(struct wait_queue_head *head);
 bool xtun_wq_is_empty(struct wait_queue_head *head);
 void xtun_skb_record_rx_queue(struct sk_buff *skb, u16 queue);
 
+struct net_device *xtun_dev_next(struct net *net, unsigned long *ifindex);
+struct net *xtun_dev_net(struct net_device *dev);
+struct net *xtun_net_get(struct net *net);
+
+/* xtun_udp.c: the tunnel mode's UDP socket, encapsulation, GRO cells. */
+struct xtun_udp_sock;
+struct dst_cache;
+struct gro_cells;
+struct xtun_work;
+struct xtun_udp_sock *xtun_udp_sock_open(struct net_device *dev, __be32 local,
+					 __be16 port,
+					 int (*rcv)(const void *, struct sk_buff *),
+					 const void *data);
+u16 xtun_udp_sock_port(const struct xtun_udp_sock *x);
+void xtun_udp_sock_close(struct xtun_udp_sock *x);
+void xtun_skb_outer4(const struct sk_buff *skb, __be32 *saddr, __be16 *sport);
+const u8 *xtun_skb_data(const struct sk_buff *skb);
+unsigned int xtun_skb_headlen(const struct sk_buff *skb);
+struct sk_buff *xtun_skb_clone_atomic(struct sk_buff *skb);
+int xtun_udp_decap(struct sk_buff *skb, struct net_device *dev);
+int xtun_udp_xmit(struct xtun_udp_sock *x, struct net_device *dev,
+		  struct sk_buff *skb, struct dst_cache *cache, __be32 daddr,
+		  __be16 sport, __be16 dport, const u8 *hdr);
+int xtun_udp_send_raw(struct xtun_udp_sock *x, struct net_device *dev,
+		      struct dst_cache *cache, __be32 daddr, __be16 sport,
+		      __be16 dport, const u8 *hdr);
+struct dst_cache *xtun_dst_cache_new(void);
+struct dst_cache *xtun_dst_cache_new_atomic(void);
+void xtun_dst_cache_free(struct dst_cache *cache);
+struct gro_cells *xtun_gro_cells_new(struct net_device *dev);
+void xtun_gro_cells_free(struct gro_cells *cells);
+void xtun_gro_cells_receive(struct gro_cells *cells, struct sk_buff *skb);
+void xtun_dev_set_tunnel_features(struct net_device *dev, unsigned int headroom);
+int xtun_dev_set_mtu(struct net_device *dev, unsigned int mtu);
+struct xtun_work *xtun_work_new(void (*fn)(const void *), const void *data);
+void xtun_work_schedule(struct xtun_work *x, unsigned long delay_ms);
+void xtun_work_cancel(struct xtun_work *x);
+void xtun_work_free(struct xtun_work *x);
+u64 xtun_jiffies_ms(void);
+u32 xtun_random_u32(void);
+
+/* xtun_genl.c: the generic netlink family's glue. */
+struct genl_info;
+struct netlink_callback;
+struct nlattr;
+int xtun_genl_register(void);
+void xtun_genl_unregister(void);
+struct net *xtun_genl_info_net_get(const struct genl_info *info);
+const struct nlattr *xtun_genl_info_attr(const struct genl_info *info, int type);
+void xtun_genl_set_err_msg(struct genl_info *info, const char *msg);
+void xtun_genl_set_bad_attr(struct genl_info *info, const struct nlattr *attr);
+struct sk_buff *xtun_genl_msg_new(void);
+void *xtun_genl_put_reply(struct sk_buff *skb, struct genl_info *info, u8 cmd);
+void *xtun_genl_put_dump(struct sk_buff *skb, struct netlink_callback *cb, u8 cmd);
+void *xtun_genl_put_notify(struct sk_buff *skb, u8 cmd);
+void xtun_genl_end(struct sk_buff *skb, void *hdr);
+void xtun_genl_cancel(struct sk_buff *skb, void *hdr);
+int xtun_genl_reply(struct sk_buff *skb, struct genl_info *info);
+bool xtun_genl_has_listeners(struct net *net);
+void xtun_genl_notify(struct net *net, struct sk_buff *skb);
+void xtun_genl_free(struct sk_buff *skb);
+struct nlattr *xtun_nla_nest_start(struct sk_buff *skb, int type);
+void xtun_nla_nest_end(struct sk_buff *skb, struct nlattr *start);
+void xtun_nla_nest_cancel(struct sk_buff *skb, struct nlattr *start);
+long *xtun_dump_args(struct netlink_callback *cb);
+const struct nlattr *xtun_dump_attr(struct netlink_callback *cb, int type);
+struct net *xtun_dump_net_get(struct netlink_callback *cb);
+
 #endif /* XTUN_SHIM_H */

@@ -4,7 +4,7 @@
 //! build's output never lands in the repository. Warnings are errors (see
 //! driver/Kbuild).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use xshell::Shell;
@@ -13,16 +13,7 @@ use crate::{kernel::Kernel, workspace::Workspace};
 
 pub fn run(sh: &Shell, ws: &Workspace, kernel: &Kernel) -> Result<PathBuf> {
     let dir = ws.target.join(format!("xtun-module-{}", kernel.profile));
-    sh.create_dir(&dir)?;
-    for entry in std::fs::read_dir(ws.root.join("driver"))? {
-        let path = entry?.path();
-        let name = path.file_name().context("bad driver file name")?;
-        let dest = dir.join(name);
-        // Copy only what changed, so make's timestamps keep warm builds fast.
-        if std::fs::read(&dest).ok() != Some(std::fs::read(&path)?) {
-            sh.copy_file(&path, &dest)?;
-        }
-    }
+    sync_dir(sh, &ws.root.join("driver"), &dir)?;
     let jobs = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).to_string();
     let m = format!("M={}", dir.display());
     kernel
@@ -34,3 +25,21 @@ pub fn run(sh: &Shell, ws: &Workspace, kernel: &Kernel) -> Result<PathBuf> {
         .context("building driver/ failed: the compiler output above says why")?;
     Ok(dir.join("xtun.ko"))
 }
+
+/// Copies `from` into `to`, subdirectories too (gen/, netlink/), rewriting
+/// only files that changed, so make's timestamps keep warm builds fast.
+fn sync_dir(sh: &Shell, from: &Path, to: &Path) -> Result<()> {
+    sh.create_dir(to)?;
+    for entry in std::fs::read_dir(from).with_context(|| format!("cannot read {}", from.display()))? {
+        let path = entry?.path();
+        let name = path.file_name().context("bad driver file name")?;
+        let dest = to.join(name);
+        if path.is_dir() {
+            sync_dir(sh, &path, &dest)?;
+        } else if std::fs::read(&dest).ok() != Some(std::fs::read(&path)?) {
+            sh.copy_file(&path, &dest)?;
+        }
+    }
+    Ok(())
+}
+

@@ -1,0 +1,355 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The `xtun` generic netlink family's handlers (netlink/xtun.yaml): device
+//! settings, peers, and peer events. No `unsafe` here. Every change runs
+//! under RTNL, which orders it against the device's open/stop/uninit and
+//! its files' attach; the data path never takes RTNL.
+
+use kernel::{prelude::*, sync::Arc};
+
+use crate::context::Process;
+use crate::genl::{Attr, Dump, Msg, Request};
+use crate::netdev::{self, DevRef, Found, NetDev, NetRef, RtnlGuard};
+use crate::peers::{AddError, Peer, Tables};
+use crate::port::Port;
+use crate::tunnel::{DelReason, Event, Tunnel, DEFAULT_PORT};
+use crate::udp_tunnel::{self, Endpoint, Route};
+
+/// Numbers from the generated `gen/uapi/xtun_nl.h`.
+mod nl {
+    pub(super) const CMD_DEV_GET: u8 = 1;
+    pub(super) const CMD_PEER_GET: u8 = 5;
+    pub(super) const CMD_PEER_LEARNED_NTF: u8 = 6;
+    pub(super) const CMD_PEER_DEL_NTF: u8 = 7;
+
+    pub(super) const A_IFINDEX: u16 = 1;
+    pub(super) const A_IFNAME: u16 = 2;
+    pub(super) const A_MODE: u16 = 3;
+    pub(super) const A_LISTEN_PORT: u16 = 4;
+    pub(super) const A_LOCAL_IPV4: u16 = 5;
+    pub(super) const A_VNI: u16 = 6;
+    pub(super) const A_LEARN: u16 = 7;
+    pub(super) const A_PEER_TIMEOUT: u16 = 8;
+    pub(super) const A_MAX_PEERS: u16 = 9;
+    pub(super) const A_MAX_MACS: u16 = 10;
+    pub(super) const A_PEERS: u16 = 11;
+    pub(super) const A_RX_UNKNOWN_SRC: u16 = 12;
+    pub(super) const A_RX_BAD: u16 = 13;
+    pub(super) const A_RX_WRONG_VNI: u16 = 14;
+    pub(super) const A_TX_NO_PEER: u16 = 15;
+    pub(super) const A_PEER: u16 = 16;
+
+    pub(super) const P_ID: u16 = 1;
+    pub(super) const P_REMOTE_IPV4: u16 = 2;
+    pub(super) const P_REMOTE_PORT: u16 = 3;
+    pub(super) const P_STATIC: u16 = 4;
+    pub(super) const P_KEEPALIVE: u16 = 5;
+    pub(super) const P_MAC: u16 = 6;
+    pub(super) const P_LAST_SEEN_MS: u16 = 7;
+    pub(super) const P_EXPIRES_MS: u16 = 8;
+    pub(super) const P_RX_PACKETS: u16 = 9;
+    pub(super) const P_RX_BYTES: u16 = 10;
+    pub(super) const P_TX_PACKETS: u16 = 11;
+    pub(super) const P_TX_BYTES: u16 = 12;
+    pub(super) const P_DEL_REASON: u16 = 13;
+
+    pub(super) const MODE_TAP: u32 = 0;
+    pub(super) const MODE_TUNNEL: u32 = 1;
+}
+
+/// MACs listed per peer in replies and events.
+const MACS_SHOWN: usize = 64;
+
+/// The xtun device a request names, with its port.
+fn device(req: &Request<'_>, rtnl: &netdev::Rtnl) -> Result<(Arc<Port>, DevRef)> {
+    let Some(attr) = req.attr(nl::A_IFINDEX) else {
+        return Err(req.fail(EINVAL, c"missing ifindex"));
+    };
+    let found = netdev::find_by_index::<Port>(rtnl, &req.net(), attr.u32() as i32);
+    match found {
+        Found::Ours(port) => match port.dev() {
+            Some(dev) => Ok((port, dev)),
+            None => Err(req.fail_attr(ENODEV, &attr, c"device is going away")),
+        },
+        Found::Other => Err(req.fail_attr(EINVAL, &attr, c"not an xtun device")),
+        Found::Nothing => Err(req.fail_attr(ENODEV, &attr, c"no such device")),
+    }
+}
+
+fn tunnel_of<'a>(req: &Request<'_>, port: &'a Port) -> Result<&'a Tunnel> {
+    port.tunnel().ok_or_else(|| req.fail(EINVAL, c"not a tunnel device: set its listen-port first"))
+}
+
+fn put_device(msg: &mut Msg, port: &Port, dev: &NetDev, rtnl: &netdev::Rtnl) -> Result {
+    msg.put_u32(nl::A_IFINDEX, dev.ifindex() as u32)?;
+    msg.put_str(nl::A_IFNAME, dev.name(rtnl))?;
+    let Some(t) = port.tunnel() else {
+        return msg.put_u32(nl::A_MODE, nl::MODE_TAP);
+    };
+    let s = &t.settings;
+    msg.put_u32(nl::A_MODE, nl::MODE_TUNNEL)?;
+    let bound = t.bound_port.load(kernel::sync::atomic::Relaxed);
+    let port_shown = if t.socket.is_set() { bound } else { s.listen_port.load(kernel::sync::atomic::Relaxed) };
+    msg.put_u16(nl::A_LISTEN_PORT, port_shown as u16)?;
+    msg.put_in_addr(nl::A_LOCAL_IPV4, s.local.load(kernel::sync::atomic::Relaxed).to_ne_bytes())?;
+    msg.put_u32(nl::A_VNI, s.vni.load(kernel::sync::atomic::Relaxed))?;
+    msg.put_u8(nl::A_LEARN, u8::from(s.learn.load(kernel::sync::atomic::Relaxed)))?;
+    msg.put_u32(nl::A_PEER_TIMEOUT, s.peer_timeout_s.load(kernel::sync::atomic::Relaxed))?;
+    msg.put_u32(nl::A_MAX_PEERS, s.max_peers.load(kernel::sync::atomic::Relaxed))?;
+    msg.put_u32(nl::A_MAX_MACS, s.max_macs.load(kernel::sync::atomic::Relaxed))?;
+    msg.put_u32(nl::A_PEERS, t.tables.peer_count())?;
+    let d = &t.drops;
+    msg.put_uint(nl::A_RX_UNKNOWN_SRC, d.rx_unknown_src.load(kernel::sync::atomic::Relaxed))?;
+    msg.put_uint(nl::A_RX_BAD, d.rx_bad.load(kernel::sync::atomic::Relaxed))?;
+    msg.put_uint(nl::A_RX_WRONG_VNI, d.rx_wrong_vni.load(kernel::sync::atomic::Relaxed))?;
+    msg.put_uint(nl::A_TX_NO_PEER, d.tx_no_peer.load(kernel::sync::atomic::Relaxed))
+}
+
+fn put_peer(msg: &mut Msg, t: &Tunnel, peer: &Arc<Peer>, reason: Option<DelReason>, ctx: &Process) -> Result {
+    use kernel::sync::atomic::Relaxed;
+    let now = udp_tunnel::now_ms();
+    let macs = {
+        let bh = ctx.bh_off();
+        t.tables.macs_of(peer, MACS_SHOWN, &bh)
+    };
+    msg.nest(nl::A_PEER, |m| {
+        m.put_u32(nl::P_ID, peer.id)?;
+        m.put_in_addr(nl::P_REMOTE_IPV4, peer.endpoint.addr)?;
+        m.put_be16(nl::P_REMOTE_PORT, peer.endpoint.port)?;
+        if peer.is_static {
+            m.put_flag(nl::P_STATIC)?;
+        }
+        m.put_u32(nl::P_KEEPALIVE, (peer.keepalive_ms / 1000) as u32)?;
+        for mac in macs.iter() {
+            m.put_bytes(nl::P_MAC, mac)?;
+        }
+        m.put_uint(nl::P_LAST_SEEN_MS, now.saturating_sub(peer.last_seen()))?;
+        let timeout = u64::from(t.settings.peer_timeout_s.load(Relaxed)) * 1000;
+        if let Some(left) = peer.expires_in(now, timeout) {
+            m.put_uint(nl::P_EXPIRES_MS, left)?;
+        }
+        m.put_uint(nl::P_RX_PACKETS, peer.rx_packets.load(Relaxed))?;
+        m.put_uint(nl::P_RX_BYTES, peer.rx_bytes.load(Relaxed))?;
+        m.put_uint(nl::P_TX_PACKETS, peer.tx_packets.load(Relaxed))?;
+        m.put_uint(nl::P_TX_BYTES, peer.tx_bytes.load(Relaxed))?;
+        if let Some(reason) = reason {
+            m.put_u32(nl::P_DEL_REASON, reason as u32)?;
+        }
+        Ok(())
+    })
+}
+
+pub(crate) fn dev_get(req: &Request<'_>, ctx: &Process) -> Result {
+    let rtnl = RtnlGuard::lock(ctx);
+    let (port, dev) = device(req, &rtnl)?;
+    req.reply(nl::CMD_DEV_GET, |msg| put_device(msg, &port, &dev, &rtnl))
+}
+
+pub(crate) fn dev_dump(dump: &mut Dump<'_>, ctx: &Process) -> Result {
+    let net = dump.net();
+    let rtnl = RtnlGuard::lock(ctx);
+    loop {
+        let from = *dump.cursor(0) as i32;
+        let Some((index, port)) = netdev::next_of_kind::<Port>(&rtnl, &net, from) else { return Ok(()) };
+        if let Some(dev) = port.dev() {
+            if !dump.message(nl::CMD_DEV_GET, |msg| put_device(msg, &port, &dev, &rtnl))? {
+                return Ok(());
+            }
+        }
+        *dump.cursor(0) = (index + 1) as c_long;
+    }
+}
+
+pub(crate) fn dev_set(req: &Request<'_>, ctx: &Process) -> Result {
+    use kernel::sync::atomic::Relaxed;
+    let rtnl = RtnlGuard::lock(ctx);
+    let (port, dev) = device(req, &rtnl)?;
+    let listen = req.attr(nl::A_LISTEN_PORT);
+    let local = req.attr(nl::A_LOCAL_IPV4);
+    if port.tunnel().is_none() {
+        let Some(listen) = listen else {
+            return Err(req.fail(EINVAL, c"not a tunnel device: set its listen-port first"));
+        };
+        if port.files() > 0 {
+            return Err(req.fail_attr(EBUSY, &listen, c"a file is attached: the device is a tap"));
+        }
+        Port::make_tunnel(&port, &dev, listen.u16(), &rtnl, ctx)
+            .map_err(|e| req.fail_attr(e, &listen, c"cannot make a tunnel device"))?;
+    }
+    let t = tunnel_of(req, &port)?;
+    let s = &t.settings;
+    let mut reopen = false;
+    if let Some(a) = listen {
+        reopen |= s.listen_port.xchg(u32::from(a.u16()), Relaxed) != u32::from(a.u16());
+    }
+    if let Some(a) = local {
+        let v = u32::from_ne_bytes(a.in_addr());
+        reopen |= s.local.xchg(v, Relaxed) != v;
+    }
+    if let Some(a) = req.attr(nl::A_VNI) {
+        s.vni.store(a.u32(), Relaxed);
+    }
+    if let Some(a) = req.attr(nl::A_LEARN) {
+        s.learn.store(a.u8() != 0, Relaxed);
+    }
+    if let Some(a) = req.attr(nl::A_PEER_TIMEOUT) {
+        s.peer_timeout_s.store(a.u32(), Relaxed);
+    }
+    if let Some(a) = req.attr(nl::A_MAX_PEERS) {
+        s.max_peers.store(a.u32(), Relaxed);
+    }
+    if let Some(a) = req.attr(nl::A_MAX_MACS) {
+        s.max_macs.store(a.u32(), Relaxed);
+    }
+    if reopen && t.socket.is_set() {
+        t.close(ctx);
+        t.open(&dev, port.clone(), ctx).map_err(|e| req.fail(e, c"cannot open the UDP socket on that address and port"))?;
+    }
+    Ok(())
+}
+
+/// The `peer` nest of a request.
+fn peer_attrs<'a>(req: &Request<'a>) -> Result<Attr<'a>> {
+    req.attr(nl::A_PEER).ok_or_else(|| req.fail(EINVAL, c"missing peer"))
+}
+
+fn endpoint_of(req: &Request<'_>, peer: &Attr<'_>) -> Result<Option<Endpoint>> {
+    let (mut addr, mut port) = (None, None);
+    for a in peer.nested() {
+        match a.kind() {
+            nl::P_REMOTE_IPV4 => addr = Some(a.in_addr()),
+            nl::P_REMOTE_PORT => port = Some(a.be16()),
+            _ => {}
+        }
+    }
+    match (addr, port) {
+        (Some(addr), port) => Ok(Some(Endpoint { addr, port: port.unwrap_or(DEFAULT_PORT) })),
+        (None, Some(_)) => Err(req.fail_attr(EINVAL, peer, c"remote-port without remote-ipv4")),
+        (None, None) => Ok(None),
+    }
+}
+
+pub(crate) fn peer_new(req: &Request<'_>, ctx: &Process) -> Result {
+    use kernel::sync::atomic::Relaxed;
+    let rtnl = RtnlGuard::lock(ctx);
+    let (port, dev) = device(req, &rtnl)?;
+    let t = tunnel_of(req, &port)?;
+    let attrs = peer_attrs(req)?;
+    let Some(endpoint) = endpoint_of(req, &attrs)? else {
+        return Err(req.fail_attr(EINVAL, &attrs, c"missing remote-ipv4"));
+    };
+    if endpoint.addr == [0; 4] || endpoint.addr[0] >= 224 {
+        return Err(req.fail_attr(EINVAL, &attrs, c"remote-ipv4 must be a unicast address"));
+    }
+    let mut keepalive_ms = 0;
+    let mut macs = KVec::new();
+    for a in attrs.nested() {
+        match a.kind() {
+            nl::P_KEEPALIVE => keepalive_ms = u64::from(a.u32()) * 1000,
+            nl::P_MAC => {
+                let mut mac = [0u8; 6];
+                mac.copy_from_slice(a.bytes());
+                if mac[0] & 1 != 0 || mac == [0; 6] {
+                    return Err(req.fail_attr(EINVAL, &a, c"a peer's MAC must be unicast"));
+                }
+                macs.push((mac, Tables::mac_node()?), GFP_KERNEL)?;
+            }
+            _ => {}
+        }
+    }
+    let now = udp_tunnel::now_ms();
+    let peer = Arc::new(Peer::new(t.tables.new_id(), endpoint, true, keepalive_ms, Route::new(ctx)?, now), GFP_KERNEL)?;
+    let nodes = Tables::reserve(true, GFP_KERNEL)?;
+    let bh = ctx.bh_off();
+    t.tables.add_peer(peer.clone(), nodes, t.settings.max_peers.load(Relaxed), &bh).map_err(|e| match e {
+        AddError::Exists => req.fail_attr(EEXIST, &attrs, c"a peer has this endpoint"),
+        AddError::Full => req.fail(ENOSPC, c"the device holds max-peers peers"),
+    })?;
+    for (mac, node) in macs {
+        t.tables.add_static_mac(mac, &peer, node, &bh);
+    }
+    drop(bh);
+    let _ = dev;
+    Ok(())
+}
+
+pub(crate) fn peer_del(req: &Request<'_>, ctx: &Process) -> Result {
+    let rtnl = RtnlGuard::lock(ctx);
+    let (port, dev) = device(req, &rtnl)?;
+    let t = tunnel_of(req, &port)?;
+    let attrs = peer_attrs(req)?;
+    let id = attrs.nested().find(|a| a.kind() == nl::P_ID).map(|a| a.u32());
+    let endpoint = endpoint_of(req, &attrs)?;
+    let peer = {
+        let bh = ctx.bh_off();
+        let endpoint = match (id, endpoint) {
+            (_, Some(e)) => Some(e),
+            (Some(id), None) => t.tables.peer_by_id(id, &bh).map(|p| p.endpoint),
+            (None, None) => None,
+        };
+        endpoint.and_then(|e| t.tables.remove_peer(&e, &bh))
+    };
+    let Some(peer) = peer else {
+        if id.is_none() && endpoint.is_none() {
+            return Err(req.fail_attr(EINVAL, &attrs, c"give the peer's id or endpoint"));
+        }
+        return Err(req.fail_attr(ENOENT, &attrs, c"no such peer"));
+    };
+    let mut events = KVec::new();
+    events.push(Event::Gone(peer, DelReason::Userspace), GFP_KERNEL)?;
+    announce(&dev, t, events, ctx);
+    Ok(())
+}
+
+pub(crate) fn peer_dump(dump: &mut Dump<'_>, ctx: &Process) -> Result {
+    let Some(ifindex) = dump.attr(nl::A_IFINDEX).map(|a| a.u32() as i32) else {
+        return Err(EINVAL);
+    };
+    let net = dump.net();
+    let (port, dev) = {
+        let rtnl = RtnlGuard::lock(ctx);
+        match netdev::find_by_index::<Port>(&rtnl, &net, ifindex) {
+            Found::Ours(port) => {
+                let dev = port.dev().ok_or(ENODEV)?;
+                (port, dev)
+            }
+            _ => return Err(ENODEV),
+        }
+    };
+    let Some(t) = port.tunnel() else { return Err(EINVAL) };
+    let mut peers = {
+        let bh = ctx.bh_off();
+        t.tables.all_peers(GFP_ATOMIC, &bh)?
+    };
+    peers.sort_unstable_by_key(|p| p.id);
+    for peer in peers.iter() {
+        if i64::from(peer.id) < *dump.cursor(0) as i64 {
+            continue;
+        }
+        let put = dump.message(nl::CMD_PEER_GET, |msg| {
+            msg.put_u32(nl::A_IFINDEX, dev.ifindex() as u32)?;
+            put_peer(msg, t, peer, None, ctx)
+        })?;
+        if !put {
+            return Ok(());
+        }
+        *dump.cursor(0) = (i64::from(peer.id) + 1) as c_long;
+    }
+    Ok(())
+}
+
+/// Sends peer events to `xtunctl monitor` (the `peers` group of the
+/// device's namespace). A failure loses the event, nothing else.
+pub(crate) fn announce(dev: &NetDev, t: &Tunnel, events: KVec<Event>, ctx: &Process) {
+    let net = NetRef::of(dev);
+    for event in events {
+        let (cmd, peer, reason) = match event {
+            Event::Learned(p) => (nl::CMD_PEER_LEARNED_NTF, p, None),
+            Event::Gone(p, r) => (nl::CMD_PEER_DEL_NTF, p, Some(r)),
+        };
+        let _ = crate::genl::notify(&net, cmd, ctx, |msg| {
+            msg.put_u32(nl::A_IFINDEX, dev.ifindex() as u32)?;
+            put_peer(msg, t, &peer, reason, ctx)
+        });
+    }
+}

@@ -1,0 +1,345 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Glue for the tunnel mode (tunnel.rs decides, udp_tunnel.rs calls): the
+ * kernel's UDP tunnel API (include/net/udp_tunnel.h), gro_cells and a
+ * self-rearming delayed work, which Rust cannot reach because they are
+ * inline, use bitfields or need a C callback. The sequences are vxlan's
+ * (drivers/net/vxlan/vxlan_core.c), named where they come from.
+ */
+#include <linux/etherdevice.h>
+#include <linux/if_ether.h>
+#include <linux/workqueue.h>
+#include <net/dst_cache.h>
+#include <net/gro_cells.h>
+#include <net/ip_tunnels.h>
+#include <net/udp.h>
+#include <net/udp_tunnel.h>
+
+#include "xtun_shim.h"
+
+/* VXLAN_HLEN: the UDP header and the 8-byte VXLAN header. */
+#define XTUN_ENCAP_HLEN (sizeof(struct udphdr) + 8)
+
+/* One kernel UDP socket and the Rust receiver its datagrams go to;
+ * sk_user_data points here while the socket is open. */
+struct xtun_udp_sock {
+	struct socket *sock;
+	int (*rcv)(const void *data, struct sk_buff *skb);
+	const void *data;
+};
+
+static int xtun_encap_rcv(struct sock *sk, struct sk_buff *skb)
+{
+	struct xtun_udp_sock *x = rcu_dereference_sk_user_data(sk);
+
+	/* Closing: as vxlan_rcv without a vxlan_sock, drop. */
+	if (!x) {
+		kfree_skb(skb);
+		return 0;
+	}
+	return x->rcv(x->data, skb);
+}
+
+/* udp_sock_create (inline; udp_port_cfg has bitfields) + vxlan's
+ * vxlan_create_sock/vxlan_socket_create settings. */
+struct xtun_udp_sock *xtun_udp_sock_open(struct net_device *dev, __be32 local,
+					 __be16 port,
+					 int (*rcv)(const void *, struct sk_buff *),
+					 const void *data)
+{
+	struct udp_tunnel_sock_cfg tunnel_cfg = {};
+	struct udp_port_cfg cfg = {};
+	struct xtun_udp_sock *x;
+	struct socket *sock;
+	int err;
+
+	x = kzalloc(sizeof(*x), GFP_KERNEL);
+	if (!x)
+		return ERR_PTR(-ENOMEM);
+	cfg.family = AF_INET;
+	cfg.local_ip.s_addr = local;
+	cfg.local_udp_port = port;
+	cfg.use_udp_checksums = true;
+	err = udp_sock_create(dev_net(dev), &cfg, &sock);
+	if (err) {
+		kfree(x);
+		return ERR_PTR(err);
+	}
+	udp_allow_gso(sock->sk);
+	x->sock = sock;
+	x->rcv = rcv;
+	x->data = data;
+	tunnel_cfg.sk_user_data = x;
+	tunnel_cfg.encap_type = 1;
+	tunnel_cfg.encap_rcv = xtun_encap_rcv;
+	setup_udp_tunnel_sock(dev_net(dev), sock->sk, &tunnel_cfg);
+	return x;
+}
+
+u16 xtun_udp_sock_port(const struct xtun_udp_sock *x)
+{
+	return ntohs(inet_sk(x->sock->sk)->inet_sport);
+}
+
+/* As vxlan_sock_release: unpublish, wait for receivers, release. */
+void xtun_udp_sock_close(struct xtun_udp_sock *x)
+{
+	rcu_assign_sk_user_data(x->sock->sk, NULL);
+	synchronize_net();
+	udp_tunnel_sock_release(x->sock->sk);
+	kfree(x);
+}
+
+/* The outer IPv4 source address and UDP source port of a datagram that
+ * encap_rcv got (skb->data at the UDP header). */
+void xtun_skb_outer4(const struct sk_buff *skb, __be32 *saddr, __be16 *sport)
+{
+	*saddr = ip_hdr(skb)->saddr;
+	*sport = udp_hdr(skb)->source;
+}
+
+const u8 *xtun_skb_data(const struct sk_buff *skb)
+{
+	return skb->data;
+}
+
+unsigned int xtun_skb_headlen(const struct sk_buff *skb)
+{
+	return skb_headlen(skb);
+}
+
+/* vxlan_rcv's decapsulation once the header is accepted: drop the UDP and
+ * VXLAN headers, then vxlan_set_mac's Ethernet part and
+ * pskb_inet_may_pull. Fails (the caller drops) on a short inner frame. */
+int xtun_udp_decap(struct sk_buff *skb, struct net_device *dev)
+{
+	/* The socket is always in the device's namespace (opened there at
+	 * ndo_open, closed before a move): nothing to scrub (xnet false). */
+	if (__iptunnel_pull_header(skb, XTUN_ENCAP_HLEN, htons(ETH_P_TEB), false, false))
+		return -EINVAL;
+	if (!pskb_may_pull(skb, ETH_HLEN))
+		return -EINVAL;
+	skb_reset_mac_header(skb);
+	skb->protocol = eth_type_trans(skb, dev);
+	skb_postpull_rcsum(skb, eth_hdr(skb), ETH_HLEN);
+	skb_reset_network_header(skb);
+	if (!pskb_inet_may_pull(skb))
+		return -EINVAL;
+	return 0;
+}
+
+/* vxlan_xmit_one for one IPv4 remote, without its options: route through
+ * the per-peer cache, PMTU as vxlan's, vxlan_build_skb with the 8-byte
+ * header Rust wrote in @hdr, udp_tunnel_xmit_skb. Consumes @skb. Returns
+ * 0, or a negative errno with the skb freed (the caller counts). */
+int xtun_udp_xmit(struct xtun_udp_sock *x, struct net_device *dev,
+		  struct sk_buff *skb, struct dst_cache *cache, __be32 daddr, __be16 sport,
+		  __be16 dport, const u8 *hdr)
+{
+	struct ip_tunnel_key key = {};
+	struct sock *sk = x->sock->sk;
+	bool double_encap;
+	struct rtable *rt;
+	__be32 saddr;
+	u8 tos, ttl;
+	int err;
+
+	key.u.ipv4.dst = daddr;
+	key.u.ipv4.src = inet_sk(sk)->inet_saddr;
+	rt = udp_tunnel_dst_lookup(skb, dev, sock_net(sk), sk->sk_bound_dev_if,
+				   &saddr, &key, sport, dport, 0, cache);
+	if (IS_ERR(rt)) {
+		kfree_skb_reason(skb, SKB_DROP_REASON_IP_OUTNOROUTES);
+		return PTR_ERR(rt);
+	}
+	err = skb_tunnel_check_pmtu(skb, &rt->dst, XTUN_ENCAP_HLEN + sizeof(struct iphdr),
+				    netif_is_any_bridge_port(dev));
+	if (err < 0)
+		goto drop;
+	if (err) {
+		/* As vxlan_encap_bypass: the ICMP reply built in @skb goes
+		 * back up our own device. */
+		dst_release(&rt->dst);
+		skb->dev = dev;
+		dev_dstats_rx_add(dev, skb->len);
+		netif_rx(skb);
+		return 0;
+	}
+	tos = ip_tunnel_ecn_encap(0, ip_hdr(skb), skb);
+	ttl = ip4_dst_hoplimit(&rt->dst);
+	err = skb_cow_head(skb, LL_RESERVED_SPACE(rt->dst.dev) + rt->dst.header_len +
+				XTUN_ENCAP_HLEN + sizeof(struct iphdr));
+	if (err)
+		goto drop;
+	double_encap = udp_tunnel_handle_partial(skb);
+	err = iptunnel_handle_offloads(skb, SKB_GSO_UDP_TUNNEL_CSUM);
+	if (err)
+		goto drop;
+	memcpy(__skb_push(skb, 8), hdr, 8);
+	udp_tunnel_set_inner_protocol(skb, double_encap, htons(ETH_P_TEB));
+	udp_tunnel_xmit_skb(rt, sk, skb, saddr, daddr, tos, ttl, 0, sport, dport,
+			    false, false, 0);
+	return 0;
+drop:
+	dst_release(&rt->dst);
+	kfree_skb(skb);
+	return err;
+}
+
+/* A bare 8-byte datagram (the keepalive) from the socket to @daddr. */
+int xtun_udp_send_raw(struct xtun_udp_sock *x, struct net_device *dev,
+		      struct dst_cache *cache,
+		      __be32 daddr, __be16 sport, __be16 dport, const u8 *hdr)
+{
+	struct sk_buff *skb;
+	struct ip_tunnel_key key = {};
+	struct sock *sk = x->sock->sk;
+	struct rtable *rt;
+	__be32 saddr;
+
+	skb = alloc_skb(LL_MAX_HEADER + sizeof(struct iphdr) + XTUN_ENCAP_HLEN, GFP_ATOMIC);
+	if (!skb)
+		return -ENOMEM;
+	skb_reserve(skb, LL_MAX_HEADER + sizeof(struct iphdr) + sizeof(struct udphdr));
+	skb_put_data(skb, hdr, 8);
+	skb_reset_network_header(skb);
+	key.u.ipv4.dst = daddr;
+	key.u.ipv4.src = inet_sk(sk)->inet_saddr;
+	rt = udp_tunnel_dst_lookup(skb, dev, sock_net(sk), sk->sk_bound_dev_if,
+				   &saddr, &key, sport, dport, 0, cache);
+	if (IS_ERR(rt)) {
+		kfree_skb(skb);
+		return PTR_ERR(rt);
+	}
+	udp_tunnel_xmit_skb(rt, sk, skb, saddr, daddr, 0, ip4_dst_hoplimit(&rt->dst),
+			    0, sport, dport, false, false, 0);
+	return 0;
+}
+
+struct dst_cache *xtun_dst_cache_new(void)
+{
+	struct dst_cache *cache = kzalloc(sizeof(*cache), GFP_KERNEL);
+
+	if (cache && dst_cache_init(cache, GFP_KERNEL)) {
+		kfree(cache);
+		return NULL;
+	}
+	return cache;
+}
+
+struct dst_cache *xtun_dst_cache_new_atomic(void)
+{
+	struct dst_cache *cache = kzalloc(sizeof(*cache), GFP_ATOMIC);
+
+	if (cache && dst_cache_init(cache, GFP_ATOMIC)) {
+		kfree(cache);
+		return NULL;
+	}
+	return cache;
+}
+
+void xtun_dst_cache_free(struct dst_cache *cache)
+{
+	dst_cache_destroy(cache);
+	kfree(cache);
+}
+
+struct gro_cells *xtun_gro_cells_new(struct net_device *dev)
+{
+	struct gro_cells *cells = kzalloc(sizeof(*cells), GFP_KERNEL);
+
+	if (cells && gro_cells_init(cells, dev)) {
+		kfree(cells);
+		return NULL;
+	}
+	return cells;
+}
+
+void xtun_gro_cells_free(struct gro_cells *cells)
+{
+	gro_cells_destroy(cells);
+	kfree(cells);
+}
+
+/* As vxlan_rcv's tail: count, then GRO through the cells. */
+void xtun_gro_cells_receive(struct gro_cells *cells, struct sk_buff *skb)
+{
+	dev_dstats_rx_add(skb->dev, skb->len);
+	gro_cells_receive(cells, skb);
+}
+
+/* The features of a tunnel device: vxlan_setup's. */
+void xtun_dev_set_tunnel_features(struct net_device *dev, unsigned int headroom)
+{
+	netdev_features_t f = NETIF_F_SG | NETIF_F_HW_CSUM | NETIF_F_FRAGLIST |
+			      NETIF_F_RXCSUM | NETIF_F_GSO_SOFTWARE;
+
+	dev->features |= f;
+	dev->hw_features |= f;
+	dev->vlan_features = dev->features;
+	dev->hw_enc_features = dev->features;
+	dev->needed_headroom = headroom;
+	netdev_update_features(dev);
+}
+
+int xtun_dev_set_mtu(struct net_device *dev, unsigned int mtu)
+{
+	return dev_set_mtu(dev, mtu);
+}
+
+/* A delayed work that calls @fn(@data) and is rearmed from Rust. */
+struct xtun_work {
+	struct delayed_work work;
+	void (*fn)(const void *data);
+	const void *data;
+};
+
+static void xtun_work_run(struct work_struct *work)
+{
+	struct xtun_work *x = container_of(to_delayed_work(work), struct xtun_work, work);
+
+	x->fn(x->data);
+}
+
+struct xtun_work *xtun_work_new(void (*fn)(const void *), const void *data)
+{
+	struct xtun_work *x = kzalloc(sizeof(*x), GFP_KERNEL);
+
+	if (!x)
+		return NULL;
+	INIT_DELAYED_WORK(&x->work, xtun_work_run);
+	x->fn = fn;
+	x->data = data;
+	return x;
+}
+
+void xtun_work_schedule(struct xtun_work *x, unsigned long delay_ms)
+{
+	queue_delayed_work(system_power_efficient_wq, &x->work, msecs_to_jiffies(delay_ms));
+}
+
+/* Waits for a running call; a call that rearms itself is not run again. */
+void xtun_work_cancel(struct xtun_work *x)
+{
+	cancel_delayed_work_sync(&x->work);
+}
+
+void xtun_work_free(struct xtun_work *x)
+{
+	kfree(x);
+}
+
+u64 xtun_jiffies_ms(void)
+{
+	return jiffies64_to_msecs(get_jiffies_64());
+}
+
+u32 xtun_random_u32(void)
+{
+	return get_random_u32();
+}
+
+struct sk_buff *xtun_skb_clone_atomic(struct sk_buff *skb)
+{
+	return skb_clone(skb, GFP_ATOMIC);
+}
