@@ -89,3 +89,12 @@ impl Drop for BhOffGuard {
         unsafe { xtun_local_bh_enable() };
     }
 }
+
+/// Runs `f` with a [`Process`] token, for KUnit test bodies only: the
+/// kernel runs a module's suites at load, in the loading task (process
+/// context, no lock held).
+#[cfg(CONFIG_KUNIT = "y")]
+pub(crate) fn in_test_process<R>(f: impl FnOnce(&Process) -> R) -> R {
+    // SAFETY: only KUnit test bodies call this (see above).
+    f(&unsafe { Process::new() })
+}

@@ -414,29 +414,40 @@ impl Tables {
     /// host that roamed to another peer) or inserts within `max_macs`. A
     /// static entry stays as configured.
     pub(crate) fn learn_mac(&self, mac: Mac, peer: &Arc<Peer>, now: u64, max_macs: u32, bh: &BhOff) {
-        let fresh = self.macs.with(&mac, bh, |e| match e {
-            Some(e) if e.is_static || Arc::ptr_eq(&e.peer, peer) => {
-                if e.seen.load(Relaxed) != now {
-                    e.seen.store(now, Relaxed);
+        // None: absent; Some(true): nothing to do; Some(false): behind another peer.
+        let known = self.macs.with(&mac, bh, |e| {
+            e.map(|e| {
+                if e.is_static || Arc::ptr_eq(&e.peer, peer) {
+                    if e.seen.load(Relaxed) != now {
+                        e.seen.store(now, Relaxed);
+                    }
+                    true
+                } else {
+                    false
                 }
-                true
-            }
-            _ => false,
+            })
         });
-        if fresh {
+        if known == Some(true) {
             return;
         }
         let Ok(node) = RBTreeNodeReservation::new(GFP_ATOMIC) else { return };
-        if self.learned_macs.fetch_add(1, Relaxed) >= max_macs {
+        // A new MAC takes a place within the bound; a moved one keeps its own.
+        if known.is_none() && self.learned_macs.fetch_add(1, Relaxed) >= max_macs {
             self.learned_macs.fetch_sub(1, Relaxed);
             return;
         }
         let entry = MacEntry { peer: peer.clone(), is_static: false, seen: Atomic::new(now) };
-        if let Some(old) = self.macs.upsert(mac, entry, node, bh) {
-            // Moved from another peer (or a static entry raced in).
-            if !old.is_static {
+        match self.macs.upsert(mac, entry, node, bh) {
+            // Raced: a static entry came in meanwhile (it stays counted out),
+            // or the MAC vanished between our look and the insert.
+            Some(old) if old.is_static && known.is_none() => {}
+            Some(old) if !old.is_static && known.is_none() => {
                 self.learned_macs.fetch_sub(1, Relaxed);
             }
+            None if known.is_some() => {
+                self.learned_macs.fetch_add(1, Relaxed);
+            }
+            _ => {}
         }
     }
 
@@ -480,5 +491,113 @@ impl Tables {
         self.by_endpoint.retain(bh, |_, _| false, |p| p.kill());
         self.peers.store(0, Relaxed);
         self.learned_macs.store(0, Relaxed);
+    }
+}
+
+#[kunit_tests(xtun_peers)]
+mod tests {
+    use super::*;
+    use crate::context::{in_test_process, Process};
+
+    fn ep(last: u8, port: u16) -> Endpoint {
+        Endpoint { addr: [10, 0, 0, last], port }
+    }
+
+    // Setup that can only fail for want of memory returns `Result`, and
+    // each test asserts it got through (a panic would be a kernel BUG).
+
+    fn peer(t: &Tables, e: Endpoint, is_static: bool, now: u64, ctx: &Process) -> Result<Arc<Peer>> {
+        let route = Route::new(ctx)?;
+        Ok(Arc::new(Peer::new(t.new_id(), e, is_static, 0, route, now), GFP_KERNEL)?)
+    }
+
+    fn add(t: &Tables, p: &Arc<Peer>, max: u32, ctx: &Process) -> Result<Result<(), AddError>> {
+        let nodes = Tables::reserve(p.is_static, GFP_KERNEL)?;
+        Ok(t.add_peer(p.clone(), nodes, max, &ctx.bh_off()))
+    }
+
+    #[test]
+    fn peers_are_bounded_and_unique() {
+        let done = in_test_process(|ctx| -> Result {
+            let t = Tables::new(7)?;
+            for i in 1..=3 {
+                assert_eq!(add(&t, &peer(&t, ep(i, 4789), false, 0, ctx)?, 3, ctx)?, Ok(()));
+            }
+            assert_eq!(add(&t, &peer(&t, ep(9, 4789), false, 0, ctx)?, 3, ctx)?, Err(AddError::Full));
+            assert_eq!(t.peer_count(), 3);
+            assert!(t.remove_peer(&ep(3, 4789), &ctx.bh_off()).is_some());
+            assert_eq!(add(&t, &peer(&t, ep(1, 4789), false, 0, ctx)?, 3, ctx)?, Err(AddError::Exists));
+            assert_eq!(t.peer_count(), 2);
+            Ok(())
+        });
+        assert!(done.is_ok());
+    }
+
+    #[test]
+    fn static_peers_match_by_address() {
+        let done = in_test_process(|ctx| -> Result {
+            let t = Tables::new(1)?;
+            assert_eq!(add(&t, &peer(&t, ep(1, 4789), true, 0, ctx)?, 10, ctx)?, Ok(()));
+            assert_eq!(add(&t, &peer(&t, ep(2, 4789), false, 0, ctx)?, 10, ctx)?, Ok(()));
+            // vxlan sends from a hashed port: its static peer is found anyway.
+            let found = t.peer_from(&ep(1, 51000), &ctx.bh_off());
+            assert!(found.is_some_and(|p| p.endpoint == ep(1, 4789)));
+            // A learned peer is its exact endpoint only (NAT: another port is another client).
+            assert!(t.peer_from(&ep(2, 51000), &ctx.bh_off()).is_none());
+            Ok(())
+        });
+        assert!(done.is_ok());
+    }
+
+    #[test]
+    fn learned_peers_expire_with_their_macs() {
+        let done = in_test_process(|ctx| -> Result {
+            let t = Tables::new(3)?;
+            let learned = peer(&t, ep(1, 1000), false, 1000, ctx)?;
+            let fixed = peer(&t, ep(2, 4789), true, 1000, ctx)?;
+            assert_eq!(add(&t, &learned, 10, ctx)?, Ok(()));
+            assert_eq!(add(&t, &fixed, 10, ctx)?, Ok(()));
+            t.learn_mac([2, 0, 0, 0, 0, 1], &learned, 1000, 10, &ctx.bh_off());
+            assert!(t.expire_peers(1000 + 4999, 5000, &ctx.bh_off()).is_empty());
+            let gone = t.expire_peers(1000 + 5000, 5000, &ctx.bh_off());
+            assert_eq!(gone.len(), 1);
+            assert!(gone[0].is_dead());
+            assert_eq!(t.peer_count(), 1);
+            assert!(t.peer_for_mac(&[2, 0, 0, 0, 0, 1], &ctx.bh_off()).is_none());
+            // Static peers never expire.
+            assert!(t.expire_peers(u64::MAX / 2, 5000, &ctx.bh_off()).is_empty());
+            Ok(())
+        });
+        assert!(done.is_ok());
+    }
+
+    #[test]
+    fn macs_are_bounded_move_and_age() {
+        let done = in_test_process(|ctx| -> Result {
+            let t = Tables::new(5)?;
+            let a = peer(&t, ep(1, 1), false, 0, ctx)?;
+            let b = peer(&t, ep(2, 2), false, 0, ctx)?;
+            let node = Tables::mac_node()?;
+            let behind = |mac: Mac| t.peer_for_mac(&mac, &ctx.bh_off());
+            t.add_static_mac([2, 0, 0, 0, 0, 9], &a, node, &ctx.bh_off());
+            t.learn_mac([2, 0, 0, 0, 0, 1], &a, 0, 2, &ctx.bh_off());
+            t.learn_mac([2, 0, 0, 0, 0, 2], &a, 0, 2, &ctx.bh_off());
+            t.learn_mac([2, 0, 0, 0, 0, 3], &a, 0, 2, &ctx.bh_off()); // over the bound
+            assert!(behind([2, 0, 0, 0, 0, 3]).is_none());
+            // A host that moved is found behind its new peer, within the
+            // bound; a static MAC stays.
+            t.learn_mac([2, 0, 0, 0, 0, 1], &b, 10, 2, &ctx.bh_off());
+            t.learn_mac([2, 0, 0, 0, 0, 9], &b, 10, 2, &ctx.bh_off());
+            assert!(behind([2, 0, 0, 0, 0, 1]).is_some_and(|p| Arc::ptr_eq(&p, &b)));
+            assert!(behind([2, 0, 0, 0, 0, 9]).is_some_and(|p| Arc::ptr_eq(&p, &a)));
+            // Ageing forgets learned MACs only, and frees their places.
+            t.expire_macs(1_000_000, 300_000, &ctx.bh_off());
+            assert!(behind([2, 0, 0, 0, 0, 1]).is_none());
+            assert!(behind([2, 0, 0, 0, 0, 9]).is_some());
+            t.learn_mac([2, 0, 0, 0, 0, 3], &a, 1_000_000, 2, &ctx.bh_off());
+            assert!(behind([2, 0, 0, 0, 0, 3]).is_some());
+            Ok(())
+        });
+        assert!(done.is_ok());
     }
 }

@@ -259,9 +259,10 @@ impl Tunnel {
         }
         let len = skb.len();
         match socket.send(dev, skb, &peer.route, sport, peer.endpoint, header, bh) {
+            // The device's tx counters are iptunnel_xmit's (it counts on
+            // skb->dev, ours), as for vxlan.
             Ok(()) => {
                 peer.sent(now, len);
-                dev.count_tx(len);
                 true
             }
             Err(_) => {

@@ -203,6 +203,7 @@ int xtun_udp_send_raw(struct xtun_udp_sock *x, struct net_device *dev,
 	skb_reserve(skb, LL_MAX_HEADER + sizeof(struct iphdr) + sizeof(struct udphdr));
 	skb_put_data(skb, hdr, 8);
 	skb_reset_network_header(skb);
+	skb->dev = dev; /* iptunnel_xmit counts on it */
 	key.u.ipv4.dst = daddr;
 	key.u.ipv4.src = inet_sk(sk)->inet_saddr;
 	rt = udp_tunnel_dst_lookup(skb, dev, sock_net(sk), sk->sk_bound_dev_if,
