@@ -88,7 +88,9 @@ fn generate(sh: &Shell, ws: &Workspace, src: &Path, staging: &Path) -> Result<()
             .context("cannot run timeout(1) or python3")?;
         match output.status.code() {
             Some(0) => {}
-            Some(124) => bail!("ynl-gen did not finish in {TIMEOUT_SECS} s making {file} (no MAINTAINERS above the spec?)"),
+            Some(124) => {
+                bail!("ynl-gen did not finish in {TIMEOUT_SECS} s making {file} (no MAINTAINERS above the spec?)")
+            }
             _ => bail!(
                 "ynl-gen failed making {file} from {SPEC} (python3-yaml, python3-jsonschema; the spec's first \
                  line must be its SPDX line):\n{}",
