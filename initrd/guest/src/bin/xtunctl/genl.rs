@@ -452,6 +452,13 @@ mod tests {
         assert!(extack.is_some_and(|m| !m.is_empty()));
         // The socket is still in step: the next request gets its own answer.
         assert_eq!(genl.transact(genl.family, NlmF::DUMP, ctrl(Vec::new())).unwrap().len(), families.len());
+
+        // nlctrl's group tells of families coming and going: none here.
+        genl.join("notify").unwrap();
+        let start = std::time::Instant::now();
+        assert!(genl.receive(Some(Duration::from_millis(50))).unwrap().is_empty());
+        assert!(start.elapsed() >= Duration::from_millis(50));
+        assert!(genl.join("no-such-group").is_err());
     }
 
     #[test]
