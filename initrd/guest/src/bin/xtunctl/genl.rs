@@ -126,8 +126,9 @@ pub fn message(cmd: Cmd, attrs: Vec<Attr<Dev>>) -> Msg {
 /// What went wrong talking to the kernel.
 #[derive(Debug, PartialEq)]
 pub enum Error {
-    /// The kernel refused: its errno (positive) and extack message.
-    Kernel { errno: i32, extack: Option<String> },
+    /// The kernel refused: its errno (positive), extack message, and the
+    /// attribute at fault: its offset in the request, and its name.
+    Kernel { errno: i32, extack: Option<String>, offset: Option<usize>, attr: Option<String> },
     /// The family is not registered: the module is not loaded.
     NoFamily,
     /// Anything else: the socket, a message that does not parse.
@@ -137,8 +138,15 @@ pub enum Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
         match self {
-            Error::Kernel { errno, extack: Some(msg) } => write!(f, "{msg} ({})", strerror(*errno)),
-            Error::Kernel { errno, extack: None } => write!(f, "{}", strerror(*errno)),
+            Error::Kernel { errno, extack, attr, .. } => {
+                if let Some(attr) = attr {
+                    write!(f, "{attr}: ")?;
+                }
+                match extack {
+                    Some(msg) => write!(f, "{msg} ({})", strerror(*errno)),
+                    None => write!(f, "{}", strerror(*errno)),
+                }
+            }
             Error::NoFamily => write!(f, "xtun module not loaded (genl family {FAMILY} not found)"),
             Error::Other(msg) => write!(f, "{msg}"),
         }
@@ -165,12 +173,56 @@ fn other(e: impl fmt::Display) -> Error {
 }
 
 fn kernel_error(code: i32, ext_ack: &GenlBuffer<NlmsgerrAttr, Buffer>) -> Error {
-    let extack = ext_ack
-        .get_attr_handle()
-        .get_attribute(NlmsgerrAttr::Msg)
-        .map(|a| String::from_utf8_lossy(a.nla_payload().as_ref()).trim_end_matches('\0').to_string())
-        .filter(|m| !m.is_empty());
-    Error::Kernel { errno: -code, extack }
+    let ext_ack = ext_ack.get_attr_handle();
+    let extack = ext_ack.get_attribute(NlmsgerrAttr::Msg).map(string_of).filter(|m| !m.is_empty());
+    let offset = ext_ack.get_attr_payload_as::<u32>(NlmsgerrAttr::Offset).ok().map(|o| o as usize);
+    Error::Kernel { errno: -code, extack, offset, attr: None }
+}
+
+/// "remote-port" for `RemotePort`: an attribute's name in the spec.
+pub fn spec_name(variant: &impl fmt::Debug) -> String {
+    let mut name = String::new();
+    for (i, c) in format!("{variant:?}").chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            name.push('-');
+        }
+        name.push(c.to_ascii_lowercase());
+    }
+    name
+}
+
+/// The attribute of `msg` that starts `offset` bytes into the request (the
+/// extack's NLMSGERR_ATTR_OFFS): "vni", or "peer.remote-port" in the nest.
+fn attr_at(msg: &Msg, offset: usize) -> Option<String> {
+    // struct nlmsghdr, then struct genlmsghdr, then the attributes.
+    let mut at = 16 + 4;
+    for a in msg.attrs().iter() {
+        let end = at + a.padded_size();
+        if offset == at {
+            return Some(spec_name(a.nla_type().nla_type()));
+        }
+        if (at..end).contains(&offset) && *a.nla_type().nla_type() == Dev::Peer {
+            let mut inner = at + 4;
+            for p in a.get_attr_handle::<Peer>().ok()?.iter() {
+                if offset == inner {
+                    return Some(format!("peer.{}", spec_name(p.nla_type().nla_type())));
+                }
+                inner += p.padded_size();
+            }
+        }
+        at = end;
+    }
+    None
+}
+
+/// Names the attribute at fault in a kernel error about `msg`.
+fn naming(e: Error, msg: &Msg) -> Error {
+    match e {
+        Error::Kernel { errno, extack, offset: Some(offset), attr: None } => {
+            Error::Kernel { errno, extack, offset: Some(offset), attr: attr_at(msg, offset) }
+        }
+        e => e,
+    }
 }
 
 /// A generic netlink socket with the xtun family looked up.
@@ -225,12 +277,12 @@ impl Genl {
 
     /// A `do` request: its replies (none for a command that only acts).
     pub fn call(&self, msg: Msg) -> Result<Vec<Msg>, Error> {
-        self.transact(self.family, NlmF::ACK, msg)
+        self.transact(self.family, NlmF::ACK, msg.clone()).map_err(|e| naming(e, &msg))
     }
 
     /// A `dump` request: every reply message.
     pub fn dump(&self, msg: Msg) -> Result<Vec<Msg>, Error> {
-        self.transact(self.family, NlmF::DUMP, msg)
+        self.transact(self.family, NlmF::DUMP, msg.clone()).map_err(|e| naming(e, &msg))
     }
 
     /// Sends `msg` and collects the replies to it until the ACK (a `do`
@@ -371,14 +423,7 @@ mod tests {
 
     /// "PeerLearnedNtf" or "device-down" as the header spells it.
     fn c_name(rust: &str) -> String {
-        let mut out = String::new();
-        for (i, c) in rust.chars().enumerate() {
-            if c.is_ascii_uppercase() && i > 0 {
-                out.push('_');
-            }
-            out.push(if c == '-' { '_' } else { c.to_ascii_uppercase() });
-        }
-        out
+        spec_name(&Quoted(rust)).to_uppercase().replace('-', "_")
     }
 
     /// The header's enum whose first entry is `first`.
@@ -409,8 +454,8 @@ mod tests {
     }
 
     /// Debug-prints a string without quotes, as a variant's name.
-    struct Quoted(&'static str);
-    impl fmt::Debug for Quoted {
+    struct Quoted<'a>(&'a str);
+    impl fmt::Debug for Quoted<'_> {
         fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
             f.write_str(self.0)
         }
@@ -445,11 +490,13 @@ mod tests {
 
         // CTRL_ATTR_FAMILY_ID is a u16: one byte fails the kernel's policy.
         let bad = ctrl(vec![attr(CtrlAttr::FamilyId, [1u8])]);
-        let Err(Error::Kernel { errno, extack }) = genl.transact(genl.family, NlmF::ACK, bad) else {
+        let Err(Error::Kernel { errno, extack, offset, .. }) = genl.transact(genl.family, NlmF::ACK, bad) else {
             panic!("accepted")
         };
         assert!(errno > 0, "errno {errno}");
         assert!(extack.is_some_and(|m| !m.is_empty()));
+        // The one attribute, right after the two headers.
+        assert_eq!(offset, Some(20));
         // The socket is still in step: the next request gets its own answer.
         assert_eq!(genl.transact(genl.family, NlmF::DUMP, ctrl(Vec::new())).unwrap().len(), families.len());
 
@@ -459,6 +506,26 @@ mod tests {
         assert!(genl.receive(Some(Duration::from_millis(50))).unwrap().is_empty());
         assert!(start.elapsed() >= Duration::from_millis(50));
         assert!(genl.join("no-such-group").is_err());
+    }
+
+    /// Offsets as the kernel counts them: headers 16 + 4 bytes, attributes
+    /// padded to 4, a nest's own attributes after its 4-byte header.
+    #[test]
+    fn names_the_attribute_at_an_offset() {
+        let mut peer = endpoint_attrs(Ipv4Addr::new(10, 0, 0, 2), 4789).to_vec();
+        peer.push(attr(Peer::Keepalive, 25u32));
+        let msg = message(Cmd::PeerNew, vec![attr(Dev::Ifindex, 4u32), nest(Dev::Peer, &peer)]);
+        let names: Vec<Option<String>> = [20, 28, 32, 40, 48, 30, 56].iter().map(|o| attr_at(&msg, *o)).collect();
+        let expected = [
+            Some("ifindex"),
+            Some("peer"),
+            Some("peer.remote-ipv4"),
+            Some("peer.remote-port"),
+            Some("peer.keepalive"),
+            None,
+            None,
+        ];
+        assert_eq!(names, expected.map(|n| n.map(String::from)));
     }
 
     #[test]
@@ -479,9 +546,19 @@ mod tests {
 
     #[test]
     fn kernel_errors_print_extack_then_errno_text() {
-        let e = Error::Kernel { errno: libc::EEXIST, extack: Some("peer already exists".into()) };
+        let e =
+            Error::Kernel { errno: libc::EEXIST, extack: Some("peer already exists".into()), offset: None, attr: None };
         assert_eq!(e.to_string(), "peer already exists (File exists)");
-        assert_eq!(Error::Kernel { errno: libc::ENODEV, extack: None }.to_string(), "No such device");
+        let e = Error::Kernel { errno: libc::ENODEV, extack: None, offset: None, attr: None };
+        assert_eq!(e.to_string(), "No such device");
+        let e = Error::Kernel {
+            errno: libc::ERANGE,
+            extack: Some("integer out of range".into()),
+            offset: Some(28),
+            attr: None,
+        };
+        let msg = message(Cmd::DevSet, vec![attr(Dev::Ifindex, 4u32), attr(Dev::Vni, 1u32 << 24)]);
+        assert_eq!(naming(e, &msg).to_string(), "vni: integer out of range (Numerical result out of range)");
         assert_eq!(Error::NoFamily.to_string(), "xtun module not loaded (genl family xtun not found)");
     }
 }
