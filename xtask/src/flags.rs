@@ -83,6 +83,16 @@ enum CliCommand {
         #[command(flatten)]
         kernel: KernelOpts,
     },
+    /// Regenerate driver/gen/ from the genetlink spec driver/netlink/xtun.yaml
+    ///
+    /// Runs the guest kernel's ynl-gen (tools/net/ynl/pyynl/ynl_gen_c.py) on
+    /// the spec; commit the result. Builds fail while driver/gen differs
+    /// from what the spec generates.
+    GenNetlink {
+        /// Take ynl-gen from your own kernel tree instead of the cached source.
+        #[arg(long, env = "KDIR", value_name = "DIR")]
+        kdir: Option<PathBuf>,
+    },
 }
 
 /// Which kernel: every command takes these.
@@ -120,6 +130,7 @@ pub enum Command {
     Bench,
     Build,
     Deps,
+    GenNetlink,
 }
 
 /// What the stages read: the parsed command line, flattened, with the
@@ -162,6 +173,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Flags, clap::Erro
         }
         CliCommand::Build { kernel } => (Command::Build, kernel, None),
         CliCommand::Deps { kernel } => (Command::Deps, kernel, None),
+        CliCommand::GenNetlink { kdir } => (Command::GenNetlink, KernelOpts { kdir, debug_kernel: false }, None),
     };
     flags.command = command;
     let mut timeout = None;
@@ -195,6 +207,8 @@ mod tests {
         assert_eq!(f.filter.as_deref(), Some("ping"));
         assert_eq!(p(&["deps"]).unwrap().command, Command::Deps);
         assert_eq!(p(&["build", "--debug-kernel"]).unwrap().command, Command::Build);
+        assert_eq!(p(&["gen-netlink"]).unwrap().command, Command::GenNetlink);
+        assert!(p(&["gen-netlink", "--debug-kernel"]).is_err());
     }
 
     #[test]

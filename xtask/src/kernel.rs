@@ -39,12 +39,18 @@ impl Kernel {
     /// The source tree: `source` in an `O=` build directory (as the cached
     /// one), else the build directory itself (a user's in-tree build).
     pub fn source(&self) -> PathBuf {
-        let linked = self.build.join("source");
-        if linked.exists() {
-            linked
-        } else {
-            self.build.clone()
-        }
+        source_of(&self.build)
+    }
+}
+
+/// The source tree of the build directory `build`: its `source` link (an
+/// `O=` build), else `build` itself (an in-tree build).
+pub fn source_of(build: &Path) -> PathBuf {
+    let linked = build.join("source");
+    if linked.exists() {
+        linked
+    } else {
+        build.to_path_buf()
     }
 }
 

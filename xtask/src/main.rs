@@ -15,6 +15,7 @@ mod ktap;
 mod lab;
 mod lock;
 mod module;
+mod netlink;
 mod pipeline;
 mod profile;
 mod programs;
@@ -46,6 +47,10 @@ fn try_main() -> Result<()> {
     match flags.command {
         flags::Command::Deps => pipeline::deps(&sh, &ws, &flags).map(drop),
         flags::Command::Build => pipeline::build(&sh, &ws, &flags).map(drop),
+        flags::Command::GenNetlink => {
+            let src = pipeline::kernel_source(&sh, &ws, &flags)?;
+            pipeline::stage("gen-netlink", || netlink::run(&sh, &ws, &src))
+        }
         flags::Command::Vm => {
             let artifacts = pipeline::build(&sh, &ws, &flags)?;
             let code = vm::run(&sh, &ws, &flags, &artifacts)?;

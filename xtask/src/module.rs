@@ -2,16 +2,18 @@
 //! The sources are copied to `target/xtun-module-<profile>` (one per kernel
 //! profile, so a debug build never stands in for a normal one) and the
 //! build's output never lands in the repository. Warnings are errors (see
-//! driver/Kbuild).
+//! driver/Kbuild). First, driver/gen must be what the netlink spec
+//! generates (netlink.rs).
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use xshell::Shell;
 
-use crate::{kernel::Kernel, workspace::Workspace};
+use crate::{kernel::Kernel, netlink, workspace::Workspace};
 
 pub fn run(sh: &Shell, ws: &Workspace, kernel: &Kernel) -> Result<PathBuf> {
+    netlink::check(sh, ws, &kernel.source(), &ws.target.join(format!("ynl-{}", kernel.profile)))?;
     let dir = ws.target.join(format!("xtun-module-{}", kernel.profile));
     sync_dir(sh, &ws.root.join("driver"), &dir)?;
     let jobs = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).to_string();
@@ -42,4 +44,3 @@ fn sync_dir(sh: &Shell, from: &Path, to: &Path) -> Result<()> {
     }
     Ok(())
 }
-

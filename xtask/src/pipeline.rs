@@ -3,10 +3,10 @@
 
 use std::{path::PathBuf, time::Instant};
 
-use anyhow::Result;
+use anyhow::{bail, Result};
 use xshell::Shell;
 
-use crate::{deps, flags::Flags, initrd, kernel, lock::Lock, module, profile::Profile, programs, qemu, selftest, workspace::Workspace};
+use crate::{deps, flags::Flags, initrd, kernel, lock::Lock, module, profile::Profile, programs, qemu, selftest, source, workspace::Workspace};
 
 /// Everything a boot needs.
 pub struct Artifacts {
@@ -34,6 +34,17 @@ impl Artifacts {
 /// The deps stage alone (`cargo xtask deps`).
 pub fn deps(sh: &Shell, ws: &Workspace, flags: &Flags) -> Result<deps::Tools> {
     deps::run(sh, ws, &Profile::new(flags.debug_kernel), &[], flags.kdir.is_some())
+}
+
+/// The guest kernel's source tree without building the kernel: the user's
+/// tree (`KDIR`), else the cached Debian source, fetched if missing.
+pub fn kernel_source(sh: &Shell, ws: &Workspace, flags: &Flags) -> Result<PathBuf> {
+    let tools = stage("deps", || deps(sh, ws, flags))?;
+    match (&flags.kdir, &tools.kernel) {
+        (Some(kdir), _) => Ok(kernel::source_of(kdir)),
+        (None, Some(kt)) => Ok(source::unpacked(sh, &ws.cache, &kt.apt)?.1),
+        (None, None) => bail!("no kernel tree (KDIR) and no tools to fetch the source"),
+    }
 }
 
 /// deps -> kernel -> module -> guest programs -> tun selftest -> initrd.

@@ -19,6 +19,7 @@ pub const PROGRAMS: &[&str] = &[
     "xtun-review",
     "xtun-tunctl",
     "tap-tcp-serve",
+    "xtunctl",
 ];
 const TARGET: &str = "x86_64-unknown-linux-gnu";
 

@@ -1,0 +1,189 @@
+//! xtunctl: configures xtun tunnel devices (issue 14: Ethernet in VXLAN
+//! over UDP) through the kernel's `xtun` generic netlink family
+//! (driver/netlink/xtun.yaml), as wg(8) does WireGuard: short, scriptable,
+//! no daemon.
+//!
+//! - args.rs: the command line, parsed without the kernel;
+//! - genl.rs: the family's numbers and the netlink socket (neli);
+//! - model.rs: devices, peers and events read from attributes;
+//! - show.rs: the human output.
+
+mod args;
+mod genl;
+mod model;
+mod show;
+
+use std::{
+    ffi::{CStr, CString},
+    io::Write,
+    time::{Duration, Instant},
+};
+
+use args::{Command, Opts, PeerRef, Settings};
+use genl::{attr, endpoint_attrs, message, nest, Cmd, Dev, Error, Genl, Peer, MCGRP_PEERS};
+use model::{peers_of, Device, Event};
+use xtun_guest::{cli, cli::*};
+
+const USAGE: &str = "\
+usage: xtunctl set DEV [listen-port PORT] [local ADDR] [vni N] [learn on|off]
+                   [peer-timeout SECS] [max-peers N] [max-macs N]
+       xtunctl peer add DEV endpoint IP:PORT [mac MAC]... [keepalive SECS]
+       xtunctl peer del DEV (endpoint IP:PORT | id N)
+       xtunctl show [DEV] [--json]
+       xtunctl monitor [--count N] [--timeout SECS]
+
+Configures xtun tunnel devices through the xtun generic netlink family.
+
+  set        change a device's tunnel settings (a tap device with no file
+             attached becomes a tunnel device when it gets a listen port)
+  peer add   add a static peer; `mac` (repeatable) puts MACs behind it
+  peer del   delete a peer, by endpoint or by the id `show` prints
+  show       every xtun device (or DEV) with its peers; --json: an array
+             of devices, keys in snake_case
+  monitor    print peer events as they come, one line each:
+               peer-learned DEV id N endpoint IP:PORT
+               peer-del DEV id N endpoint IP:PORT reason REASON
+             --count N: exit after N events; --timeout SECS: exit after
+             SECS, with status 1 if fewer than N came
+
+An error the kernel reports is printed with its extack message; the exit
+status is then 1 (2 for a bad command line).
+";
+
+fn main() {
+    let command = cli::parse(USAGE, |p| {
+        let (mut opts, mut words) = (Opts::default(), Vec::new());
+        while let Some(arg) = p.next()? {
+            match arg {
+                Long("json") => opts.json = true,
+                Long("count") => opts.count = Some(p.value()?.parse()?),
+                Long("timeout") => opts.timeout = Some(p.value()?.parse()?),
+                Short('h') | Long("help") => cli::help(USAGE),
+                Value(word) => words.push(word.string()?),
+                _ => return Err(arg.unexpected()),
+            }
+        }
+        args::parse(&words, opts).map_err(cli::Error::from)
+    });
+    let genl = Genl::connect().unwrap_or_else(|e| fail(&e.to_string()));
+    if let Err(e) = run(&genl, &command) {
+        fail(&format!("{}: {e}", command.name()));
+    }
+}
+
+fn fail(why: &str) -> ! {
+    eprintln!("xtunctl: {why}");
+    std::process::exit(1);
+}
+
+fn run(genl: &Genl, command: &Command) -> Result<(), Error> {
+    match command {
+        Command::Set { dev, settings } => {
+            let attrs = [vec![attr(Dev::Ifindex, ifindex(dev)?)], settings_attrs(settings)].concat();
+            genl.call(message(Cmd::DevSet, attrs)).map(drop)
+        }
+        Command::PeerAdd { dev, endpoint, macs, keepalive } => {
+            let mut peer = endpoint_attrs(*endpoint.ip(), endpoint.port()).to_vec();
+            peer.extend(keepalive.map(|k| attr(Peer::Keepalive, k)));
+            peer.extend(macs.iter().map(|mac| attr(Peer::Mac, *mac)));
+            let attrs = vec![attr(Dev::Ifindex, ifindex(dev)?), nest(Dev::Peer, &peer)];
+            genl.call(message(Cmd::PeerNew, attrs)).map(drop)
+        }
+        Command::PeerDel { dev, peer } => {
+            let peer = match peer {
+                PeerRef::Endpoint(a) => endpoint_attrs(*a.ip(), a.port()).to_vec(),
+                PeerRef::Id(id) => vec![attr(Peer::Id, *id)],
+            };
+            let attrs = vec![attr(Dev::Ifindex, ifindex(dev)?), nest(Dev::Peer, &peer)];
+            genl.call(message(Cmd::PeerDel, attrs)).map(drop)
+        }
+        Command::Show { dev, json } => {
+            let devices = devices(genl, dev.as_deref())?;
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&devices).expect("a Device always serializes"));
+            } else {
+                print!("{}", show::devices(&devices));
+            }
+            Ok(())
+        }
+        Command::Monitor { count, timeout } => monitor(genl, *count, *timeout),
+    }
+}
+
+/// dev-set's attributes for what `set` names.
+fn settings_attrs(s: &Settings) -> Vec<genl::Attr<Dev>> {
+    let mut attrs = Vec::new();
+    attrs.extend(s.listen_port.map(|port| attr(Dev::ListenPort, port)));
+    // Network order, as the spec says (byte-order: big-endian).
+    attrs.extend(s.local.map(|ip| attr(Dev::LocalIpv4, ip.octets())));
+    attrs.extend(s.vni.map(|vni| attr(Dev::Vni, vni)));
+    attrs.extend(s.learn.map(|on| attr(Dev::Learn, u8::from(on))));
+    attrs.extend(s.peer_timeout.map(|secs| attr(Dev::PeerTimeout, secs)));
+    attrs.extend(s.max_peers.map(|n| attr(Dev::MaxPeers, n)));
+    attrs.extend(s.max_macs.map(|n| attr(Dev::MaxMacs, n)));
+    attrs
+}
+
+/// DEV, or every device, each with its peers (a tap device has none).
+fn devices(genl: &Genl, dev: Option<&str>) -> Result<Vec<Device>, Error> {
+    let replies = match dev {
+        Some(dev) => genl.call(message(Cmd::DevGet, vec![attr(Dev::Ifindex, ifindex(dev)?)]))?,
+        None => genl.dump(message(Cmd::DevGet, Vec::new()))?,
+    };
+    let mut devices = replies.iter().map(Device::parse).collect::<Result<Vec<_>, _>>()?;
+    for d in devices.iter_mut().filter(|d| d.is_tunnel()) {
+        for reply in genl.dump(message(Cmd::PeerGet, vec![attr(Dev::Ifindex, d.ifindex)]))? {
+            d.peer_list.extend(peers_of(&reply)?);
+        }
+        d.peer_list.sort_by_key(|p| p.id);
+    }
+    Ok(devices)
+}
+
+/// Prints peer events until `count` came (forever if None) or `timeout`
+/// ran out; too few by then is an error.
+fn monitor(genl: &Genl, count: Option<u64>, timeout: Option<Duration>) -> Result<(), Error> {
+    genl.join(MCGRP_PEERS)?;
+    let deadline = timeout.map(|t| Instant::now() + t);
+    let mut seen = 0;
+    'wait: while count.is_none_or(|c| seen < c) {
+        let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        if left == Some(Duration::ZERO) {
+            break;
+        }
+        for msg in genl.receive(left)? {
+            let Some(event) = Event::parse(&msg)? else { continue };
+            println!("{}", show::event(&event, &ifname(event.ifindex)));
+            // Each line as it happens, also into a pipe.
+            let _ = std::io::stdout().flush();
+            seen += 1;
+            if count == Some(seen) {
+                break 'wait;
+            }
+        }
+    }
+    match count {
+        Some(c) if seen < c => Err(Error::Other(format!("{seen} of {c} events before the timeout"))),
+        _ => Ok(()),
+    }
+}
+
+fn ifindex(dev: &str) -> Result<u32, Error> {
+    let name = CString::new(dev).map_err(|_| Error::Other(format!("bad device name {dev:?}")))?;
+    // SAFETY: `name` is a NUL-terminated string that outlives the call.
+    match unsafe { libc::if_nametoindex(name.as_ptr()) } {
+        0 => Err(Error::Other(format!("{dev}: no such device"))),
+        index => Ok(index),
+    }
+}
+
+/// The device's name, or its index if it is gone.
+fn ifname(index: u32) -> String {
+    let mut buf = [0 as libc::c_char; libc::IF_NAMESIZE];
+    // SAFETY: `buf` has the IF_NAMESIZE bytes if_indextoname may write.
+    if unsafe { libc::if_indextoname(index, buf.as_mut_ptr()) }.is_null() {
+        return index.to_string();
+    }
+    // SAFETY: on success if_indextoname wrote a NUL-terminated name into `buf`.
+    unsafe { CStr::from_ptr(buf.as_ptr()) }.to_string_lossy().into_owned()
+}

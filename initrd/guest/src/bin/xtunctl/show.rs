@@ -1,0 +1,194 @@
+//! The human output of `show` and `monitor`, in the manner of `wg show`: a
+//! block per device, then a block per peer; what the kernel did not report
+//! is left out.
+
+use std::fmt::Write;
+
+use crate::model::{Device, Event, Peer};
+
+/// Milliseconds as "3.2 s", "4 min 5 s" or "2 h 3 min" (rounded down).
+pub fn duration(ms: u64) -> String {
+    match ms {
+        0..=59_999 => format!("{}.{} s", ms / 1000, ms / 100 % 10),
+        60_000..=3_599_999 => format!("{} min {} s", ms / 60_000, ms / 1000 % 60),
+        _ => format!("{} h {} min", ms / 3_600_000, ms / 60_000 % 60),
+    }
+}
+
+fn on_off(on: bool) -> &'static str {
+    if on {
+        "on"
+    } else {
+        "off"
+    }
+}
+
+/// One `  name: value` line if there is a value.
+fn line<T: std::fmt::Display>(out: &mut String, name: &str, value: Option<T>) {
+    if let Some(value) = value {
+        writeln!(out, "  {name}: {value}").expect("writing to a String cannot fail");
+    }
+}
+
+pub fn device(d: &Device) -> String {
+    let mut out = format!("interface {}\n", d.ifname.as_deref().unwrap_or("?"));
+    line(&mut out, "ifindex", Some(d.ifindex));
+    line(&mut out, "mode", d.mode.as_ref());
+    line(&mut out, "listening port", d.listen_port);
+    line(&mut out, "local", d.local);
+    line(&mut out, "vni", d.vni);
+    line(&mut out, "learn", d.learn.map(on_off));
+    line(&mut out, "peer timeout", d.peer_timeout.map(|s| format!("{s} s")));
+    line(&mut out, "max peers", d.max_peers);
+    line(&mut out, "max macs", d.max_macs);
+    line(&mut out, "peers", d.peers);
+    line(&mut out, "rx-unknown-src", d.rx_unknown_src);
+    line(&mut out, "rx-bad", d.rx_bad);
+    line(&mut out, "rx-wrong-vni", d.rx_wrong_vni);
+    line(&mut out, "tx-no-peer", d.tx_no_peer);
+    for p in &d.peer_list {
+        out.push('\n');
+        out += &peer(p);
+    }
+    out
+}
+
+pub fn peer(p: &Peer) -> String {
+    let mut out = format!("peer {}\n", p.id.map_or("?".to_string(), |id| id.to_string()));
+    line(&mut out, "endpoint", p.endpoint);
+    line(&mut out, "type", Some(if p.is_static { "static" } else { "learned" }));
+    line(&mut out, "macs", (!p.macs.is_empty()).then(|| p.macs.join(", ")));
+    line(&mut out, "last seen", p.last_seen_ms.map(|ms| format!("{} ago", duration(ms))));
+    line(&mut out, "expires in", p.expires_ms.map(duration));
+    line(&mut out, "keepalive", p.keepalive.map(|s| if s == 0 { "off".to_string() } else { format!("every {s} s") }));
+    let count = |packets: Option<u64>, bytes: Option<u64>| Some(format!("{} packets, {} bytes", packets?, bytes?));
+    line(&mut out, "rx", count(p.rx_packets, p.rx_bytes));
+    line(&mut out, "tx", count(p.tx_packets, p.tx_bytes));
+    out
+}
+
+/// Every device block, a blank line between them.
+pub fn devices(devices: &[Device]) -> String {
+    devices.iter().map(device).collect::<Vec<_>>().join("\n")
+}
+
+/// One `monitor` line; `dev` names the event's device.
+pub fn event(e: &Event, dev: &str) -> String {
+    let id = e.peer.id.map_or("?".to_string(), |id| id.to_string());
+    let endpoint = e.peer.endpoint.map_or("?".to_string(), |a| a.to_string());
+    if e.learned {
+        format!("peer-learned {dev} id {id} endpoint {endpoint}")
+    } else {
+        let reason = e.peer.del_reason.as_deref().unwrap_or("?");
+        format!("peer-del {dev} id {id} endpoint {endpoint} reason {reason}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        genl::{attr, message, Cmd, Dev},
+        model::{fake, peers_of},
+    };
+
+    fn example() -> Device {
+        let mut d = Device::parse(&fake::device(1)).unwrap();
+        d.peer_list =
+            peers_of(&message(Cmd::PeerGet, vec![fake::peer_nest(3, true), fake::peer_nest(4, false)])).unwrap();
+        d
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(duration(3200), "3.2 s");
+        assert_eq!(duration(0), "0.0 s");
+        assert_eq!(duration(59_999), "59.9 s");
+        assert_eq!(duration(245_000), "4 min 5 s");
+        assert_eq!(duration(7_380_000), "2 h 3 min");
+    }
+
+    #[test]
+    fn human_output_is_a_device_block_then_peer_blocks() {
+        let expected = "\
+interface xt0
+  ifindex: 5
+  mode: tunnel
+  listening port: 4789
+  local: 192.168.1.2
+  vni: 42
+  learn: on
+  peer timeout: 180 s
+  max peers: 16384
+  max macs: 1024
+  peers: 1
+  rx-unknown-src: 7
+  rx-bad: 0
+  rx-wrong-vni: 1
+  tx-no-peer: 2
+
+peer 3
+  endpoint: 10.0.0.2:4789
+  type: learned
+  macs: 02:00:00:00:00:01, 02:00:00:00:00:02
+  last seen: 3.2 s ago
+  expires in: 2 min 56 s
+  keepalive: every 25 s
+  rx: 10 packets, 5000000000 bytes
+  tx: 12 packets, 1480 bytes
+
+peer 4
+  endpoint: 10.0.0.2:4789
+  type: static
+  macs: 02:00:00:00:00:01, 02:00:00:00:00:02
+  last seen: 3.2 s ago
+  keepalive: every 25 s
+  rx: 10 packets, 5000000000 bytes
+  tx: 12 packets, 1480 bytes
+";
+        assert_eq!(device(&example()), expected);
+    }
+
+    #[test]
+    fn missing_attributes_are_left_out() {
+        let d = Device::parse(&message(Cmd::DevGet, vec![attr(Dev::Ifindex, 9u32), attr(Dev::Mode, 0u32)])).unwrap();
+        assert_eq!(device(&d), "interface ?\n  ifindex: 9\n  mode: tap\n");
+        assert_eq!(
+            devices(&[d, Device::default()]),
+            "interface ?\n  ifindex: 9\n  mode: tap\n\ninterface ?\n  ifindex: 0\n"
+        );
+    }
+
+    #[test]
+    fn json_has_snake_case_keys_and_nulls() {
+        let json: serde_json::Value = serde_json::to_value([example()]).unwrap();
+        let d = &json[0];
+        assert_eq!(
+            (d["ifname"].as_str(), d["mode"].as_str(), d["local"].as_str()),
+            (Some("xt0"), Some("tunnel"), Some("192.168.1.2"))
+        );
+        assert_eq!(
+            (d["listen_port"].as_u64(), d["learn"].as_bool(), d["rx_wrong_vni"].as_u64()),
+            (Some(4789), Some(true), Some(1))
+        );
+        let (learned, fixed) = (&d["peer_list"][0], &d["peer_list"][1]);
+        assert_eq!(learned["endpoint"], "10.0.0.2:4789");
+        assert_eq!((learned["static"].as_bool(), learned["expires_ms"].as_u64()), (Some(false), Some(176_800)));
+        assert_eq!((fixed["static"].as_bool(), fixed["expires_ms"].is_null()), (Some(true), true));
+        assert_eq!(learned["macs"][1], "02:00:00:00:00:02");
+        assert_eq!(learned["rx_bytes"].as_u64(), Some(5_000_000_000));
+        assert!(learned.get("del_reason").is_none());
+        let keys: Vec<&String> = d.as_object().unwrap().keys().collect();
+        assert_eq!(keys.len(), 16, "{keys:?}");
+    }
+
+    #[test]
+    fn monitor_lines() {
+        let learned = Event { learned: true, ifindex: 5, peer: Device::default().peer_list.pop().unwrap_or_default() };
+        assert_eq!(event(&learned, "xt0"), "peer-learned xt0 id ? endpoint ?");
+        let mut peer = example().peer_list.remove(0);
+        peer.del_reason = Some("expired".into());
+        let del = Event { learned: false, ifindex: 5, peer };
+        assert_eq!(event(&del, "xt0"), "peer-del xt0 id 3 endpoint 10.0.0.2:4789 reason expired");
+    }
+}
