@@ -223,7 +223,7 @@ impl Port {
         let tunnel = KBox::new(Tunnel::new(listen_port)?, GFP_KERNEL)?;
         let gro = GroCells::new(dev, ctx)?;
         drop(tunnel.gro.replace(Some(KBox::new(gro, GFP_KERNEL)?), ctx));
-        udp_tunnel::make_tunnel_device(dev, ETH_HLEN + tunnel::OVERHEAD as usize, 1500 - tunnel::OVERHEAD, rtnl)?;
+        udp_tunnel::make_tunnel_device(dev, tunnel::OVERHEAD as usize, 1500 - tunnel::OVERHEAD, rtnl)?;
         if !this.tunnel.populate(tunnel) {
             return Err(EBUSY);
         }

@@ -37,8 +37,11 @@ use crate::udp_tunnel::{self, Datagram, Endpoint, GroCells, RcuBox, Route, ENCAP
 
 /// The default UDP port (IANA's for VXLAN).
 pub(crate) const DEFAULT_PORT: u16 = 4789;
-/// Outer IPv4 + UDP + VXLAN headers: the MTU a tunnel device loses.
-pub(crate) const OVERHEAD: u32 = 20 + ENCAP_HLEN as u32;
+/// What a frame gains on the wire: outer IPv4, UDP and VXLAN headers
+/// (36 bytes) before the inner Ethernet header (14): the MTU a tunnel
+/// device loses (1450 on a 1500 underlay), and the headroom it needs for
+/// the outer headers and the underlay's link header (vxlan_headroom).
+pub(crate) const OVERHEAD: u32 = 20 + ENCAP_HLEN as u32 + ETH_HLEN as u32;
 /// Learned MACs live this long without traffic (the bridge's default).
 const MAC_TIMEOUT_MS: u64 = 300_000;
 /// The VXLAN I flag: a valid VNI follows.
