@@ -277,6 +277,7 @@ void xtun_dev_set_tunnel_features(struct net_device *dev, unsigned int headroom)
 
 	dev->features |= f;
 	dev->hw_features |= f;
+	dev->wanted_features |= f;	/* or netdev_update_features drops them */
 	dev->vlan_features = dev->features;
 	dev->hw_enc_features = dev->features;
 	dev->needed_headroom = headroom;
