@@ -44,6 +44,7 @@ extern "C" {
     fn xtun_dev_net(dev: *mut bindings::net_device) -> *mut bindings::net;
     fn xtun_dev_next(net: *mut bindings::net, ifindex: *mut c_ulong) -> *mut bindings::net_device;
     fn xtun_dev_ifindex(dev: *const bindings::net_device) -> c_int;
+    fn xtun_dev_addr_is(dev: *const bindings::net_device, mac: *const u8) -> bool;
     fn __dev_get_by_index(net: *mut bindings::net, ifindex: c_int) -> *mut bindings::net_device;
     fn xtun_net_admin_capable(net: *mut bindings::net) -> bool;
     fn __dev_get_by_name(net: *mut bindings::net, name: *const c_char) -> *mut bindings::net_device;
@@ -166,6 +167,13 @@ impl NetDev {
 
     pub(crate) fn as_raw(&self) -> *mut bindings::net_device {
         self.0.get()
+    }
+
+    /// Whether `mac` is the device's address, read without RTNL (a rename
+    /// of the address races harmlessly, as in vxlan's loop check).
+    pub(crate) fn has_address(&self, mac: &[u8; ETH_ALEN]) -> bool {
+        // SAFETY: the device is live; `mac` has `ETH_ALEN` bytes.
+        unsafe { xtun_dev_addr_is(self.as_raw(), mac.as_ptr()) }
     }
 
     /// The interface index.

@@ -309,6 +309,11 @@ impl Tunnel {
                     drop(skb);
                     return self.bad(dev, &self.drops.rx_bad);
                 }
+                // Our own frame came back (a loop): vxlan drops it too.
+                if dev.has_address(&src) {
+                    drop(skb);
+                    return dev.count_rx_dropped();
+                }
                 peer.seen(now, len);
                 self.tables.learn_mac(src, &peer, now, self.settings.max_macs.load(Relaxed), bh);
                 match self.gro.get(bh) {

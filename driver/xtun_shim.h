@@ -140,6 +140,7 @@ const u8 *xtun_skb_data(const struct sk_buff *skb);
 unsigned int xtun_skb_headlen(const struct sk_buff *skb);
 struct sk_buff *xtun_skb_clone_atomic(struct sk_buff *skb);
 int xtun_udp_decap(struct sk_buff *skb, struct net_device *dev);
+bool xtun_dev_addr_is(const struct net_device *dev, const u8 *mac);
 int xtun_udp_xmit(struct xtun_udp_sock *x, struct net_device *dev,
 		  struct sk_buff *skb, struct dst_cache *cache, __be32 daddr,
 		  __be16 sport, __be16 dport, const u8 *hdr);

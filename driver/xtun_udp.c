@@ -10,6 +10,7 @@
 #include <linux/if_ether.h>
 #include <linux/workqueue.h>
 #include <net/dst_cache.h>
+#include <net/inet_ecn.h>
 #include <net/gro_cells.h>
 #include <net/ip_tunnels.h>
 #include <net/udp.h>
@@ -109,10 +110,14 @@ unsigned int xtun_skb_headlen(const struct sk_buff *skb)
 }
 
 /* vxlan_rcv's decapsulation once the header is accepted: drop the UDP and
- * VXLAN headers, then vxlan_set_mac's Ethernet part and
- * pskb_inet_may_pull. Fails (the caller drops) on a short inner frame. */
+ * VXLAN headers, vxlan_set_mac's Ethernet part (without learning: Rust
+ * does that), pskb_inet_may_pull, then the outer ECN onto the inner
+ * packet (vxlan_ecn_decapsulate). Fails (the caller drops and counts) on
+ * a short inner frame or an ECN the inner packet cannot carry. */
 int xtun_udp_decap(struct sk_buff *skb, struct net_device *dev)
 {
+	unsigned int nh;
+
 	/* The socket is always in the device's namespace (opened there at
 	 * ndo_open, closed before a move): nothing to scrub (xnet false). */
 	if (__iptunnel_pull_header(skb, XTUN_ENCAP_HLEN, htons(ETH_P_TEB), false, false))
@@ -122,10 +127,20 @@ int xtun_udp_decap(struct sk_buff *skb, struct net_device *dev)
 	skb_reset_mac_header(skb);
 	skb->protocol = eth_type_trans(skb, dev);
 	skb_postpull_rcsum(skb, eth_hdr(skb), ETH_HLEN);
+	nh = skb_network_header(skb) - skb->head;
 	skb_reset_network_header(skb);
 	if (!pskb_inet_may_pull(skb))
 		return -EINVAL;
+	if (IP_ECN_decapsulate(skb->head + nh, skb) > 1)
+		return -EINVAL;
 	return 0;
+}
+
+/* Whether @mac is @dev's own address (vxlan_set_mac: a frame from
+ * ourselves is a loop). Read without RTNL, as vxlan does. */
+bool xtun_dev_addr_is(const struct net_device *dev, const u8 *mac)
+{
+	return ether_addr_equal(dev->dev_addr, mac);
 }
 
 /* vxlan_xmit_one for one IPv4 remote, without its options: route through
