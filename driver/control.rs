@@ -59,6 +59,8 @@ mod nl {
 
 /// MACs listed per peer in replies and events.
 const MACS_SHOWN: usize = 64;
+/// Peers a dump call gathers at a time (about a message's worth).
+const DUMP_CHUNK: usize = 64;
 
 /// The xtun device a request names, with its port.
 fn device(req: &Request<'_>, rtnl: &netdev::Rtnl) -> Result<(Arc<Port>, DevRef)> {
@@ -108,10 +110,7 @@ fn put_device(msg: &mut Msg, port: &Port, dev: &NetDev, rtnl: &netdev::Rtnl) -> 
 fn put_peer(msg: &mut Msg, t: &Tunnel, peer: &Arc<Peer>, reason: Option<DelReason>, ctx: &Process) -> Result {
     use kernel::sync::atomic::Relaxed;
     let now = udp_tunnel::now_ms();
-    let macs = {
-        let bh = ctx.bh_off();
-        t.tables.macs_of(peer, MACS_SHOWN, &bh)
-    };
+    let macs = t.tables.macs_of(peer, MACS_SHOWN, ctx);
     msg.nest(nl::A_PEER, |m| {
         m.put_u32(nl::P_ID, peer.id)?;
         m.put_in_addr(nl::P_REMOTE_IPV4, peer.endpoint.addr)?;
@@ -149,14 +148,14 @@ pub(crate) fn dev_dump(dump: &mut Dump<'_>, ctx: &Process) -> Result {
     let net = dump.net();
     let rtnl = RtnlGuard::lock(ctx);
     loop {
-        let from = *dump.cursor(0) as i32;
+        let Ok(from) = i32::try_from(*dump.cursor(0)) else { return Ok(()) };
         let Some((index, port)) = netdev::next_of_kind::<Port>(&rtnl, &net, from) else { return Ok(()) };
         if let Some(dev) = port.dev() {
             if !dump.message(nl::CMD_DEV_GET, |msg| put_device(msg, &port, &dev, &rtnl))? {
                 return Ok(());
             }
         }
-        *dump.cursor(0) = (index + 1) as c_long;
+        *dump.cursor(0) = c_long::from(index) + 1;
     }
 }
 
@@ -201,9 +200,9 @@ pub(crate) fn dev_set(req: &Request<'_>, ctx: &Process) -> Result {
     if let Some(a) = req.attr(nl::A_MAX_MACS) {
         s.max_macs.store(a.u32(), Relaxed);
     }
-    if reopen && t.socket.is_set() {
+    if reopen && dev.is_running() {
         t.close(ctx);
-        t.open(&dev, port.clone(), ctx).map_err(|e| req.fail(e, c"cannot open the UDP socket on that address and port"))?;
+        t.open(&dev, port.clone(), ctx).map_err(|e| req.fail(e, c"cannot open the UDP socket on that address and port (the device stays up without one: set another, or down and up)"))?;
     }
     Ok(())
 }
@@ -258,7 +257,8 @@ pub(crate) fn peer_new(req: &Request<'_>, ctx: &Process) -> Result {
         }
     }
     let now = udp_tunnel::now_ms();
-    let peer = Arc::new(Peer::new(t.tables.new_id(), endpoint, true, keepalive_ms, Route::new(ctx)?, now), GFP_KERNEL)?;
+    let route = Some(Route::new(ctx)?);
+    let peer = Arc::new(Peer::new(t.tables.new_id(), endpoint, true, keepalive_ms, route, now), GFP_KERNEL)?;
     let nodes = Tables::reserve(true, GFP_KERNEL)?;
     let bh = ctx.bh_off();
     t.tables.add_peer(peer.clone(), nodes, t.settings.max_peers.load(Relaxed), &bh).map_err(|e| match e {
@@ -270,6 +270,8 @@ pub(crate) fn peer_new(req: &Request<'_>, ctx: &Process) -> Result {
     }
     drop(bh);
     let _ = dev;
+    // On failure, the ageing work rebuilds the flood list.
+    let _ = t.tables.refresh_flood(true, ctx);
     Ok(())
 }
 
@@ -280,21 +282,20 @@ pub(crate) fn peer_del(req: &Request<'_>, ctx: &Process) -> Result {
     let attrs = peer_attrs(req)?;
     let id = attrs.nested().find(|a| a.kind() == nl::P_ID).map(|a| a.u32());
     let endpoint = endpoint_of(req, &attrs)?;
-    let peer = {
-        let bh = ctx.bh_off();
-        let endpoint = match (id, endpoint) {
-            (_, Some(e)) => Some(e),
-            (Some(id), None) => t.tables.peer_by_id(id, &bh).map(|p| p.endpoint),
-            (None, None) => None,
-        };
-        endpoint.and_then(|e| t.tables.remove_peer(&e, &bh))
+    let endpoint = match (id, endpoint) {
+        (None, None) => return Err(req.fail_attr(EINVAL, &attrs, c"give the peer's id or endpoint")),
+        (None, Some(e)) => e,
+        (Some(id), e) => match t.tables.peer_by_id(id, ctx) {
+            Some(p) if e.is_none_or(|e| e == p.endpoint) => p.endpoint,
+            Some(_) => return Err(req.fail_attr(EINVAL, &attrs, c"that id has another endpoint")),
+            None => return Err(req.fail_attr(ENOENT, &attrs, c"no such peer")),
+        },
     };
-    let Some(peer) = peer else {
-        if id.is_none() && endpoint.is_none() {
-            return Err(req.fail_attr(EINVAL, &attrs, c"give the peer's id or endpoint"));
-        }
+    let removed = t.tables.remove_peer(&endpoint, &ctx.bh_off());
+    let Some(peer) = removed else {
         return Err(req.fail_attr(ENOENT, &attrs, c"no such peer"));
     };
+    let _ = t.tables.refresh_flood(true, ctx);
     let mut events = KVec::new();
     events.push(Event::Gone(peer, DelReason::Userspace), GFP_KERNEL)?;
     announce(&dev, t, events, ctx);
@@ -317,31 +318,30 @@ pub(crate) fn peer_dump(dump: &mut Dump<'_>, ctx: &Process) -> Result {
         }
     };
     let Some(t) = port.tunnel() else { return Err(EINVAL) };
-    let mut peers = {
-        let bh = ctx.bh_off();
-        t.tables.all_peers(GFP_ATOMIC, &bh)?
-    };
-    peers.sort_unstable_by_key(|p| p.id);
-    for peer in peers.iter() {
-        if i64::from(peer.id) < *dump.cursor(0) as i64 {
-            continue;
-        }
-        let put = dump.message(nl::CMD_PEER_GET, |msg| {
-            msg.put_u32(nl::A_IFINDEX, dev.ifindex() as u32)?;
-            put_peer(msg, t, peer, None, ctx)
-        })?;
-        if !put {
+    loop {
+        let from = u32::try_from(*dump.cursor(0)).unwrap_or(u32::MAX);
+        let peers = t.tables.peers_from_id(from, DUMP_CHUNK, ctx)?;
+        if peers.is_empty() {
             return Ok(());
         }
-        *dump.cursor(0) = (i64::from(peer.id) + 1) as c_long;
+        for peer in peers.iter() {
+            let put = dump.message(nl::CMD_PEER_GET, |msg| {
+                msg.put_u32(nl::A_IFINDEX, dev.ifindex() as u32)?;
+                put_peer(msg, t, peer, None, ctx)
+            })?;
+            if !put {
+                return Ok(());
+            }
+            *dump.cursor(0) = c_long::from(peer.id) + 1;
+        }
     }
-    Ok(())
 }
 
 /// Sends peer events to `xtunctl monitor` (the `peers` group of the
 /// device's namespace). A failure loses the event, nothing else.
 pub(crate) fn announce(dev: &NetDev, t: &Tunnel, events: KVec<Event>, ctx: &Process) {
-    let net = NetRef::of(dev);
+    // A namespace being dismantled has nobody left to tell.
+    let Some(net) = NetRef::of(dev) else { return };
     for event in events {
         let (cmd, peer, reason) = match event {
             Event::Learned(p) => (nl::CMD_PEER_LEARNED_NTF, p, None),

@@ -163,15 +163,19 @@ impl<'a> Iterator for Nested<'a> {
 /// A `doit` request, for the duration of its handler.
 pub(crate) struct Request<'a> {
     info: NonNull<CInfo>,
+    /// The op's policy `maxattr`: `info->attrs` has entries up to it.
+    maxattr: u16,
     _p: PhantomData<&'a CInfo>,
 }
 
 impl<'a> Request<'a> {
     /// A top-level attribute.
     pub(crate) fn attr(&self, ty: u16) -> Option<Attr<'a>> {
+        if ty > self.maxattr {
+            return None;
+        }
         // SAFETY: `info` is valid for the handler; `attrs` has an entry per
-        // type up to the op's maxattr, which the generated policy covers
-        // for every type we ask for (the op's attribute set).
+        // type up to the op's maxattr (checked above).
         unsafe { Attr::from_raw(xtun_genl_info_attr(self.info.as_ptr(), c_int::from(ty))) }
     }
 
@@ -318,14 +322,20 @@ impl Drop for Msg {
 pub(crate) struct Dump<'a> {
     skb: NonNull<bindings::sk_buff>,
     cb: NonNull<CCallback>,
+    /// As [`Request`]'s; 0 for a dump without a policy (no attributes).
+    maxattr: u16,
     _p: PhantomData<&'a CCallback>,
 }
 
 impl<'a> Dump<'a> {
     /// A request attribute of the dump.
     pub(crate) fn attr(&self, ty: u16) -> Option<Attr<'a>> {
+        if ty == 0 || ty > self.maxattr {
+            return None;
+        }
         // SAFETY: `cb` is valid for the call; the dump's request attributes
-        // were parsed against the op's policy, which covers `ty`.
+        // were parsed against the op's policy, up to its maxattr (checked
+        // above; the shim checks for none at all).
         unsafe { Attr::from_raw(xtun_dump_attr(self.cb.as_ptr(), c_int::from(ty))) }
     }
 
@@ -402,12 +412,12 @@ pub(crate) fn notify(net: &NetRef, cmd: u8, _ctx: &Process, build: impl FnOnce(&
 /// # Safety
 ///
 /// `info` is the valid `genl_info` of a handler call.
-unsafe fn doit(info: *mut CInfo, f: fn(&Request<'_>, &Process) -> Result) -> c_int {
+unsafe fn doit(info: *mut CInfo, maxattr: u16, f: fn(&Request<'_>, &Process) -> Result) -> c_int {
     // SAFETY: generic netlink runs handlers in process context, no lock held
     // that we take (`parallel_ops`).
     let ctx = unsafe { Process::new() };
     let Some(info) = NonNull::new(info) else { return EINVAL.to_errno() };
-    let req = Request { info, _p: PhantomData };
+    let req = Request { info, maxattr, _p: PhantomData };
     match f(&req, &ctx) {
         Ok(()) => 0,
         Err(e) => e.to_errno(),
@@ -419,51 +429,62 @@ unsafe fn doit(info: *mut CInfo, f: fn(&Request<'_>, &Process) -> Result) -> c_i
 /// # Safety
 ///
 /// `skb` and `cb` are a dump call's.
-unsafe fn dumpit(skb: *mut bindings::sk_buff, cb: *mut CCallback, f: fn(&mut Dump<'_>, &Process) -> Result) -> c_int {
+unsafe fn dumpit(
+    skb: *mut bindings::sk_buff,
+    cb: *mut CCallback,
+    maxattr: u16,
+    f: fn(&mut Dump<'_>, &Process) -> Result,
+) -> c_int {
     // SAFETY: as `doit`.
     let ctx = unsafe { Process::new() };
     let (Some(skb), Some(cb)) = (NonNull::new(skb), NonNull::new(cb)) else { return EINVAL.to_errno() };
-    let mut dump = Dump { skb, cb, _p: PhantomData };
+    let mut dump = Dump { skb, cb, maxattr, _p: PhantomData };
     match f(&mut dump, &ctx) {
         Ok(()) => dump.len(),
         Err(e) => e.to_errno(),
     }
 }
 
-// The handlers the generated ops table (gen/xtun_nl_gen.c) names.
+// The handlers the generated ops table (gen/xtun_nl_gen.c) names, each
+// with its op's policy maxattr from that table (`.maxattr`): XTUN_A_IFINDEX
+// (1) for dev-get and peer-get, XTUN_A_MAX_MACS (10) for dev-set,
+// XTUN_A_PEER (16) for peer-new and peer-del; dev-get's dump has none.
+const MAXATTR_IFINDEX: u16 = 1;
+const MAXATTR_DEV_SET: u16 = 10;
+const MAXATTR_PEER: u16 = 16;
 
 #[no_mangle]
 unsafe extern "C" fn xtun_nl_dev_get_doit(_skb: *mut bindings::sk_buff, info: *mut CInfo) -> c_int {
     // SAFETY: called by generic netlink with a valid `info`.
-    unsafe { doit(info, crate::control::dev_get) }
+    unsafe { doit(info, MAXATTR_IFINDEX, crate::control::dev_get) }
 }
 
 #[no_mangle]
 unsafe extern "C" fn xtun_nl_dev_get_dumpit(skb: *mut bindings::sk_buff, cb: *mut CCallback) -> c_int {
     // SAFETY: called by generic netlink for a dump.
-    unsafe { dumpit(skb, cb, crate::control::dev_dump) }
+    unsafe { dumpit(skb, cb, 0, crate::control::dev_dump) }
 }
 
 #[no_mangle]
 unsafe extern "C" fn xtun_nl_dev_set_doit(_skb: *mut bindings::sk_buff, info: *mut CInfo) -> c_int {
     // SAFETY: as above.
-    unsafe { doit(info, crate::control::dev_set) }
+    unsafe { doit(info, MAXATTR_DEV_SET, crate::control::dev_set) }
 }
 
 #[no_mangle]
 unsafe extern "C" fn xtun_nl_peer_new_doit(_skb: *mut bindings::sk_buff, info: *mut CInfo) -> c_int {
     // SAFETY: as above.
-    unsafe { doit(info, crate::control::peer_new) }
+    unsafe { doit(info, MAXATTR_PEER, crate::control::peer_new) }
 }
 
 #[no_mangle]
 unsafe extern "C" fn xtun_nl_peer_del_doit(_skb: *mut bindings::sk_buff, info: *mut CInfo) -> c_int {
     // SAFETY: as above.
-    unsafe { doit(info, crate::control::peer_del) }
+    unsafe { doit(info, MAXATTR_PEER, crate::control::peer_del) }
 }
 
 #[no_mangle]
 unsafe extern "C" fn xtun_nl_peer_get_dumpit(skb: *mut bindings::sk_buff, cb: *mut CCallback) -> c_int {
     // SAFETY: as above.
-    unsafe { dumpit(skb, cb, crate::control::peer_dump) }
+    unsafe { dumpit(skb, cb, MAXATTR_IFINDEX, crate::control::peer_dump) }
 }

@@ -40,7 +40,7 @@ extern "C" {
     fn xtun_current_net_get() -> *mut bindings::net;
     fn xtun_init_net_get() -> *mut bindings::net;
     fn xtun_net_put(net: *mut bindings::net);
-    fn xtun_net_get(net: *mut bindings::net) -> *mut bindings::net;
+    fn xtun_maybe_get_net(net: *mut bindings::net) -> *mut bindings::net;
     fn xtun_dev_net(dev: *mut bindings::net_device) -> *mut bindings::net;
     fn xtun_dev_next(net: *mut bindings::net, ifindex: *mut c_ulong) -> *mut bindings::net_device;
     fn xtun_dev_ifindex(dev: *const bindings::net_device) -> c_int;
@@ -556,10 +556,15 @@ impl NetRef {
         Self { ptr: NonNull::new(ptr).expect("a counted namespace is never null") }
     }
 
-    /// The namespace of a live device.
-    pub(crate) fn of(dev: &NetDev) -> Self {
-        // SAFETY: `dev` is live, so is its namespace; `get_net` counts ours.
-        unsafe { Self::from_counted(xtun_net_get(xtun_dev_net(dev.as_raw()))) }
+    /// The namespace of a live device, unless it is being dismantled (its
+    /// count already 0: its devices go soon, our sockets hold no
+    /// reference).
+    pub(crate) fn of(dev: &NetDev) -> Option<Self> {
+        // SAFETY: `dev` is live, so its namespace's memory is (it is freed
+        // after its devices); `maybe_get_net` counts ours if still alive.
+        let ptr = unsafe { xtun_maybe_get_net(xtun_dev_net(dev.as_raw())) };
+        // INVARIANT: non-null means we own a reference.
+        NonNull::new(ptr).map(|ptr| Self { ptr })
     }
 
     pub(crate) fn as_raw(&self) -> *mut bindings::net {

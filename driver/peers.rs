@@ -1,45 +1,55 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! The tunnel's tables, in safe Rust: peers by UDP endpoint (and static
-//! ones by address too), and MAC addresses learned behind peers (the
-//! forwarding database). No `unsafe` here.
+//! ones by address too), MAC addresses learned behind peers (the
+//! forwarding database), and the list a flooded frame goes to. No
+//! `unsafe` here.
 //!
 //! Locking: each table is split into [`SHARDS`] red-black trees, each under
 //! its own spinlock, taken with bottom halves off ([`BhOff`]) from the data
 //! path (xmit, the socket's receive) and from control (netlink, ageing),
-//! for one tree operation at a time: no lock is held across a send, an
-//! allocation that sleeps or another lock. A lookup costs one uncontended
-//! lock and an `Arc` clone; control never holds a lock the data path needs
-//! for more than one tree operation. (vxlan uses RCU hash lists; the Rust
-//! bindings of 7.2 have no RCU pointers, and these locks never show in
-//! the profile.) Both tables are bounded (`max-peers`, `max-macs`), so a
-//! flood of spoofed sources cannot grow memory without limit.
+//! for one tree operation at a time, or a batch of [`BATCH`] removals: no
+//! lock is held across a send, an allocation that sleeps or another lock,
+//! and walks take bottom halves off per batch, so a pass over a full table
+//! never keeps softirqs waiting. A lookup costs one uncontended lock and
+//! an `Arc` clone; a flood only clones the `Arc` of a list rebuilt by
+//! control (copy on write, the RCU idea with one pointer-sized critical
+//! section). vxlan uses RCU hash lists; the Rust bindings of 7.2 have no
+//! RCU pointers. Both tables are bounded (`max-peers`, `max-macs`), and
+//! shards are picked by a keyed `jhash`, so a flood of spoofed sources can
+//! neither grow memory without limit nor aim at one tree.
 
 use kernel::{
+    alloc::Flags,
     new_spinlock,
     prelude::*,
     rbtree::{RBTree, RBTreeNodeReservation},
-    alloc::Flags,
     sync::{
         atomic::{Atomic, Relaxed},
         Arc, SpinLock,
     },
 };
 
-use crate::context::BhOff;
-use crate::udp_tunnel::{Endpoint, Route};
+use crate::context::{BhOff, Process};
+use crate::udp_tunnel::{jhash3, Endpoint, Route};
 
 /// Trees per table: enough that CPUs rarely meet on one lock.
 pub(crate) const SHARDS: usize = 64;
+/// Removals per lock hold in a walk.
+pub(crate) const BATCH: usize = 16;
+/// Up to this many peers, control rebuilds the flood list at once; beyond
+/// it, the ageing work does within a tick, so adding peers one by one
+/// stays linear.
+const FLOOD_EAGER: u32 = 4096;
 
-/// A key that picks its shard.
+/// A key that picks its shard through a keyed hash.
 pub(crate) trait ShardKey: Ord + Copy + Unpin {
-    fn mix(&self) -> u32;
+    fn hash(&self, seed: u32) -> u32;
 }
 
 impl ShardKey for Endpoint {
-    fn mix(&self) -> u32 {
-        u32::from_ne_bytes(self.addr) ^ (u32::from(self.port) << 16 | u32::from(self.port))
+    fn hash(&self, seed: u32) -> u32 {
+        jhash3(u32::from_ne_bytes(self.addr), u32::from(self.port), 0, seed)
     }
 }
 
@@ -47,22 +57,22 @@ impl ShardKey for Endpoint {
 pub(crate) type Mac = [u8; 6];
 
 impl ShardKey for Mac {
-    fn mix(&self) -> u32 {
-        u32::from_ne_bytes([self[2], self[3], self[4], self[5]]) ^ u32::from(self[0]) << 8 ^ u32::from(self[1])
+    fn hash(&self, seed: u32) -> u32 {
+        let m = self;
+        jhash3(u32::from_ne_bytes([m[0], m[1], m[2], m[3]]), u32::from_ne_bytes([m[4], m[5], 0, 0]), 1, seed)
     }
 }
 
 impl ShardKey for [u8; 4] {
-    fn mix(&self) -> u32 {
-        u32::from_ne_bytes(*self)
+    fn hash(&self, seed: u32) -> u32 {
+        jhash3(u32::from_ne_bytes(*self), 0, 2, seed)
     }
 }
 
 /// A map split over [`SHARDS`] locked trees.
 pub(crate) struct Sharded<K: ShardKey, V: Unpin> {
     shards: KVec<Pin<KBox<SpinLock<RBTree<K, V>>>>>,
-    /// Keyed mixing (random per table), so that sources an attacker picks
-    /// do not all land in one tree.
+    /// The hash key (random per table).
     seed: u32,
 }
 
@@ -76,9 +86,7 @@ impl<K: ShardKey, V: Unpin> Sharded<K, V> {
     }
 
     fn shard(&self, key: &K) -> &SpinLock<RBTree<K, V>> {
-        // A multiplicative hash of the keyed mix (Knuth); the top bits pick.
-        let h = (key.mix() ^ self.seed).wrapping_mul(0x9e37_79b9);
-        &self.shards[(h >> 26) as usize % SHARDS]
+        &self.shards[key.hash(self.seed) as usize % SHARDS]
     }
 
     /// Runs `f` on the value under `key`, under its shard's lock.
@@ -98,41 +106,91 @@ impl<K: ShardKey, V: Unpin> Sharded<K, V> {
         Ok(())
     }
 
-    /// Replaces or inserts, giving back the value replaced.
-    pub(crate) fn upsert(&self, key: K, value: V, node: RBTreeNodeReservation<K, V>, _bh: &BhOff) -> Option<V> {
+    /// Replaces or inserts, unless `keep_old` says the present value
+    /// stays: then gives `value` back. `Ok` holds the value replaced.
+    pub(crate) fn upsert(
+        &self,
+        key: K,
+        value: V,
+        node: RBTreeNodeReservation<K, V>,
+        keep_old: impl FnOnce(&V) -> bool,
+        _bh: &BhOff,
+    ) -> Result<Option<V>, V> {
         let mut tree = self.shard(&key).lock();
+        if tree.get(&key).is_some_and(keep_old) {
+            return Err(value);
+        }
         let old = tree.remove(&key);
         tree.insert(node.into_node(key, value));
-        old
+        Ok(old)
     }
 
     pub(crate) fn remove(&self, key: &K, _bh: &BhOff) -> Option<V> {
         self.shard(key).lock().remove(key)
     }
 
-    /// Removes every entry `keep` refuses, one at a time, handing each
-    /// to `removed` after its shard's lock is released.
-    pub(crate) fn retain(&self, bh: &BhOff, mut keep: impl FnMut(&K, &V) -> bool, mut removed: impl FnMut(V)) {
+    /// Removes every entry `keep` refuses, handing each to `removed` after
+    /// the lock is released. One pass: at most [`BATCH`] removals per lock
+    /// hold (bottom halves off only for it), resuming at the next key.
+    pub(crate) fn retain(&self, ctx: &Process, mut keep: impl FnMut(&K, &V) -> bool, mut removed: impl FnMut(V)) {
         for shard in self.shards.iter() {
+            let mut resume: Option<K> = None;
             loop {
-                // Find one victim under the lock, remove it, release.
-                let victim = {
+                let mut batch: [Option<V>; BATCH] = core::array::from_fn(|_| None);
+                let mut taken = 0;
+                let mut next = None;
+                {
+                    let _bh = ctx.bh_off();
                     let mut tree = shard.lock();
-                    let key = tree.iter().find(|(k, v)| !keep(k, v)).map(|(k, _)| *k);
-                    key.and_then(|k| tree.remove(&k))
-                };
-                match victim {
-                    Some(v) => removed(v),
+                    let mut cursor = match &resume {
+                        Some(k) => tree.cursor_lower_bound_mut(k),
+                        None => tree.cursor_front_mut(),
+                    };
+                    while let Some(c) = cursor {
+                        let (k, v) = c.current();
+                        let key = *k;
+                        if keep(k, v) {
+                            cursor = c.move_next();
+                            continue;
+                        }
+                        if taken == BATCH {
+                            next = Some(key);
+                            break;
+                        }
+                        let (after, node) = c.remove_current();
+                        batch[taken] = Some(node.to_key_value().1);
+                        taken += 1;
+                        // Past the last node the cursor steps back onto an
+                        // earlier one: the walk is over.
+                        cursor = after.filter(|a| *a.current().0 > key);
+                    }
+                }
+                for value in batch.into_iter().flatten() {
+                    removed(value);
+                }
+                match next {
+                    Some(k) => resume = Some(k),
                     None => break,
                 }
             }
         }
-        let _ = bh;
     }
 
     /// Calls `f` on every entry, one shard at a time, under its lock.
     pub(crate) fn for_each(&self, _bh: &BhOff, mut f: impl FnMut(&K, &V)) {
         for shard in self.shards.iter() {
+            let tree = shard.lock();
+            for (k, v) in tree.iter() {
+                f(k, v);
+            }
+        }
+    }
+
+    /// As [`Sharded::for_each`], from process context: bottom halves off
+    /// per shard only.
+    pub(crate) fn for_each_slowly(&self, ctx: &Process, mut f: impl FnMut(&K, &V)) {
+        for shard in self.shards.iter() {
+            let _bh = ctx.bh_off();
             let tree = shard.lock();
             for (k, v) in tree.iter() {
                 f(k, v);
@@ -149,7 +207,10 @@ pub(crate) struct Peer {
     pub(crate) is_static: bool,
     /// Milliseconds between keepalives; 0: none.
     pub(crate) keepalive_ms: u64,
-    pub(crate) route: Route,
+    /// A static peer's route cache. Learned peers have none (each route
+    /// is looked up per datagram), so that a flood of spoofed sources with
+    /// `learn on` costs no per-CPU memory per source.
+    pub(crate) route: Option<Route>,
     /// When a datagram last came from it, and when we last sent it one
     /// (ms, [`crate::udp_tunnel::now_ms`]).
     last_seen: Atomic<u64>,
@@ -158,14 +219,16 @@ pub(crate) struct Peer {
     pub(crate) rx_bytes: Atomic<u64>,
     pub(crate) tx_packets: Atomic<u64>,
     pub(crate) tx_bytes: Atomic<u64>,
-    /// Deleted: a holder still in flight drops instead of sending.
+    /// Deleted: a holder still in flight drops instead of sending, and MAC
+    /// entries pointing here count as absent until the ageing pass
+    /// removes them.
     dead: Atomic<bool>,
     /// A learned peer's `peer-learned` notification went out.
     announced: Atomic<bool>,
 }
 
 impl Peer {
-    pub(crate) fn new(id: u32, endpoint: Endpoint, is_static: bool, keepalive_ms: u64, route: Route, now: u64) -> Self {
+    pub(crate) fn new(id: u32, endpoint: Endpoint, is_static: bool, keepalive_ms: u64, route: Option<Route>, now: u64) -> Self {
         Self {
             id,
             endpoint,
@@ -191,29 +254,28 @@ impl Peer {
         self.last_sent.load(Relaxed)
     }
 
-    /// Notes a datagram from the peer at `now`; the store is skipped when
-    /// the time did not change, to spare the cache line (as the bridge).
+    /// Notes traffic from the peer at `now` (`bytes` 0: a keepalive); the
+    /// store is skipped when the time did not change, to spare the cache
+    /// line (as the bridge).
     pub(crate) fn seen(&self, now: u64, bytes: usize) {
         if self.last_seen.load(Relaxed) != now {
             self.last_seen.store(now, Relaxed);
         }
-        self.rx_packets.add(1, Relaxed);
-        self.rx_bytes.add(bytes as u64, Relaxed);
-    }
-
-    /// Notes a keepalive from the peer (no traffic counted).
-    pub(crate) fn touched(&self, now: u64) {
-        if self.last_seen.load(Relaxed) != now {
-            self.last_seen.store(now, Relaxed);
+        if bytes > 0 {
+            self.rx_packets.add(1, Relaxed);
+            self.rx_bytes.add(bytes as u64, Relaxed);
         }
     }
 
+    /// Notes a frame (`bytes` 0: a keepalive) sent to the peer.
     pub(crate) fn sent(&self, now: u64, bytes: usize) {
         if self.last_sent.load(Relaxed) != now {
             self.last_sent.store(now, Relaxed);
         }
-        self.tx_packets.add(1, Relaxed);
-        self.tx_bytes.add(bytes as u64, Relaxed);
+        if bytes > 0 {
+            self.tx_packets.add(1, Relaxed);
+            self.tx_bytes.add(bytes as u64, Relaxed);
+        }
     }
 
     pub(crate) fn is_dead(&self) -> bool {
@@ -258,6 +320,9 @@ pub(crate) struct PeerNodes {
 /// A tree node for one MAC, reserved before it is added.
 pub(crate) type MacNode = RBTreeNodeReservation<Mac, MacEntry>;
 
+/// The peers a flooded frame goes to (copy on write).
+pub(crate) type FloodList = Arc<KVec<Arc<Peer>>>;
+
 /// Why [`Tables::add_peer`] refused.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum AddError {
@@ -275,6 +340,9 @@ pub(crate) struct Tables {
     /// its own FDB by address only.
     static_by_addr: Sharded<[u8; 4], Arc<Peer>>,
     macs: Sharded<Mac, MacEntry>,
+    flood: Pin<KBox<SpinLock<Option<FloodList>>>>,
+    /// The peer set changed since the flood list was built.
+    flood_stale: Atomic<bool>,
     peers: Atomic<u32>,
     learned_macs: Atomic<u32>,
     next_id: Atomic<u32>,
@@ -286,6 +354,8 @@ impl Tables {
             by_endpoint: Sharded::new(seed)?,
             static_by_addr: Sharded::new(seed.rotate_left(8))?,
             macs: Sharded::new(seed.rotate_left(16))?,
+            flood: KBox::pin_init(new_spinlock!(None), GFP_KERNEL)?,
+            flood_stale: Atomic::new(false),
             peers: Atomic::new(0),
             learned_macs: Atomic::new(0),
             next_id: Atomic::new(1),
@@ -296,6 +366,7 @@ impl Tables {
         self.peers.load(Relaxed)
     }
 
+    /// A new peer number (32 bits: wraps after four billion peers).
     pub(crate) fn new_id(&self) -> u32 {
         self.next_id.fetch_add(1, Relaxed)
     }
@@ -339,10 +410,12 @@ impl Tables {
             // The first static peer at an address takes address matches.
             let _ = self.static_by_addr.insert(peer.endpoint.addr, peer, addr_node, bh);
         }
+        self.flood_stale.store(true, Relaxed);
         Ok(())
     }
 
-    /// Removes the peer at `endpoint` and the MACs behind it.
+    /// Removes the peer at `endpoint`. The MACs behind it count as absent
+    /// at once and go with the next ageing pass.
     pub(crate) fn remove_peer(&self, endpoint: &Endpoint, bh: &BhOff) -> Option<Arc<Peer>> {
         let peer = self.by_endpoint.remove(endpoint, bh)?;
         self.forget(&peer, bh);
@@ -352,24 +425,19 @@ impl Tables {
     fn forget(&self, peer: &Arc<Peer>, bh: &BhOff) {
         peer.kill();
         self.peers.fetch_sub(1, Relaxed);
+        self.flood_stale.store(true, Relaxed);
         if peer.is_static {
             let mine = self.static_by_addr.with(&peer.endpoint.addr, bh, |p| p.is_some_and(|p| Arc::ptr_eq(p, peer)));
             if mine {
                 self.static_by_addr.remove(&peer.endpoint.addr, bh);
             }
         }
-        let learned = &self.learned_macs;
-        self.macs.retain(bh, |_, e| !Arc::ptr_eq(&e.peer, peer), |e| {
-            if !e.is_static {
-                learned.fetch_sub(1, Relaxed);
-            }
-        });
     }
 
     /// The peer with number `id`.
-    pub(crate) fn peer_by_id(&self, id: u32, bh: &BhOff) -> Option<Arc<Peer>> {
+    pub(crate) fn peer_by_id(&self, id: u32, ctx: &Process) -> Option<Arc<Peer>> {
         let mut found = None;
-        self.by_endpoint.for_each(bh, |_, p| {
+        self.by_endpoint.for_each_slowly(ctx, |_, p| {
             if p.id == id {
                 found = Some(p.clone());
             }
@@ -377,37 +445,75 @@ impl Tables {
         found
     }
 
-    /// Every peer, in no order (`GFP_ATOMIC`: the data path floods with it).
-    pub(crate) fn all_peers(&self, flags: Flags, bh: &BhOff) -> Result<KVec<Arc<Peer>>> {
-        let mut out = KVec::with_capacity(self.peer_count() as usize, flags)?;
-        let mut result = Ok(());
-        self.by_endpoint.for_each(bh, |_, p| {
-            if result.is_ok() {
-                result = out.push(p.clone(), flags).map_err(Error::from);
+    /// Every peer with a number at least `from`, sorted, at most `max`
+    /// (a dump's next message worth and a bit).
+    pub(crate) fn peers_from_id(&self, from: u32, max: usize, ctx: &Process) -> Result<KVec<Arc<Peer>>> {
+        let mut out = KVec::with_capacity(max, GFP_KERNEL)?;
+        self.by_endpoint.for_each_slowly(ctx, |_, p| {
+            if p.id >= from {
+                if out.len() == max {
+                    // Keep the `max` lowest: replace the highest if lower.
+                    if let Some((i, hi)) = out.iter().enumerate().max_by_key(|(_, q)| q.id) {
+                        if p.id < hi.id {
+                            out[i] = p.clone();
+                        }
+                    }
+                } else {
+                    let _ = out.push(p.clone(), GFP_ATOMIC); // within capacity
+                }
             }
         });
-        result.map(|()| out)
+        out.sort_unstable_by_key(|p| p.id);
+        Ok(out)
     }
 
-    /// Removes the learned peers silent for `timeout_ms` at `now`.
-    pub(crate) fn expire_peers(&self, now: u64, timeout_ms: u64, bh: &BhOff) -> KVec<Arc<Peer>> {
-        let mut gone = KVec::new();
-        let mut victims = KVec::new();
-        self.by_endpoint.retain(bh, |_, p| !p.expired(now, timeout_ms), |p| {
-            // On allocation failure the peer is still gone; it is only
-            // not announced.
-            let _ = victims.push(p, GFP_ATOMIC);
-        });
-        for p in victims {
-            self.forget(&p, bh);
-            let _ = gone.push(p, GFP_ATOMIC);
+    /// The peers a flooded frame goes to.
+    pub(crate) fn flood_list(&self, _bh: &BhOff) -> Option<FloodList> {
+        self.flood.lock().clone()
+    }
+
+    /// Rebuilds the flood list if the peer set changed (control, the
+    /// ageing work); with `eager_only`, only while the table is small
+    /// enough that rebuilding on every change stays cheap.
+    pub(crate) fn refresh_flood(&self, eager_only: bool, ctx: &Process) -> Result {
+        if !self.flood_stale.load(Relaxed) || (eager_only && self.peer_count() > FLOOD_EAGER) {
+            return Ok(());
         }
+        self.flood_stale.store(false, Relaxed);
+        let mut peers = KVec::with_capacity(self.peer_count() as usize + BATCH, GFP_KERNEL)?;
+        let mut result = Ok(());
+        self.by_endpoint.for_each_slowly(ctx, |_, p| {
+            if result.is_ok() {
+                result = peers.push(p.clone(), GFP_ATOMIC);
+            }
+        });
+        if result.is_err() {
+            self.flood_stale.store(true, Relaxed);
+            return Err(ENOMEM);
+        }
+        let list = Arc::new(peers, GFP_KERNEL)?;
+        let old = {
+            let _bh = ctx.bh_off();
+            self.flood.lock().replace(list)
+        };
+        drop(old);
+        Ok(())
+    }
+
+    /// Removes the learned peers silent for `timeout_ms` at `now`, returns
+    /// them (to announce; a peer is removed even if the list cannot hold it).
+    pub(crate) fn expire_peers(&self, now: u64, timeout_ms: u64, ctx: &Process) -> KVec<Arc<Peer>> {
+        let mut gone = KVec::new();
+        self.by_endpoint.retain(ctx, |_, p| !p.expired(now, timeout_ms), |p| {
+            self.forget(&p, &ctx.bh_off());
+            let _ = gone.push(p, GFP_KERNEL);
+        });
         gone
     }
 
-    /// The peer behind `mac`.
+    /// The live peer behind `mac`.
     pub(crate) fn peer_for_mac(&self, mac: &Mac, bh: &BhOff) -> Option<Arc<Peer>> {
-        self.macs.with(mac, bh, |e| e.map(|e| e.peer.clone()))
+        self.macs.with(mac, bh, |e| e.filter(|e| !e.peer.is_dead()).map(|e| e.peer.clone()))
     }
 
     /// Learns that `mac` is behind `peer` at `now`: refreshes, moves (a
@@ -427,7 +533,7 @@ impl Tables {
                 }
             })
         });
-        if known == Some(true) {
+        if known == Some(true) || peer.is_dead() {
             return;
         }
         let Ok(node) = RBTreeNodeReservation::new(GFP_ATOMIC) else { return };
@@ -437,14 +543,13 @@ impl Tables {
             return;
         }
         let entry = MacEntry { peer: peer.clone(), is_static: false, seen: Atomic::new(now) };
-        match self.macs.upsert(mac, entry, node, bh) {
-            // Raced: a static entry came in meanwhile (it stays counted out),
-            // or the MAC vanished between our look and the insert.
-            Some(old) if old.is_static && known.is_none() => {}
-            Some(old) if !old.is_static && known.is_none() => {
+        match self.macs.upsert(mac, entry, node, |old| old.is_static, bh) {
+            // A static entry came in meanwhile: it stays, and our place goes.
+            Err(_) if known.is_none() => {
                 self.learned_macs.fetch_sub(1, Relaxed);
             }
-            None if known.is_some() => {
+            // The MAC went meanwhile: this is a new one after all.
+            Ok(None) if known.is_some() => {
                 self.learned_macs.fetch_add(1, Relaxed);
             }
             _ => {}
@@ -454,29 +559,32 @@ impl Tables {
     /// Configures `mac` behind `peer` for good.
     pub(crate) fn add_static_mac(&self, mac: Mac, peer: &Arc<Peer>, node: MacNode, bh: &BhOff) {
         let entry = MacEntry { peer: peer.clone(), is_static: true, seen: Atomic::new(0) };
-        if let Some(old) = self.macs.upsert(mac, entry, node, bh) {
+        if let Ok(Some(old)) = self.macs.upsert(mac, entry, node, |_| false, bh) {
             if !old.is_static {
                 self.learned_macs.fetch_sub(1, Relaxed);
             }
         }
     }
 
-    /// Forgets learned MACs silent for `timeout_ms`.
-    pub(crate) fn expire_macs(&self, now: u64, timeout_ms: u64, bh: &BhOff) {
+    /// Forgets learned MACs silent for `timeout_ms`, and every MAC behind
+    /// a deleted peer.
+    pub(crate) fn expire_macs(&self, now: u64, timeout_ms: u64, ctx: &Process) {
         let learned = &self.learned_macs;
         self.macs.retain(
-            bh,
-            |_, e| e.is_static || now.saturating_sub(e.seen.load(Relaxed)) < timeout_ms,
-            |_| {
-                learned.fetch_sub(1, Relaxed);
+            ctx,
+            |_, e| !e.peer.is_dead() && (e.is_static || now.saturating_sub(e.seen.load(Relaxed)) < timeout_ms),
+            |e| {
+                if !e.is_static {
+                    learned.fetch_sub(1, Relaxed);
+                }
             },
         );
     }
 
-    /// The MACs behind `peer`, at most `max`.
-    pub(crate) fn macs_of(&self, peer: &Arc<Peer>, max: usize, bh: &BhOff) -> KVec<Mac> {
+    /// The MACs behind `peer`, at most `max` (one walk of the MAC table).
+    pub(crate) fn macs_of(&self, peer: &Arc<Peer>, max: usize, ctx: &Process) -> KVec<Mac> {
         let mut out = KVec::new();
-        self.macs.for_each(bh, |mac, e| {
+        self.macs.for_each_slowly(ctx, |mac, e| {
             if out.len() < max && Arc::ptr_eq(&e.peer, peer) {
                 let _ = out.push(*mac, GFP_ATOMIC);
             }
@@ -484,11 +592,28 @@ impl Tables {
         out
     }
 
+    /// Every peer, for the ageing pass's keepalives and announcements.
+    pub(crate) fn all_peers(&self, ctx: &Process) -> Result<KVec<Arc<Peer>>> {
+        let mut out = KVec::with_capacity(self.peer_count() as usize + BATCH, GFP_KERNEL)?;
+        let mut result = Ok(());
+        self.by_endpoint.for_each_slowly(ctx, |_, p| {
+            if result.is_ok() {
+                result = out.push(p.clone(), GFP_ATOMIC);
+            }
+        });
+        result.map(|()| out).map_err(|_| ENOMEM)
+    }
+
     /// Removes every peer and MAC (the device goes).
-    pub(crate) fn clear(&self, bh: &BhOff) {
-        self.macs.retain(bh, |_, _| false, |_| {});
-        self.static_by_addr.retain(bh, |_, _| false, |_| {});
-        self.by_endpoint.retain(bh, |_, _| false, |p| p.kill());
+    pub(crate) fn clear(&self, ctx: &Process) {
+        self.macs.retain(ctx, |_, _| false, |_| {});
+        self.static_by_addr.retain(ctx, |_, _| false, |_| {});
+        self.by_endpoint.retain(ctx, |_, _| false, |p| p.kill());
+        let old = {
+            let _bh = ctx.bh_off();
+            self.flood.lock().take()
+        };
+        drop(old);
         self.peers.store(0, Relaxed);
         self.learned_macs.store(0, Relaxed);
     }

@@ -223,17 +223,17 @@ impl Port {
         let tunnel = KBox::new(Tunnel::new(listen_port)?, GFP_KERNEL)?;
         let gro = GroCells::new(dev, ctx)?;
         drop(tunnel.gro.replace(Some(KBox::new(gro, GFP_KERNEL)?), ctx));
-        udp_tunnel::make_tunnel_device(dev, tunnel::OVERHEAD as usize, 1500 - tunnel::OVERHEAD, rtnl)?;
+        // From here on the device is a tunnel, even if opening fails below
+        // (a later `ip link set up` tries again).
         if !this.tunnel.populate(tunnel) {
             return Err(EBUSY);
         }
+        udp_tunnel::make_tunnel_device(dev, tunnel::OVERHEAD as usize, 1500 - tunnel::OVERHEAD, rtnl)?;
         dev.set_carrier(true);
-        if dev.is_running() {
-            if let Some(tunnel) = this.tunnel() {
-                tunnel.open(dev, this.clone(), ctx)?;
-            }
+        match this.tunnel() {
+            Some(tunnel) if dev.is_running() => tunnel.open(dev, this.clone(), ctx),
+            _ => Ok(()),
         }
-        Ok(())
     }
 
     /// Every queue made so far.

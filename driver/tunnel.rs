@@ -33,7 +33,7 @@ use crate::context::{BhOff, Process};
 use crate::netdev::{NetDev, Rtnl, ETH_HLEN};
 use crate::peers::{AddError, Mac, Peer, Tables};
 use crate::skb::Skb;
-use crate::udp_tunnel::{self, Datagram, Endpoint, GroCells, RcuBox, Route, ENCAP_HLEN};
+use crate::udp_tunnel::{self, Datagram, Endpoint, GroCells, RcuBox, ENCAP_HLEN};
 
 /// The default UDP port (IANA's for VXLAN).
 pub(crate) const DEFAULT_PORT: u16 = 4789;
@@ -177,16 +177,24 @@ impl Tunnel {
         (self.timeout_ms() / 4).clamp(250, 1000)
     }
 
-    /// Opens the socket (the device goes up, or becomes a tunnel while up).
+    /// Opens the socket (the device goes up, or becomes a tunnel while up)
+    /// and starts ageing; on failure nothing stays open.
     pub(crate) fn open(&self, dev: &NetDev, port: Arc<crate::port::Port>, ctx: &Process) -> Result {
         let local = self.settings.local.load(Relaxed).to_ne_bytes();
         let listen = self.settings.listen_port.load(Relaxed) as u16;
-        let socket = Socket::open(dev, local, listen, port.clone(), ctx)?;
+        let socket = KBox::new(Socket::open(dev, local, listen, port.clone(), ctx)?, GFP_KERNEL)?;
         self.bound_port.store(u32::from(socket.port()), Relaxed);
-        let old = self.socket.replace(Some(KBox::new(socket, GFP_KERNEL)?), ctx);
-        drop(old);
-        let ageing = Ageing::start(port, self.tick_ms(), ctx)?;
-        drop(self.ageing.replace(Some(KBox::new(ageing, GFP_KERNEL)?), ctx));
+        drop(self.socket.replace(Some(socket), ctx));
+        let ageing = Ageing::start(port, self.tick_ms(), ctx).and_then(|a| Ok(KBox::new(a, GFP_KERNEL)?));
+        match ageing {
+            Ok(ageing) => drop(self.ageing.replace(Some(ageing), ctx)),
+            Err(e) => {
+                self.close(ctx);
+                return Err(e);
+            }
+        }
+        // Peers added while down (or learned before) are flooded to at once.
+        let _ = self.tables.refresh_flood(false, ctx);
         Ok(())
     }
 
@@ -200,8 +208,7 @@ impl Tunnel {
     pub(crate) fn uninit(&self, _rtnl: &Rtnl, ctx: &Process) {
         self.close(ctx);
         drop(self.gro.replace(None, ctx));
-        let bh = ctx.bh_off();
-        self.tables.clear(&bh);
+        self.tables.clear(ctx);
     }
 
     /// Sends `skb`, an Ethernet frame of `dev`, to the peers its
@@ -225,11 +232,8 @@ impl Tunnel {
             return self.send_to(dev, socket, skb, &peer, sport, &header, now, bh);
         }
         // Head-end replication: a copy to every peer.
-        let Ok(peers) = self.tables.all_peers(GFP_ATOMIC, bh) else {
-            dev.count_tx_dropped();
-            return false;
-        };
-        let Some((last, rest)) = peers.split_last() else {
+        let peers = self.tables.flood_list(bh);
+        let Some((last, rest)) = peers.as_ref().and_then(|p| p.split_last()) else {
             self.drops.tx_no_peer.add(1, Relaxed);
             dev.count_tx_dropped();
             return false;
@@ -261,7 +265,7 @@ impl Tunnel {
             return false;
         }
         let len = skb.len();
-        match socket.send(dev, skb, &peer.route, sport, peer.endpoint, header, bh) {
+        match socket.send(dev, skb, peer.route.as_ref(), sport, peer.endpoint, header, bh) {
             // The device's tx counters are iptunnel_xmit's (it counts on
             // skb->dev, ours), as for vxlan.
             Ok(()) => {
@@ -288,18 +292,21 @@ impl Tunnel {
             Header::Frame { vni: v } | Header::Keepalive { vni: v } if v != vni => {
                 self.bad(dev, &self.drops.rx_wrong_vni)
             }
-            Header::Keepalive { .. } => match self.peer_for(&from, now, bh) {
+            // A keepalive proves nothing: it refreshes a peer, never makes one.
+            Header::Keepalive { .. } => match self.tables.peer_from(&from, bh) {
                 Some(peer) => {
-                    peer.touched(now);
+                    peer.seen(now, 0);
                     dgram.consume();
                 }
                 None => self.bad(dev, &self.drops.rx_unknown_src),
             },
             Header::Frame { .. } => {
-                let Some(peer) = self.peer_for(&from, now, bh) else {
+                let known = self.tables.peer_from(&from, bh);
+                // Decide early, before any work, whether a stranger may
+                // become a peer: only with `learn on` and room.
+                if known.is_none() && !self.may_learn(&from) {
                     return self.bad(dev, &self.drops.rx_unknown_src);
-                };
-                let len = dgram.len();
+                }
                 let Some((skb, eth)) = dgram.decapsulate(dev) else {
                     return self.bad(dev, &self.drops.rx_bad);
                 };
@@ -314,7 +321,12 @@ impl Tunnel {
                     drop(skb);
                     return dev.count_rx_dropped();
                 }
-                peer.seen(now, len);
+                // Only a whole, valid frame makes a stranger a peer.
+                let Some(peer) = known.or_else(|| self.learn_peer(&from, now, bh)) else {
+                    drop(skb);
+                    return self.bad(dev, &self.drops.rx_unknown_src);
+                };
+                peer.seen(now, skb.len() + ETH_HLEN);
                 self.tables.learn_mac(src, &peer, now, self.settings.max_macs.load(Relaxed), bh);
                 match self.gro.get(bh) {
                     Some(gro) => gro.receive(skb, bh),
@@ -329,50 +341,49 @@ impl Tunnel {
         dev.count_rx_dropped();
     }
 
-    /// The peer `from` is, or a new learned one if learning is on and
-    /// there is room.
-    fn peer_for(&self, from: &Endpoint, now: u64, bh: &BhOff) -> Option<Arc<Peer>> {
-        if let Some(peer) = self.tables.peer_from(from, bh) {
-            return Some(peer);
-        }
-        if !self.settings.learn.load(Relaxed) {
-            return None;
-        }
-        // Cheap refusal first: a flood of strangers at the bound allocates nothing.
-        if self.tables.peer_count() >= self.settings.max_peers.load(Relaxed) {
-            return None;
-        }
-        let route = Route::new_atomic(bh).ok()?;
-        let peer = Arc::new(Peer::new(self.tables.new_id(), *from, false, 0, route, now), GFP_ATOMIC).ok()?;
+    /// Whether a datagram from the stranger `from` may make a peer:
+    /// learning on, room in the table, a real source port.
+    fn may_learn(&self, from: &Endpoint) -> bool {
+        self.settings.learn.load(Relaxed)
+            && from.port != 0
+            && self.tables.peer_count() < self.settings.max_peers.load(Relaxed)
+    }
+
+    /// A new learned peer at `from` (its route looked up per datagram).
+    fn learn_peer(&self, from: &Endpoint, now: u64, bh: &BhOff) -> Option<Arc<Peer>> {
+        let peer = Arc::new(Peer::new(self.tables.new_id(), *from, false, 0, None, now), GFP_ATOMIC).ok()?;
         let nodes = Tables::reserve(false, GFP_ATOMIC).ok()?;
         match self.tables.add_peer(peer.clone(), nodes, self.settings.max_peers.load(Relaxed), bh) {
             Ok(()) => Some(peer),
             // Another CPU learned it first: use that one.
             Err(AddError::Exists) => self.tables.peer_from(from, bh),
-            Err(_) => None,
+            Err(AddError::Full) => None,
         }
     }
 
-    /// One ageing pass at `now`: expires learned peers and MACs, sends due
-    /// keepalives; returns the events to announce.
+    /// One ageing pass: expires learned peers and MACs, refreshes the
+    /// flood list, sends due keepalives; returns the events to announce.
+    /// Bottom halves go off per table batch or send only.
     pub(crate) fn age(&self, dev: &NetDev, ctx: &Process) -> KVec<Event> {
         let now = udp_tunnel::now_ms();
         let mut events = KVec::new();
-        let bh = ctx.bh_off();
-        for peer in self.tables.expire_peers(now, self.timeout_ms(), &bh) {
-            let _ = events.push(Event::Gone(peer, DelReason::Expired), GFP_ATOMIC);
+        for peer in self.tables.expire_peers(now, self.timeout_ms(), ctx) {
+            let _ = events.push(Event::Gone(peer, DelReason::Expired), GFP_KERNEL);
         }
-        self.tables.expire_macs(now, MAC_TIMEOUT_MS, &bh);
-        let Ok(peers) = self.tables.all_peers(GFP_ATOMIC, &bh) else { return events };
+        self.tables.expire_macs(now, MAC_TIMEOUT_MS, ctx);
+        // On failure the list stays stale and the next pass tries again.
+        let _ = self.tables.refresh_flood(false, ctx);
+        let Ok(peers) = self.tables.all_peers(ctx) else { return events };
         let header = keepalive_header(self.settings.vni.load(Relaxed));
         let sport = self.bound_port.load(Relaxed) as u16;
         for peer in peers {
             if peer.take_announcement() {
-                let _ = events.push(Event::Learned(peer.clone()), GFP_ATOMIC);
+                let _ = events.push(Event::Learned(peer.clone()), GFP_KERNEL);
             }
             if peer.keepalive_ms > 0 && now.saturating_sub(peer.last_sent()) >= peer.keepalive_ms {
+                let bh = ctx.bh_off();
                 if let Some(socket) = self.socket.get(&bh) {
-                    if socket.send_bare(dev, &peer.route, sport, peer.endpoint, &header, &bh).is_ok() {
+                    if socket.send_bare(dev, peer.route.as_ref(), sport, peer.endpoint, &header, &bh).is_ok() {
                         peer.sent(now, 0);
                     }
                 }

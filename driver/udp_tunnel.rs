@@ -82,6 +82,7 @@ extern "C" {
     fn xtun_work_free(work: *mut CWork);
     fn xtun_jiffies_ms() -> u64;
     fn xtun_random_u32() -> u32;
+    fn xtun_jhash_3words(a: u32, b: u32, c: u32, initval: u32) -> u32;
     fn synchronize_net();
 }
 
@@ -95,6 +96,12 @@ pub(crate) fn now_ms() -> u64 {
 pub(crate) fn random_u32() -> u32 {
     // SAFETY: no precondition.
     unsafe { xtun_random_u32() }
+}
+
+/// The kernel's `jhash_3words`: a keyed hash for table shards.
+pub(crate) fn jhash3(a: u32, b: u32, c: u32, seed: u32) -> u32 {
+    // SAFETY: a pure function.
+    unsafe { xtun_jhash_3words(a, b, c, seed) }
 }
 
 /// An IPv4 UDP endpoint: the address in network order, the port in host order.
@@ -234,13 +241,13 @@ impl<T: Receiver> TunnelSocket<T> {
 
     /// Encapsulates the Ethernet frame `skb` of `dev` behind `header` (the
     /// 8 bytes after the UDP header) and sends it from `sport` to `to`,
-    /// routed through `route`. Fails (the frame dropped) with the route
+    /// routed through the cache `route` (or a fresh lookup without one). Fails (the frame dropped) with the route
     /// lookup's or allocation's error.
     pub(crate) fn send(
         &self,
         dev: &NetDev,
         skb: Skb,
-        route: &Route,
+        route: Option<&Route>,
         sport: u16,
         to: Endpoint,
         header: &[u8; 8],
@@ -254,7 +261,7 @@ impl<T: Receiver> TunnelSocket<T> {
                 self.raw.as_ptr(),
                 dev.as_raw(),
                 skb.into_raw(),
-                route.raw.as_ptr(),
+                route.map_or(core::ptr::null_mut(), |r| r.raw.as_ptr()),
                 u32::from_ne_bytes(to.addr),
                 sport.to_be(),
                 to.port.to_be(),
@@ -267,7 +274,7 @@ impl<T: Receiver> TunnelSocket<T> {
     pub(crate) fn send_bare(
         &self,
         dev: &NetDev,
-        route: &Route,
+        route: Option<&Route>,
         sport: u16,
         to: Endpoint,
         header: &[u8; 8],
@@ -278,7 +285,7 @@ impl<T: Receiver> TunnelSocket<T> {
             xtun_udp_send_raw(
                 self.raw.as_ptr(),
                 dev.as_raw(),
-                route.raw.as_ptr(),
+                route.map_or(core::ptr::null_mut(), |r| r.raw.as_ptr()),
                 u32::from_ne_bytes(to.addr),
                 sport.to_be(),
                 to.port.to_be(),

@@ -30,16 +30,22 @@ use kernel::{prelude::*, sync::Arc};
 
 mod chardev;
 mod context;
+#[deny(unsafe_code)]
 mod control;
 mod cred;
+#[deny(unsafe_code)]
 mod file;
 mod genl;
 mod napi;
 mod netdev;
+#[deny(unsafe_code)]
 mod peers;
+#[deny(unsafe_code)]
 mod port;
+#[deny(unsafe_code)]
 mod queue;
 mod skb;
+#[deny(unsafe_code)]
 mod tunnel;
 mod udp_tunnel;
 mod wait;
@@ -59,11 +65,12 @@ module! {
 
 struct XtunModule {
     // Fields drop in order: the character device goes first (no file can be
-    // open: each pins the module), then the netlink family (waiting for
-    // running handlers), then the kind, with every xtun device.
+    // open: each pins the module), then the kind, with every xtun device
+    // (whose ageing work may still announce peers), then the netlink
+    // family (waiting for running handlers, which find no device).
     _chardev: Pin<KBox<chardev::Registration<XtunFile>>>,
-    _genl: genl::Registration,
     _link: LinkRegistration<Port>,
+    _genl: genl::Registration,
 }
 
 impl kernel::Module for XtunModule {
@@ -85,6 +92,6 @@ impl kernel::Module for XtunModule {
         let genl = genl::Registration::register()?;
         let driver = Arc::new(Driver, GFP_KERNEL)?;
         let chardev = KBox::pin_init(chardev::Registration::register(c"xtun", driver), GFP_KERNEL)?;
-        Ok(Self { _chardev: chardev, _genl: genl, _link: link })
+        Ok(Self { _chardev: chardev, _link: link, _genl: genl })
     }
 }

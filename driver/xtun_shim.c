@@ -646,7 +646,7 @@ struct net *xtun_dev_net(struct net_device *dev)
 	return dev_net(dev);
 }
 
-struct net *xtun_net_get(struct net *net)
+struct net *xtun_maybe_get_net(struct net *net)
 {
-	return get_net(net);
+	return maybe_get_net(net);
 }

@@ -122,7 +122,6 @@ void xtun_skb_record_rx_queue(struct sk_buff *skb, u16 queue);
 
 struct net_device *xtun_dev_next(struct net *net, unsigned long *ifindex);
 struct net *xtun_dev_net(struct net_device *dev);
-struct net *xtun_net_get(struct net *net);
 
 /* xtun_udp.c: the tunnel mode's UDP socket, encapsulation, GRO cells. */
 struct xtun_udp_sock;
@@ -161,6 +160,8 @@ void xtun_work_cancel(struct xtun_work *x);
 void xtun_work_free(struct xtun_work *x);
 u64 xtun_jiffies_ms(void);
 u32 xtun_random_u32(void);
+u32 xtun_jhash_3words(u32 a, u32 b, u32 c, u32 initval);
+struct net *xtun_maybe_get_net(struct net *net);
 
 /* xtun_genl.c: the generic netlink family's glue. */
 struct genl_info;

@@ -8,6 +8,7 @@
  */
 #include <linux/etherdevice.h>
 #include <linux/if_ether.h>
+#include <linux/jhash.h>
 #include <linux/workqueue.h>
 #include <net/dst_cache.h>
 #include <net/inet_ecn.h>
@@ -20,6 +21,8 @@
 
 /* VXLAN_HLEN: the UDP header and the 8-byte VXLAN header. */
 #define XTUN_ENCAP_HLEN (sizeof(struct udphdr) + 8)
+/* vxlan_headroom(0): outer IPv4 + VXLAN_HLEN + the inner Ethernet header. */
+#define XTUN_OVERHEAD (sizeof(struct iphdr) + XTUN_ENCAP_HLEN + ETH_HLEN)
 
 /* One kernel UDP socket and the Rust receiver its datagrams go to;
  * sk_user_data points here while the socket is open. */
@@ -131,7 +134,7 @@ int xtun_udp_decap(struct sk_buff *skb, struct net_device *dev)
 	skb_reset_network_header(skb);
 	if (!pskb_inet_may_pull(skb))
 		return -EINVAL;
-	if (IP_ECN_decapsulate(skb->head + nh, skb) > 1)
+	if (IP_ECN_decapsulate((const struct iphdr *)(skb->head + nh), skb) > 1)
 		return -EINVAL;
 	return 0;
 }
@@ -141,6 +144,28 @@ int xtun_udp_decap(struct sk_buff *skb, struct net_device *dev)
 bool xtun_dev_addr_is(const struct net_device *dev, const u8 *mac)
 {
 	return ether_addr_equal(dev->dev_addr, mac);
+}
+
+/* vxlan_encap_bypass: the ICMP reply skb_tunnel_check_pmtu built in @skb
+ * goes back up our own device. */
+static void xtun_encap_bypass(struct sk_buff *skb, struct net_device *dev)
+{
+	unsigned int len = skb->len;
+
+	skb->pkt_type = PACKET_HOST;
+	skb->encapsulation = 0;
+	skb->dev = dev;
+	__skb_pull(skb, skb_network_offset(skb));
+	if (unlikely(!(dev->flags & IFF_UP))) {
+		kfree_skb_reason(skb, SKB_DROP_REASON_DEV_READY);
+		dev_dstats_rx_dropped(dev);
+		return;
+	}
+	dev_dstats_tx_add(dev, len);
+	if (__netif_rx(skb) == NET_RX_SUCCESS)
+		dev_dstats_rx_add(dev, len);
+	else
+		dev_dstats_rx_dropped(dev);
 }
 
 /* vxlan_xmit_one for one IPv4 remote, without its options: route through
@@ -159,6 +184,11 @@ int xtun_udp_xmit(struct xtun_udp_sock *x, struct net_device *dev,
 	u8 tos, ttl;
 	int err;
 
+	/* As vxlan_xmit: the inner network header must be readable. */
+	if (skb_vlan_inet_prepare(skb, false)) {
+		kfree_skb(skb);
+		return -EINVAL;
+	}
 	key.u.ipv4.dst = daddr;
 	key.u.ipv4.src = inet_sk(sk)->inet_saddr;
 	rt = udp_tunnel_dst_lookup(skb, dev, sock_net(sk), sk->sk_bound_dev_if,
@@ -167,17 +197,13 @@ int xtun_udp_xmit(struct xtun_udp_sock *x, struct net_device *dev,
 		kfree_skb_reason(skb, SKB_DROP_REASON_IP_OUTNOROUTES);
 		return PTR_ERR(rt);
 	}
-	err = skb_tunnel_check_pmtu(skb, &rt->dst, XTUN_ENCAP_HLEN + sizeof(struct iphdr),
+	err = skb_tunnel_check_pmtu(skb, &rt->dst, XTUN_OVERHEAD,
 				    netif_is_any_bridge_port(dev));
 	if (err < 0)
 		goto drop;
 	if (err) {
-		/* As vxlan_encap_bypass: the ICMP reply built in @skb goes
-		 * back up our own device. */
 		dst_release(&rt->dst);
-		skb->dev = dev;
-		dev_dstats_rx_add(dev, skb->len);
-		netif_rx(skb);
+		xtun_encap_bypass(skb, dev);
 		return 0;
 	}
 	tos = ip_tunnel_ecn_encap(0, ip_hdr(skb), skb);
@@ -218,7 +244,10 @@ int xtun_udp_send_raw(struct xtun_udp_sock *x, struct net_device *dev,
 	skb_reserve(skb, LL_MAX_HEADER + sizeof(struct iphdr) + sizeof(struct udphdr));
 	skb_put_data(skb, hdr, 8);
 	skb_reset_network_header(skb);
-	skb->dev = dev; /* iptunnel_xmit counts on it */
+	/* iptunnel_xmit counts the datagram on skb->dev: the keepalive is an
+	 * 8-byte tx packet of the device. */
+	skb_reset_inner_headers(skb);
+	skb->dev = dev;
 	key.u.ipv4.dst = daddr;
 	key.u.ipv4.src = inet_sk(sk)->inet_saddr;
 	rt = udp_tunnel_dst_lookup(skb, dev, sock_net(sk), sk->sk_bound_dev_if,
@@ -290,12 +319,16 @@ void xtun_dev_set_tunnel_features(struct net_device *dev, unsigned int headroom)
 	netdev_features_t f = NETIF_F_SG | NETIF_F_HW_CSUM | NETIF_F_FRAGLIST |
 			      NETIF_F_RXCSUM | NETIF_F_GSO_SOFTWARE;
 
-	dev->features |= f;
+	/* Offered and wanted: netdev_update_features turns them on and tells
+	 * the stack (uppers, RTM_NEWLINK). */
 	dev->hw_features |= f;
-	dev->wanted_features |= f;	/* or netdev_update_features drops them */
-	dev->vlan_features = dev->features;
-	dev->hw_enc_features = dev->features;
+	dev->wanted_features |= f;
+	dev->vlan_features |= f;
+	dev->hw_enc_features |= f;
 	dev->needed_headroom = headroom;
+	/* Keep the inner route, so skb_tunnel_check_pmtu can lower its PMTU
+	 * (vxlan_setup, wireguard, ovpn). */
+	netif_keep_dst(dev);
 	netdev_update_features(dev);
 }
 
@@ -354,6 +387,11 @@ u64 xtun_jiffies_ms(void)
 u32 xtun_random_u32(void)
 {
 	return get_random_u32();
+}
+
+u32 xtun_jhash_3words(u32 a, u32 b, u32 c, u32 initval)
+{
+	return jhash_3words(a, b, c, initval);
 }
 
 struct sk_buff *xtun_skb_clone_atomic(struct sk_buff *skb)
