@@ -155,7 +155,7 @@ pub(crate) fn dev_dump(dump: &mut Dump<'_>, ctx: &Process) -> Result {
                 return Ok(());
             }
         }
-        *dump.cursor(0) = c_long::from(index) + 1;
+        *dump.cursor(0) = index as c_long + 1;
     }
 }
 
@@ -319,7 +319,7 @@ pub(crate) fn peer_dump(dump: &mut Dump<'_>, ctx: &Process) -> Result {
     };
     let Some(t) = port.tunnel() else { return Err(EINVAL) };
     loop {
-        let from = u32::try_from(*dump.cursor(0)).unwrap_or(u32::MAX);
+        let Ok(from) = u32::try_from(*dump.cursor(0)) else { return Ok(()) };
         let peers = t.tables.peers_from_id(from, DUMP_CHUNK, ctx)?;
         if peers.is_empty() {
             return Ok(());
@@ -332,7 +332,7 @@ pub(crate) fn peer_dump(dump: &mut Dump<'_>, ctx: &Process) -> Result {
             if !put {
                 return Ok(());
             }
-            *dump.cursor(0) = c_long::from(peer.id) + 1;
+            *dump.cursor(0) = peer.id as c_long + 1;
         }
     }
 }

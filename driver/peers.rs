@@ -176,18 +176,8 @@ impl<K: ShardKey, V: Unpin> Sharded<K, V> {
         }
     }
 
-    /// Calls `f` on every entry, one shard at a time, under its lock.
-    pub(crate) fn for_each(&self, _bh: &BhOff, mut f: impl FnMut(&K, &V)) {
-        for shard in self.shards.iter() {
-            let tree = shard.lock();
-            for (k, v) in tree.iter() {
-                f(k, v);
-            }
-        }
-    }
-
-    /// As [`Sharded::for_each`], from process context: bottom halves off
-    /// per shard only.
+    /// Calls `f` on every entry, one shard at a time, under its lock, from
+    /// process context: bottom halves off per shard only.
     pub(crate) fn for_each_slowly(&self, ctx: &Process, mut f: impl FnMut(&K, &V)) {
         for shard in self.shards.iter() {
             let _bh = ctx.bh_off();
@@ -448,7 +438,7 @@ impl Tables {
     /// Every peer with a number at least `from`, sorted, at most `max`
     /// (a dump's next message worth and a bit).
     pub(crate) fn peers_from_id(&self, from: u32, max: usize, ctx: &Process) -> Result<KVec<Arc<Peer>>> {
-        let mut out = KVec::with_capacity(max, GFP_KERNEL)?;
+        let mut out: KVec<Arc<Peer>> = KVec::with_capacity(max, GFP_KERNEL)?;
         self.by_endpoint.for_each_slowly(ctx, |_, p| {
             if p.id >= from {
                 if out.len() == max {
@@ -633,7 +623,7 @@ mod tests {
 
     fn peer(t: &Tables, e: Endpoint, is_static: bool, now: u64, ctx: &Process) -> Result<Arc<Peer>> {
         let route = Route::new(ctx)?;
-        Ok(Arc::new(Peer::new(t.new_id(), e, is_static, 0, route, now), GFP_KERNEL)?)
+        Ok(Arc::new(Peer::new(t.new_id(), e, is_static, 0, Some(route), now), GFP_KERNEL)?)
     }
 
     fn add(t: &Tables, p: &Arc<Peer>, max: u32, ctx: &Process) -> Result<Result<(), AddError>> {
@@ -683,14 +673,14 @@ mod tests {
             assert_eq!(add(&t, &learned, 10, ctx)?, Ok(()));
             assert_eq!(add(&t, &fixed, 10, ctx)?, Ok(()));
             t.learn_mac([2, 0, 0, 0, 0, 1], &learned, 1000, 10, &ctx.bh_off());
-            assert!(t.expire_peers(1000 + 4999, 5000, &ctx.bh_off()).is_empty());
-            let gone = t.expire_peers(1000 + 5000, 5000, &ctx.bh_off());
+            assert!(t.expire_peers(1000 + 4999, 5000, ctx).is_empty());
+            let gone = t.expire_peers(1000 + 5000, 5000, ctx);
             assert_eq!(gone.len(), 1);
             assert!(gone[0].is_dead());
             assert_eq!(t.peer_count(), 1);
             assert!(t.peer_for_mac(&[2, 0, 0, 0, 0, 1], &ctx.bh_off()).is_none());
             // Static peers never expire.
-            assert!(t.expire_peers(u64::MAX / 2, 5000, &ctx.bh_off()).is_empty());
+            assert!(t.expire_peers(u64::MAX / 2, 5000, ctx).is_empty());
             Ok(())
         });
         assert!(done.is_ok());
@@ -716,7 +706,7 @@ mod tests {
             assert!(behind([2, 0, 0, 0, 0, 1]).is_some_and(|p| Arc::ptr_eq(&p, &b)));
             assert!(behind([2, 0, 0, 0, 0, 9]).is_some_and(|p| Arc::ptr_eq(&p, &a)));
             // Ageing forgets learned MACs only, and frees their places.
-            t.expire_macs(1_000_000, 300_000, &ctx.bh_off());
+            t.expire_macs(1_000_000, 300_000, ctx);
             assert!(behind([2, 0, 0, 0, 0, 1]).is_none());
             assert!(behind([2, 0, 0, 0, 0, 9]).is_some());
             t.learn_mac([2, 0, 0, 0, 0, 3], &a, 1_000_000, 2, &ctx.bh_off());

@@ -69,7 +69,6 @@ extern "C" {
         cache: *mut CDstCache, daddr: u32, sport: u16, dport: u16, hdr: *const u8)
         -> c_int;
     fn xtun_dst_cache_new() -> *mut CDstCache;
-    fn xtun_dst_cache_new_atomic() -> *mut CDstCache;
     fn xtun_dst_cache_free(cache: *mut CDstCache);
     fn xtun_gro_cells_new(dev: *mut bindings::net_device) -> *mut CGroCells;
     fn xtun_gro_cells_free(cells: *mut CGroCells);
@@ -134,11 +133,6 @@ impl Datagram {
         // and UDP headers are set and linear.
         unsafe { xtun_skb_outer4(self.skb.as_raw(), &mut addr, &mut port) };
         Endpoint { addr: addr.to_ne_bytes(), port: u16::from_be(port) }
-    }
-
-    /// The datagram's length, UDP header included.
-    pub(crate) fn len(&self) -> usize {
-        self.skb.len()
     }
 
     /// The UDP header and the 8 bytes after it, or `None` if the datagram
@@ -325,13 +319,6 @@ impl Route {
     pub(crate) fn new(_ctx: &Process) -> Result<Self> {
         // SAFETY: process context: GFP_KERNEL.
         let raw = NonNull::new(unsafe { xtun_dst_cache_new() }).ok_or(ENOMEM)?;
-        Ok(Self { raw })
-    }
-
-    /// For a peer learned in softirq context.
-    pub(crate) fn new_atomic(_ctx: &BhOff) -> Result<Self> {
-        // SAFETY: GFP_ATOMIC.
-        let raw = NonNull::new(unsafe { xtun_dst_cache_new_atomic() }).ok_or(ENOMEM)?;
         Ok(Self { raw })
     }
 }

@@ -147,7 +147,6 @@ int xtun_udp_send_raw(struct xtun_udp_sock *x, struct net_device *dev,
 		      struct dst_cache *cache, __be32 daddr, __be16 sport,
 		      __be16 dport, const u8 *hdr);
 struct dst_cache *xtun_dst_cache_new(void);
-struct dst_cache *xtun_dst_cache_new_atomic(void);
 void xtun_dst_cache_free(struct dst_cache *cache);
 struct gro_cells *xtun_gro_cells_new(struct net_device *dev);
 void xtun_gro_cells_free(struct gro_cells *cells);

@@ -272,17 +272,6 @@ struct dst_cache *xtun_dst_cache_new(void)
 	return cache;
 }
 
-struct dst_cache *xtun_dst_cache_new_atomic(void)
-{
-	struct dst_cache *cache = kzalloc(sizeof(*cache), GFP_ATOMIC);
-
-	if (cache && dst_cache_init(cache, GFP_ATOMIC)) {
-		kfree(cache);
-		return NULL;
-	}
-	return cache;
-}
-
 void xtun_dst_cache_free(struct dst_cache *cache)
 {
 	dst_cache_destroy(cache);
