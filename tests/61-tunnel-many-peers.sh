@@ -9,13 +9,12 @@ tun_ns_setup
 count=$(many_count)
 tun_add 1 10.0.0.1 max-peers $count max-macs $count
 tun_up 1 10.100.0.1
-# One shell inside ns1 for the whole loop: an `ip netns exec` per peer
-# would cost more than the peers.
-n1 sh -c 'i=0
-	while [ $i -lt $1 ]; do
-		xtunctl peer add xt0 endpoint 10.0.0.2:$((10000 + i)) mac $(printf "02:00:00:00:%02x:%02x" $((i / 256)) $((i % 256))) || exit 1
-		i=$((i + 1))
-	done' sh $count || fail "adding $count peers"
+# The peers as "ENDPOINT MAC" lines, fed to one shell inside ns1: a
+# process or an `ip netns exec` per peer would cost more than the peers.
+awk -v n=$count 'BEGIN { for (i = 0; i < n; i++)
+	printf "10.0.0.2:%d 02:00:00:00:%02x:%02x\n", 10000 + i, int(i / 256), i % 256 }' > /tmp/peers
+n1 sh -c 'while read ep mac; do xtunctl peer add xt0 endpoint $ep mac $mac || exit 1; done' < /tmp/peers ||
+	fail "adding $count peers"
 [ "$(tun_field 1 peers)" = $count ] || fail "xtunctl show counts $(tun_field 1 peers) peers after adding $count"
 listed=$(tun_endpoints 1 | sort -u | wc -l)
 [ "$listed" = $count ] || fail "xtunctl show lists $listed distinct endpoints for $count peers"
@@ -23,11 +22,8 @@ echo "# $count peers added, each listed once"
 last=10.0.0.2:$((10000 + count - 1))
 id=$(tun_peer_field 1 $last id)
 [ -n "$id" ] || fail "no id for the peer $last"
-n1 sh -c 'i=0
-	while [ $i -lt $(($1 - 1)) ]; do
-		xtunctl peer del xt0 endpoint 10.0.0.2:$((10000 + i)) || exit 1
-		i=$((i + 1))
-	done' sh $count || fail "deleting $count peers"
+head -n $((count - 1)) /tmp/peers | n1 sh -c 'while read ep mac; do xtunctl peer del xt0 endpoint $ep || exit 1; done' ||
+	fail "deleting $count peers"
 n1 xtunctl peer del xt0 id $id || fail "xtunctl peer del xt0 id $id ($last)"
 [ "$(tun_field 1 peers)" = 0 ] || fail "$(tun_field 1 peers) peers left after deleting all $count"
 [ -z "$(tun_endpoints 1)" ] || fail "xtunctl show still lists $(tun_endpoints 1 | wc -l) endpoints"
