@@ -39,6 +39,8 @@ const PACKAGES: &[(&str, &str)] = &[
     ("ethtool", "/usr/sbin/ethtool"),
     ("tcpdump", "/usr/bin/tcpdump"),
     ("iperf3", "/usr/bin/iperf3"),
+    // nft for the tunnel tests' NAT router (masquerade with a port rewrite).
+    ("nftables", "/usr/sbin/nft"),
     // The kernel's tun selftest (selftest.rs): static glibc, and YNL's
     // code generator.
     ("libc6-dev", "/usr/lib/x86_64-linux-gnu/libc.a"),

@@ -5,7 +5,7 @@
 //!
 //! Contents: busybox-static and its applets, /init (initrd/init), the test
 //! runner and tests (tests/), xtun.ko, the guest programs, and real tools
-//! (iproute2's ip, ethtool, tcpdump, iperf3) with the libraries ldd names.
+//! (iproute2's ip, ethtool, tcpdump, iperf3, iputils ping, nft) with the libraries ldd names.
 
 use std::{
     collections::BTreeMap,
@@ -25,6 +25,8 @@ const TOOLS: &[(&str, &str)] = &[
     ("/usr/bin/iperf3", "/usr/bin/iperf3"),
     // iputils ping, for -f (busybox's ping has no flood mode).
     ("/usr/bin/ping", "/usr/bin/ping"),
+    // The NAT router of the tunnel tests (tests/lib.sh, tun_nat_setup).
+    ("/usr/sbin/nft", "/usr/sbin/nft"),
 ];
 
 /// One line of a gen_init_cpio spec, keyed by guest path.

@@ -20,6 +20,7 @@ pub const PROGRAMS: &[&str] = &[
     "xtun-tunctl",
     "tap-tcp-serve",
     "xtunctl",
+    "xtun-udp",
 ];
 const TARGET: &str = "x86_64-unknown-linux-gnu";
 

@@ -6,6 +6,7 @@ pub mod cli;
 pub mod packet;
 pub mod phy;
 pub mod reply;
+pub mod vxlan;
 
 use std::{
     fs::{File, OpenOptions},
