@@ -43,14 +43,18 @@ pub fn choose_accel(flags: &Flags, ws: &Workspace, artifacts: &Artifacts) -> Res
     }
 }
 
+/// The lab with a tap for each of `guests` guests, or why there is none.
+pub fn lab(sh: &Shell, guests: u8) -> Result<Lab> {
+    if !nix::unistd::geteuid().is_root() {
+        bail!("not root");
+    }
+    Lab::create(sh, guests)
+}
+
 /// The lab where it can be built, else QEMU user networking, saying why.
 pub fn lab_or_user_net(sh: &Shell) -> Option<Lab> {
     let fallback = "using QEMU user networking; the lab ping check is skipped";
-    if !nix::unistd::geteuid().is_root() {
-        eprintln!("    not root: {fallback}");
-        return None;
-    }
-    match Lab::create(sh) {
+    match lab(sh, 1) {
         Ok(lab) => Some(lab),
         Err(e) => {
             eprintln!("    no lab network here ({e:#}): {fallback}");
@@ -59,14 +63,21 @@ pub fn lab_or_user_net(sh: &Shell) -> Option<Lab> {
     }
 }
 
-/// QEMU's network for `lab`.
+/// QEMU's network for the only guest: the lab's first tap, or user networking.
 pub fn net(lab: &Option<Lab>) -> Net {
-    lab.as_ref().map_or(Net::User, |_| Net::Tap(lab::TAP.to_string()))
+    lab.as_ref().map_or(Net::User, |_| Net::Tap(lab::tap(1)))
 }
 
 /// The command prefix that runs QEMU inside the lab, if there is one.
 pub fn prefix(lab: &Option<Lab>) -> Vec<String> {
     lab.as_ref().map(|l| l.exec_prefix()).unwrap_or_default()
+}
+
+/// A boot of guest `n` (1 or 2) of a pair on the lab's bridge.
+pub fn pair_boot<'a>(artifacts: &'a Artifacts, mode: Mode, accel: Accel, n: u8) -> Boot<'a> {
+    let mut boot = artifacts.boot(mode, accel, Net::Tap(lab::tap(n)));
+    boot.guest = Some(n);
+    boot
 }
 
 pub struct GuestRun {
@@ -112,13 +123,39 @@ pub fn run_guest(
     Ok(GuestRun { console: console?, timed_out })
 }
 
-/// What a boot does with each console line: with `-v`, show it on stderr.
-pub fn echo(verbose: bool) -> impl FnMut(&[u8]) + Send {
+/// What a boot does with each console line: with `-v`, show it on stderr,
+/// after `prefix` (which guest of two said it).
+pub fn echo(verbose: bool, prefix: &str) -> impl FnMut(&[u8]) + Send {
+    let prefix = prefix.to_string();
     move |line| {
         if verbose {
-            eprintln!("{}", String::from_utf8_lossy(line));
+            eprintln!("{prefix}{}", String::from_utf8_lossy(line));
         }
     }
+}
+
+/// What a guest of several does with each console line.
+pub type OnLine<'a> = Box<dyn FnMut(&[u8]) + Send + 'a>;
+
+/// Runs the guests of `boots` side by side, as `run_guest` runs one: each
+/// with its console file and line handler; returns when all have ended.
+pub fn run_guests(
+    prefix: &[String],
+    boots: &[Boot<'_>],
+    consoles: &[PathBuf],
+    timeout: Duration,
+    on_line: Vec<OnLine<'_>>,
+) -> Result<Vec<GuestRun>> {
+    thread::scope(|s| {
+        let runs: Vec<_> = boots
+            .iter()
+            .zip(consoles)
+            .zip(on_line)
+            // Each QEMU is spawned by the thread that waits for it (see children::spawn).
+            .map(|((boot, console), mut on_line)| s.spawn(move || run_guest(prefix, boot, console, timeout, &mut *on_line)))
+            .collect();
+        runs.into_iter().map(|r| r.join().expect("guest thread panicked")).collect()
+    })
 }
 
 /// Copies the console to `log` line by line; a line that is not UTF-8 is
