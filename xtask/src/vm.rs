@@ -96,6 +96,8 @@ fn pair_shell(ws: &Workspace, artifacts: &Artifacts, accel: Accel, lab: &Lab) ->
     let result = on_terminal(&lab.exec_prefix(), &first);
     let _ = guest2.0.kill();
     let _ = guest2.0.wait();
+    // Killed, QEMU could not remove its link to the pty.
+    let _ = std::fs::remove_file(&link);
     result
 }
 
@@ -167,7 +169,7 @@ fn command(ws: &Workspace, flags: &Flags, artifacts: &Artifacts, accel: Accel, l
         .collect();
     let consoles: Vec<_> = console_names.iter().map(|n| files.path(n)).collect();
     let timeout = Duration::from_secs(flags.timeout_secs);
-    let runs = boot::run_guests(&boot::prefix(lab), &boots, &consoles, timeout, handlers)?;
+    let runs = boot::run_guests(&boot::prefix(lab), &boots, &consoles, timeout, None, handlers)?;
     let codes: Vec<Option<i32>> =
         status_paths.iter().map(|p| parse_status(&std::fs::read_to_string(p).unwrap_or_default())).collect();
     drop(files);
