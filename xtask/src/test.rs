@@ -1,4 +1,6 @@
-//! `cargo xtask test`: host unit tests, then the guest suite.
+//! `cargo xtask test`: host unit tests, then the guest suite, then the
+//! two-guest tests (two_guest.rs); with `--filter`, only the parts that
+//! hold a matching test.
 //!
 //! The guest writes KTAP to a virtio-serial port that QEMU stores in
 //! `target/xtun-results-<profile>.txt` (the console cannot fake a result); the
