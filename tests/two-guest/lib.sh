@@ -17,7 +17,7 @@ TUN_DEV=
 
 # setup_tunnel: TUN_DEV, a $TUN_KIND tunnel to the other guest over eth0
 # (static remote), with $OVERLAY/24 on it, up. The one place that knows
-# the kind: the tests above it are the same for both.
+# the kind: the tests that use it are the same for both.
 setup_tunnel() {
 	case "$TUN_KIND" in
 	vxlan)
