@@ -1,6 +1,7 @@
 #!/bin/sh
-# The guest test runner: runs every /xtun/tests/NN-*.sh in order and
-# writes KTAP to the virtio results port (and the console). After each
+# The guest test runner: runs every /xtun/tests/NN-*.sh in order (or, with
+# XTUN_SUITE=DIR, /xtun/tests/DIR/NN-*.sh, named DIR-name: the two-guest
+# tests) and writes KTAP to the virtio results port (and the console). After each
 # test it checks the kernel log: a WARN, BUG, Oops or leak report fails
 # the test that caused it.
 #
@@ -31,10 +32,14 @@ group_alive() {
 		awk -v group="$1" '$3 == group && $1 != "Z" { alive = 1 } END { exit !alive }'
 }
 
+dir=/xtun/tests${XTUN_SUITE:+/$XTUN_SUITE}
+# test_name FILE: NN-name.sh is `name`, in a suite `SUITE-name`.
+test_name() { echo "${XTUN_SUITE:+$XTUN_SUITE-}$(basename "$1" .sh | sed 's/^[0-9]*-//')"; }
+
 tests=""
-for t in /xtun/tests/[0-9]*.sh; do
-	name=$(basename "$t" .sh | sed 's/^[0-9]*-//')
-	wanted "$name" && tests="$tests $t"
+for t in "$dir"/[0-9]*.sh; do
+	[ -e "$t" ] || continue
+	wanted "$(test_name "$t")" && tests="$tests $t"
 done
 set -- $tests
 
@@ -54,7 +59,7 @@ fail=0
 skip=0
 for t in "$@"; do
 	n=$((n + 1))
-	name=$(basename "$t" .sh | sed 's/^[0-9]*-//')
+	name=$(test_name "$t")
 	echo "# --- $name"
 	t0=$(cut -d' ' -f1 /proc/uptime)
 	limit=${XTUN_TEST_TIMEOUT:-300}

@@ -85,7 +85,7 @@ fn boot_once(ws: &Workspace, flags: &Flags, artifacts: &Artifacts, accel: Accel,
     boot.results = Some(results.clone());
     boot.extra.push(arg);
     let console = files.path(&format!("xtun-{name}-console.log"));
-    let mut echo = echo(flags.verbose);
+    let mut echo = echo(flags.verbose, "");
     let run = run_guest(&[], &boot, &console, Duration::from_secs(flags.timeout_secs), &mut echo)?;
     Ok((run, std::fs::read_to_string(&results).unwrap_or_default()))
 }

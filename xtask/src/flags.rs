@@ -25,11 +25,21 @@ enum CliCommand {
     /// (xtun loaded, lab up) runs `sh -c "CMD ARGS..."`, its output comes to
     /// stdout, the guest powers off and xtask exits with CMD's status (255
     /// if the guest reported none).
+    ///
+    /// `--guests 2`: two guests on the lab bridge (10.98.0.2 and 10.98.0.3;
+    /// root). The shell of guest 1 has the terminal, guest 2's console is a
+    /// pty (xtask prints how to attach). With `-- CMD`, both run CMD
+    /// (`$GUEST` is 1 or 2, `$PEER_IP` the other's address), their output
+    /// prefixed `[1] ` / `[2] `; the status is guest 1's if not 0, else
+    /// guest 2's.
     Vm {
         #[command(flatten)]
         kernel: KernelOpts,
         #[command(flatten)]
         guest: GuestOpts,
+        /// Boot this many guests on the lab bridge (1 or 2).
+        #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=2))]
+        guests: u8,
         /// The guest command, after `--`; its words are joined with spaces
         /// and run by the guest's shell.
         #[arg(last = true, value_name = "CMD")]
@@ -151,16 +161,18 @@ pub struct Flags {
     pub seed: Option<u64>,
     /// `vm -- CMD...`: the guest command's words; empty for the shell.
     pub run: Vec<String>,
+    /// `vm --guests N`: how many guests (1 or 2).
+    pub guests: u8,
 }
 
 /// Parses the words after `cargo xtask`. The error prints itself (help
 /// and `--help` too, with exit status 0) through `clap::Error::exit`.
 pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Flags, clap::Error> {
     let cli = Cli::try_parse_from(std::iter::once("cargo xtask".to_string()).chain(args))?;
-    let mut flags = Flags::default();
+    let mut flags = Flags { guests: 1, ..Flags::default() };
     let (command, kernel, guest) = match cli.command {
-        CliCommand::Vm { kernel, guest, command } => {
-            flags.run = command;
+        CliCommand::Vm { kernel, guest, guests, command } => {
+            (flags.run, flags.guests) = (command, guests);
             (Command::Vm, kernel, Some(guest))
         }
         CliCommand::Test { kernel, guest, filter, stress_secs, cycles, seed } => {
@@ -235,8 +247,19 @@ mod tests {
         assert_eq!(p(&["vm", "--", "ls", "--timeout", "-v"]).unwrap().run, ["ls", "--timeout", "-v"]);
         assert!(!p(&["vm", "--", "ls", "-v"]).unwrap().verbose);
         assert!(p(&["vm"]).unwrap().run.is_empty());
+        assert_eq!(p(&["vm"]).unwrap().guests, 1);
         // Without `--` a word is not a command: a typo must not run.
         assert!(p(&["vm", "ls"]).is_err());
+    }
+
+    #[test]
+    fn vm_boots_one_or_two_guests() {
+        let f = p(&["vm", "--guests", "2", "--", "ping", "$PEER_IP"]).unwrap();
+        assert_eq!((f.guests, f.run.join(" ")), (2, "ping $PEER_IP".to_string()));
+        assert_eq!(p(&["vm", "--guests=2"]).unwrap().guests, 2);
+        assert!(p(&["vm", "--guests", "3"]).is_err());
+        assert!(p(&["vm", "--guests", "0"]).is_err());
+        assert!(p(&["test", "--guests", "2"]).is_err());
     }
 
     #[test]

@@ -114,14 +114,7 @@ pub fn run(
         let name = program.file_name().context("bad program path")?.to_string_lossy();
         spec.file(&format!("/usr/bin/{name}"), program, 0o755);
     }
-    let tests = ws.root.join("tests");
-    let mut scripts: Vec<PathBuf> = std::fs::read_dir(&tests)?.map(|e| e.map(|e| e.path())).collect::<Result<_, _>>()?;
-    scripts.sort();
-    for script in scripts {
-        let name = script.file_name().context("bad test name")?.to_string_lossy().into_owned();
-        let mode = if name.ends_with(".sh") { 0o755 } else { 0o644 };
-        spec.file(&format!("/xtun/tests/{name}"), &script, mode);
-    }
+    add_tree(&mut spec, &ws.root.join("tests"), "/xtun/tests")?;
 
     let name = match extra_tools.first() {
         Some((host, _)) => format!("initrd-{}-{}", kernel.profile, host.rsplit('/').next().unwrap_or("extra")),
@@ -141,6 +134,22 @@ pub fn run(
     std::fs::rename(&gz, &initrd).context("cannot move the initrd into place")?;
     sh.remove_path(&spec_path)?;
     Ok(initrd)
+}
+
+/// Adds the files under `dir` (tests/ and its suites, e.g. tests/two-guest/)
+/// as `guest`/...; scripts executable.
+fn add_tree(spec: &mut Spec, dir: &Path, guest: &str) -> Result<()> {
+    for entry in std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))? {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let path = format!("{guest}/{name}");
+        if entry.file_type()?.is_dir() {
+            add_tree(spec, &entry.path(), &path)?;
+        } else {
+            spec.file(&path, entry.path(), if name.ends_with(".sh") { 0o755 } else { 0o644 });
+        }
+    }
+    Ok(())
 }
 
 /// The kernel tree's gen_init_cpio, or one built from its source.
@@ -193,6 +202,20 @@ mod tests {
             parse_ldd(out),
             [PathBuf::from("/lib/x86_64-linux-gnu/libc.so.6"), PathBuf::from("/lib64/ld-linux-x86-64.so.2")]
         );
+    }
+
+    #[test]
+    fn test_suites_in_subdirectories_are_copied() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("two-guest")).unwrap();
+        std::fs::write(dir.path().join("lib.sh"), "").unwrap();
+        std::fs::write(dir.path().join("two-guest/01-tunnel.sh"), "").unwrap();
+        let mut spec = Spec::default();
+        add_tree(&mut spec, dir.path(), "/xtun/tests").unwrap();
+        let text = spec.render();
+        assert!(text.contains("dir /xtun/tests/two-guest 0755"), "{text}");
+        assert!(text.contains("file /xtun/tests/two-guest/01-tunnel.sh "), "{text}");
+        assert!(text.contains("file /xtun/tests/lib.sh "), "{text}");
     }
 
     #[test]

@@ -1,13 +1,17 @@
 //! The lab network: a namespace that xtask creates and removes, holding a
-//! bridge with an address and the tap QEMU attaches to. The host's own
-//! interfaces and routes are never touched.
+//! bridge with an address and one tap per guest that QEMU attaches to. The
+//! host's own interfaces and routes are never touched.
 //!
 //! ```text
-//!   netns xtun-lab-<pid>                         guest
-//!   +-------------------------------+           +------------------+
-//!   | xtbr0 10.98.0.1/24            |           |                  |
-//!   |   \__ xttap0 ===== QEMU ======+== virtio ==+ eth0 10.98.0.2/24 |
-//!   +-------------------------------+           +------------------+
+//!   netns xtun-lab-<pid>                          guest (1)
+//!   +--------------------------------+           +-------------------+
+//!   | xtbr0 10.98.0.1/24             |           |                   |
+//!   |   \__ xttap0 ===== QEMU =======+== virtio ==+ eth0 10.98.0.2/24 |
+//!   |   \__ xttap1 ===== QEMU ===+   |           +-------------------+
+//!   +----------------------------|---+           guest 2 (vm --guests 2, two-guest tests)
+//!                                |               +-------------------+
+//!                                +=== virtio ====+ eth0 10.98.0.3/24 |
+//!                                                +-------------------+
 //! ```
 
 use std::{
@@ -22,8 +26,18 @@ use xshell::{cmd, Cmd, Shell};
 use crate::children;
 
 pub const HOST_ADDR: &str = "10.98.0.1";
-pub const GUEST_ADDR: &str = "10.98.0.2";
-pub const TAP: &str = "xttap0";
+/// The lab has room for this many guests (a tap and an address each).
+pub const MAX_GUESTS: u8 = 2;
+
+/// Guest `n`'s (1-based) eth0 address; initrd/init sets the same.
+pub fn guest_addr(n: u8) -> String {
+    format!("10.98.0.{}", 1 + n)
+}
+
+/// The tap guest `n` (1-based) attaches to.
+pub fn tap(n: u8) -> String {
+    format!("xttap{}", n - 1)
+}
 
 /// iproute2's `ip`, by full path: under sudo or su, PATH may lack /sbin.
 pub fn ip() -> Result<&'static Path> {
@@ -42,9 +56,11 @@ pub struct Lab {
 }
 
 impl Lab {
-    /// Fails, saying why, where the lab cannot be built: not root, no
-    /// CAP_NET_ADMIN/CAP_SYS_ADMIN (a container), no /dev/net/tun.
-    pub fn create(sh: &Shell) -> Result<Lab> {
+    /// The lab with a tap for each of `guests` guests. Fails, saying why,
+    /// where it cannot be built: no CAP_NET_ADMIN/CAP_SYS_ADMIN (a
+    /// container), no /dev/net/tun.
+    pub fn create(sh: &Shell, guests: u8) -> Result<Lab> {
+        assert!((1..=MAX_GUESTS).contains(&guests));
         let ip = ip()?;
         if !Path::new("/dev/net/tun").exists() {
             bail!("no /dev/net/tun for the tap");
@@ -58,14 +74,16 @@ impl Lab {
         let lab = Lab { ip, netns, _cleaner: cleaner };
         let ns = &lab.netns;
         let host = format!("{HOST_ADDR}/24");
-        let steps = [
+        let mut steps = vec![
             cmd!(sh, "{ip} -n {ns} link set lo up"),
             cmd!(sh, "{ip} -n {ns} link add xtbr0 type bridge"),
             cmd!(sh, "{ip} -n {ns} addr add {host} dev xtbr0"),
             cmd!(sh, "{ip} -n {ns} link set xtbr0 up"),
-            cmd!(sh, "{ip} -n {ns} tuntap add dev {TAP} mode tap"),
-            cmd!(sh, "{ip} -n {ns} link set {TAP} master xtbr0 up"),
         ];
+        for tap in (1..=guests).map(tap) {
+            steps.push(cmd!(sh, "{ip} -n {ns} tuntap add dev {tap} mode tap"));
+            steps.push(cmd!(sh, "{ip} -n {ns} link set {tap} master xtbr0 up"));
+        }
         for step in steps {
             run(step).context("cannot set up the lab bridge and tap")?;
         }

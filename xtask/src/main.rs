@@ -23,6 +23,7 @@ mod qemu;
 mod selftest;
 mod source;
 mod test;
+mod two_guest;
 mod vm;
 mod workspace;
 

@@ -27,6 +27,8 @@ impl Artifacts {
             net,
             results: None,
             extra: self.kernel.cmdline.clone(),
+            guest: None,
+            pty: None,
         }
     }
 }
