@@ -35,6 +35,9 @@ const TARGETS: &[(&str, bool, f64)] = &[
 pub fn run(sh: &Shell, ws: &Workspace, flags: &Flags) -> Result<()> {
     let artifacts = build(sh, ws, flags)?;
     let accel = choose_accel(flags, ws, &artifacts)?;
+    if flags.tunnel {
+        return crate::bench_tunnel::run(ws, flags, &artifacts, accel);
+    }
     if flags.perf {
         return profile(ws, flags, &artifacts, accel);
     }
@@ -42,7 +45,7 @@ pub fn run(sh: &Shell, ws: &Workspace, flags: &Flags) -> Result<()> {
     let mut samples = Vec::new();
     for boot in 0..boots {
         eprintln!("==> bench boot {}/{boots} ({}, {pairs} pairs of {seconds} s)", boot + 1, accel.name());
-        let (run, text) = boot_once(ws, flags, &artifacts, accel, Mode::Bench, format!("xtunbench={pairs},{seconds},{boot}"), "bench")?;
+        let (run, text) = boot_once(ws, flags, &artifacts, accel, Mode::Bench, &[format!("xtunbench={pairs},{seconds},{boot}")], "bench")?;
         let got: Vec<Sample> = text.lines().filter_map(Sample::parse).collect();
         if got.len() != pairs * 2 * TARGETS.len() || run.timed_out {
             let tail: Vec<&str> = run.console.lines().rev().take(30).collect();
@@ -63,27 +66,34 @@ pub fn run(sh: &Shell, ws: &Workspace, flags: &Flags) -> Result<()> {
 /// Every metric on each device once, under `perf record -a` in the guest:
 /// where the CPU time goes, to explain a ratio (not to measure one).
 fn profile(ws: &Workspace, flags: &Flags, artifacts: &Artifacts, accel: Accel) -> Result<()> {
-    const RUNS: usize = TARGETS.len() * 2;
-    eprintln!("==> perf boot ({}, {RUNS} runs of 3 s, each under perf record)", accel.name());
-    let (run, text) = boot_once(ws, flags, artifacts, accel, Mode::Perf, "xtunperf=3".into(), "perf")?;
+    profile_boot(ws, flags, artifacts, accel, &[], TARGETS.len() * 2, "perf")
+}
+
+/// One perf boot: `runs` runs of 3 s, each under `perf record -a`, chosen
+/// by /init from `args`; their top symbols on stdout and in
+/// `target/xtun-<name>.txt`.
+pub(crate) fn profile_boot(ws: &Workspace, flags: &Flags, artifacts: &Artifacts, accel: Accel, args: &[String], runs: usize, name: &str) -> Result<()> {
+    eprintln!("==> perf boot ({}, {runs} runs of 3 s, each under perf record)", accel.name());
+    let args = [&["xtunperf=3".to_string()], args].concat();
+    let (run, text) = boot_once(ws, flags, artifacts, accel, Mode::Perf, &args, name)?;
     let profiled = text.split("=== ").skip(1).filter(|run| run.contains("%  ")).count();
     print!("{text}");
-    if profiled != RUNS || run.timed_out {
-        bail!("perf gave {profiled} of {RUNS} profiles (see target/xtun-perf-console.log)");
+    if profiled != runs || run.timed_out {
+        bail!("perf gave {profiled} of {runs} profiles (see target/xtun-{name}-console.log)");
     }
-    eprintln!("    wrote {}", ws.target.join("xtun-perf.txt").display());
+    eprintln!("    wrote {}", ws.target.join(format!("xtun-{name}.txt")).display());
     Ok(())
 }
 
-/// Boots the guest once in `mode` with `arg` added to the command line;
+/// Boots the guest once in `mode` with `args` added to the command line;
 /// returns the run and what the guest wrote to `target/xtun-<name>.txt`
 /// (the console goes to `target/xtun-<name>-console.log`).
-fn boot_once(ws: &Workspace, flags: &Flags, artifacts: &Artifacts, accel: Accel, mode: Mode, arg: String, name: &str) -> Result<(GuestRun, String)> {
+pub(crate) fn boot_once(ws: &Workspace, flags: &Flags, artifacts: &Artifacts, accel: Accel, mode: Mode, args: &[String], name: &str) -> Result<(GuestRun, String)> {
     let files = RunFiles::new(&ws.target)?;
     let results = files.path(&format!("xtun-{name}.txt"));
     let mut boot = artifacts.boot(mode, accel, Net::User);
     boot.results = Some(results.clone());
-    boot.extra.push(arg);
+    boot.extra.extend_from_slice(args);
     let console = files.path(&format!("xtun-{name}-console.log"));
     let mut echo = echo(flags.verbose, "");
     let run = run_guest(&[], &boot, &console, Duration::from_secs(flags.timeout_secs), &mut echo)?;
@@ -94,6 +104,8 @@ fn boot_once(ws: &Workspace, flags: &Flags, artifacts: &Artifacts, accel: Accel,
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct Sample {
     pub boot: u32,
+    /// The pair (device bench) or the round (tunnel bench) in its boot.
+    #[serde(alias = "round")]
     pub pair: u32,
     pub metric: String,
     pub device: String,
@@ -112,7 +124,7 @@ impl Sample {
     }
 }
 
-fn median(values: &mut [f64]) -> f64 {
+pub(crate) fn median(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);
     let n = values.len();
     if n == 0 {
@@ -129,7 +141,7 @@ fn median(values: &mut [f64]) -> f64 {
 /// the order statistics `i` and `n - 1 - i` (0-based), with the largest `i`
 /// such that P(Binomial(n, 1/2) <= i) <= 2.5%. None for fewer than 6
 /// values: even the whole range is less than 95% sure.
-fn median_interval(sorted: &[f64]) -> Option<(f64, f64)> {
+pub(crate) fn median_interval(sorted: &[f64]) -> Option<(f64, f64)> {
     let n = sorted.len();
     let (mut i, mut cdf, mut choose) = (None, 0.0, 1.0); // choose = C(n, k)
     for k in 0..n / 2 {
@@ -170,41 +182,92 @@ pub fn napi_gain_lines(samples: &[Sample]) -> String {
         .collect()
 }
 
+/// One ratio: `metric` of `num` over `den`, paired by boot and pair.
 pub struct Row {
     pub metric: &'static str,
+    /// The devices (or tunnel variants) on top of and below the ratio.
+    pub num: &'static str,
+    pub den: &'static str,
     pub higher_is_better: bool,
-    pub target: f64,
-    /// (median, min, max) for xtun and for tap.
-    pub xtun: (f64, f64, f64),
-    pub tap: (f64, f64, f64),
+    /// None: the ratio is reported, not judged.
+    pub target: Option<f64>,
+    /// (median, min, max) of `num` and of `den`.
+    pub num_stats: (f64, f64, f64),
+    pub den_stats: (f64, f64, f64),
     pub ratio: f64,
     /// 95% confidence interval of `ratio`, given enough pairs.
     pub interval: Option<(f64, f64)>,
 }
 
 impl Row {
+    /// The median of the ratios num/den over every (boot, pair) that has
+    /// both, with its interval, and each side's median, min and max.
+    pub fn new(samples: &[Sample], metric: &'static str, num: &'static str, den: &'static str, higher_is_better: bool, target: Option<f64>) -> Row {
+        let stats = |device: &str| {
+            let mut v: Vec<f64> = samples.iter().filter(|s| s.metric == metric && s.device == device).map(|s| s.value).collect();
+            let min = v.iter().copied().fold(f64::INFINITY, f64::min);
+            let max = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            (median(&mut v), min, max)
+        };
+        let mut ratios: Vec<f64> = samples
+            .iter()
+            .filter(|s| s.metric == metric && s.device == num)
+            .filter_map(|x| {
+                let other = samples.iter().find(|t| t.metric == metric && t.device == den && t.boot == x.boot && t.pair == x.pair)?;
+                (other.value > 0.0).then(|| x.value / other.value)
+            })
+            .collect();
+        let ratio = median(&mut ratios); // sorts `ratios`
+        let interval = median_interval(&ratios);
+        Row { metric, num, den, higher_is_better, target, num_stats: stats(num), den_stats: stats(den), ratio, interval }
+    }
+
     pub fn met(&self) -> bool {
-        if self.higher_is_better {
-            self.ratio >= self.target
-        } else {
-            self.ratio <= self.target
-        }
+        self.target.is_some_and(|target| if self.higher_is_better { self.ratio >= target } else { self.ratio <= target })
     }
 
     /// Whether the target lies inside the ratio's confidence interval: the
-    /// run cannot tell xtun from a device exactly on target.
+    /// run cannot tell `num` from one exactly on target.
     pub fn within_noise(&self) -> bool {
-        self.interval.is_some_and(|(low, high)| low <= self.target && self.target <= high)
-    }
-
-    fn verdict(&self) -> &'static str {
-        match (self.met(), self.within_noise()) {
-            (true, false) => "yes",
-            (true, true) => "yes (within noise)",
-            (false, true) => "no (within noise)",
-            (false, false) => "NO",
+        match (self.target, self.interval) {
+            (Some(target), Some((low, high))) => low <= target && target <= high,
+            _ => false,
         }
     }
+
+    pub fn verdict(&self) -> &'static str {
+        match (self.target.is_some(), self.met(), self.within_noise()) {
+            (false, _, _) => "-",
+            (true, true, false) => "yes",
+            (true, true, true) => "yes (within noise)",
+            (true, false, true) => "no (within noise)",
+            (true, false, false) => "NO",
+        }
+    }
+
+    /// `>=0.9`, `<=1.05`, or `-` without a target.
+    pub fn target_text(&self) -> String {
+        match self.target {
+            Some(t) => format!("{}{}", if self.higher_is_better { ">=" } else { "<=" }, trim_number(t)),
+            None => "-".into(),
+        }
+    }
+
+    pub fn interval_text(&self) -> String {
+        self.interval.map_or("too few".into(), |(low, high)| format!("{low:.2}..{high:.2}"))
+    }
+}
+
+/// `t` with one decimal at least and no trailing zeros: 1.0, 1.05, 3.0.
+fn trim_number(t: f64) -> String {
+    let s = format!("{t:.2}");
+    let s = s.trim_end_matches('0');
+    if s.ends_with('.') { format!("{s}0") } else { s.to_string() }
+}
+
+/// `median (min..max)`, one decimal.
+pub fn stats_text((m, lo, hi): (f64, f64, f64)) -> String {
+    format!("{m:.1} ({lo:.1}..{hi:.1})")
 }
 
 pub struct Report {
@@ -213,27 +276,9 @@ pub struct Report {
 
 impl Report {
     pub fn new(samples: &[Sample]) -> Report {
-        let stats = |metric: &str, device: &str| {
-            let mut v: Vec<f64> = samples.iter().filter(|s| s.metric == metric && s.device == device).map(|s| s.value).collect();
-            let min = v.iter().copied().fold(f64::INFINITY, f64::min);
-            let max = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-            (median(&mut v), min, max)
-        };
         let rows = TARGETS
             .iter()
-            .map(|&(metric, higher_is_better, target)| {
-                let mut ratios: Vec<f64> = samples
-                    .iter()
-                    .filter(|s| s.metric == metric && s.device == "xtun")
-                    .filter_map(|x| {
-                        let tap = samples.iter().find(|t| t.metric == metric && t.device == "tap" && t.boot == x.boot && t.pair == x.pair)?;
-                        (tap.value > 0.0).then(|| x.value / tap.value)
-                    })
-                    .collect();
-                let ratio = median(&mut ratios); // sorts `ratios`
-                let interval = median_interval(&ratios);
-                Row { metric, higher_is_better, target, xtun: stats(metric, "xtun"), tap: stats(metric, "tap"), ratio, interval }
-            })
+            .map(|&(metric, higher_is_better, target)| Row::new(samples, metric, "xtun", "tap", higher_is_better, Some(target)))
             .collect();
         Report { rows }
     }
@@ -242,10 +287,16 @@ impl Report {
         let mut out = format!("xtun vs tap: {boots} boot(s) x {pairs} interleaved pair(s), {seconds} s each, {accel}, -smp 2\n");
         out += &format!("{:<14} {:>26} {:>26} {:>9} {:>13} {:>7}  {}\n", "metric", "xtun median (min..max)", "tap median (min..max)", "xtun/tap", "95% interval", "target", "met");
         for r in &self.rows {
-            let fmt = |(m, lo, hi): (f64, f64, f64)| format!("{m:.1} ({lo:.1}..{hi:.1})");
-            let target = format!("{}{:.1}", if r.higher_is_better { ">=" } else { "<=" }, r.target);
-            let interval = r.interval.map_or("too few".into(), |(low, high)| format!("{low:.2}..{high:.2}"));
-            out += &format!("{:<14} {:>26} {:>26} {:>9.3} {:>13} {:>7}  {}\n", r.metric, fmt(r.xtun), fmt(r.tap), r.ratio, interval, target, r.verdict());
+            out += &format!(
+                "{:<14} {:>26} {:>26} {:>9.3} {:>13} {:>7}  {}\n",
+                r.metric,
+                stats_text(r.num_stats),
+                stats_text(r.den_stats),
+                r.ratio,
+                r.interval_text(),
+                r.target_text(),
+                r.verdict()
+            );
         }
         out
     }
@@ -280,15 +331,15 @@ impl Report {
             .iter()
             .map(|r| Summary {
                 metric: r.metric,
-                xtun_median: r.xtun.0,
-                xtun_min: r.xtun.1,
-                xtun_max: r.xtun.2,
-                tap_median: r.tap.0,
-                tap_min: r.tap.1,
-                tap_max: r.tap.2,
+                xtun_median: r.num_stats.0,
+                xtun_min: r.num_stats.1,
+                xtun_max: r.num_stats.2,
+                tap_median: r.den_stats.0,
+                tap_min: r.den_stats.1,
+                tap_max: r.den_stats.2,
                 ratio_median: r.ratio,
                 ratio_95: r.interval.map(|(low, high)| [low, high]),
-                target: r.target,
+                target: r.target.unwrap_or(f64::NAN),
                 higher_is_better: r.higher_is_better,
                 met: r.met(),
                 within_noise: r.within_noise(),
@@ -353,7 +404,7 @@ mod tests {
         let read = &r.rows[0];
         // Pair ratios 2.0, 1.0, 1.5: median 1.5, not the ratio of medians (30/20).
         assert_eq!(read.ratio, 1.5);
-        assert_eq!(read.xtun, (30.0, 10.0, 100.0));
+        assert_eq!(read.num_stats, (30.0, 10.0, 100.0));
         assert!(read.met());
         let ping = r.rows.iter().find(|r| r.metric == "ping_rtt_us").unwrap();
         assert!((ping.ratio - 1.2).abs() < 1e-9);

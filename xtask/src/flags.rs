@@ -69,7 +69,8 @@ enum CliCommand {
         seed: Option<u64>,
     },
     /// xtun against the kernel's tap in one guest: paired ratios, a table and
-    /// target/xtun-bench.json
+    /// target/xtun-bench.json (--tunnel: the tunnel mode against the
+    /// underlay, vxlan and a userspace forwarder)
     Bench {
         #[command(flatten)]
         kernel: KernelOpts,
@@ -82,6 +83,11 @@ enum CliCommand {
         /// device; top kernel symbols on stdout and in target/xtun-perf.txt.
         #[arg(long)]
         perf: bool,
+        /// The tunnel bench instead: xtun's tunnel against the underlay, the
+        /// kernel's vxlan and a userspace forwarder (RTT, TCP, UDP), and 10
+        /// against 10,000 peers; target/xtun-bench-tunnel.json.
+        #[arg(long)]
+        tunnel: bool,
     },
     /// Only build the kernel, the module and the initrd
     Build {
@@ -155,6 +161,7 @@ pub struct Flags {
     pub filter: Option<String>,
     pub quick: bool,
     pub perf: bool,
+    pub tunnel: bool,
     pub debug_kernel: bool,
     pub stress_secs: Option<u64>,
     pub cycles: Option<u64>,
@@ -179,8 +186,8 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Flags, clap::Erro
             (flags.filter, flags.stress_secs, flags.cycles, flags.seed) = (filter, stress_secs, cycles, seed);
             (Command::Test, kernel, Some(guest))
         }
-        CliCommand::Bench { kernel, guest, quick, perf } => {
-            (flags.quick, flags.perf) = (quick, perf);
+        CliCommand::Bench { kernel, guest, quick, perf, tunnel } => {
+            (flags.quick, flags.perf, flags.tunnel) = (quick, perf, tunnel);
             (Command::Bench, kernel, Some(guest))
         }
         CliCommand::Build { kernel } => (Command::Build, kernel, None),
@@ -275,6 +282,10 @@ mod tests {
         assert!(p(&["vm", "--filter", "x"]).is_err());
         assert!(p(&["bench", "--quick", "--perf"]).is_err());
         assert!(p(&["bench", "--quick"]).unwrap().quick);
+        let f = p(&["bench", "--tunnel", "--quick"]).unwrap();
+        assert!(f.tunnel && f.quick);
+        assert!(p(&["bench", "--tunnel", "--perf"]).unwrap().perf);
+        assert!(p(&["test", "--tunnel"]).is_err());
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 mod apt;
 mod bench;
+mod bench_tunnel;
 mod boot;
 mod children;
 mod deps;

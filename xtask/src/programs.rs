@@ -15,6 +15,8 @@ pub const PROGRAMS: &[&str] = &[
     "xtun-check",
     "xtun-stack",
     "xtun-bench",
+    "xtun-tbench",
+    "xtun-forward",
     "xtun-stress",
     "xtun-review",
     "xtun-tunctl",

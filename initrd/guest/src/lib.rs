@@ -5,6 +5,7 @@ pub mod checks;
 pub mod cli;
 pub mod packet;
 pub mod phy;
+pub mod ping;
 pub mod reply;
 pub mod vxlan;
 
@@ -143,6 +144,12 @@ impl Xtun {
     pub fn raw_fd(&self) -> i32 {
         self.file.as_raw_fd()
     }
+
+    /// A second descriptor for the same open file (dup(2)): same device,
+    /// same queue, so one thread may read while another writes.
+    pub fn try_clone(&self) -> io::Result<Xtun> {
+        Ok(Xtun { file: self.file.try_clone()? })
+    }
 }
 
 impl AsRawFd for Xtun {
@@ -215,6 +222,19 @@ pub fn ip(args: &[&str]) -> Result<(), String> {
     } else {
         Err(format!("ip {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim()))
     }
+}
+
+/// Moves the calling thread into the network namespace `name` (made by
+/// `ip netns add`, which Debian's iproute2 mounts in /run/netns); sockets
+/// it opens from then on, and threads and processes it starts, live there.
+pub fn enter_netns(name: &str) -> Result<(), String> {
+    let path = format!("/run/netns/{name}");
+    let ns = File::open(&path).map_err(|e| format!("{path}: {e}"))?;
+    // SAFETY: setns(2) on a namespace file we hold open.
+    if unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) } < 0 {
+        return Err(format!("setns {name}: {}", io::Error::last_os_error()));
+    }
+    Ok(())
 }
 
 /// A counter of `xtun` from /sys/class/net/xtun/statistics.

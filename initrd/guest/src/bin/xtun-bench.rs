@@ -20,7 +20,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use xtun_guest::{cli, cli::*, ip, mac_of, reply::answer, stat_of, udp_frame, Xtun, DEVICE, TUN_DEVICE};
+use xtun_guest::{cli, cli::*, ip, mac_of, ping, ping::ping, reply::answer, stat_of, udp_frame, Xtun, DEVICE, TUN_DEVICE};
 
 const USAGE: &str = "\
 usage: xtun-bench all [--pairs N] [--seconds S] [--boot B]
@@ -418,80 +418,14 @@ fn ping_rtt(dev: Dev, duration: Duration) -> Result<Figure, String> {
         })
     };
     let count = ((duration.as_secs_f64() / 0.002) as usize).clamp(20, 1000);
-    let rtts = ping(dev.ifname(), count);
+    let rtts = ping(PEER, Some(dev.ifname()), count);
     stop.store(true, Ordering::Relaxed);
     let file = responder.join().map_err(|_| "responder panicked")?;
     drop(file);
     release(dev);
     let mut rtts = rtts?;
-    rtts.sort_by(f64::total_cmp);
-    let avg = rtts.iter().sum::<f64>() / rtts.len() as f64;
-    let p99 = rtts[(rtts.len() * 99 / 100).min(rtts.len() - 1)];
-    Ok(Figure { value: avg, extra: vec![("min", rtts[0]), ("p99", p99), ("count", rtts.len() as f64)] })
-}
-
-/// `count` echo requests, one after the other, on a raw ICMP socket bound
-/// to `ifname`; RTTs in microseconds.
-fn ping(ifname: &str, count: usize) -> Result<Vec<f64>, String> {
-    // SAFETY: plain socket(2).
-    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_RAW, libc::IPPROTO_ICMP) };
-    if fd < 0 {
-        return Err(format!("raw socket: {}", io::Error::last_os_error()));
-    }
-    let close = CloseFd(fd);
-    // SAFETY: the name is a valid buffer of its length.
-    unsafe { libc::setsockopt(fd, libc::SOL_SOCKET, libc::SO_BINDTODEVICE, ifname.as_ptr().cast(), ifname.len() as u32) };
-    // SAFETY: sockaddr_in is plain data.
-    let mut to: libc::sockaddr_in = unsafe { std::mem::zeroed() };
-    to.sin_family = libc::AF_INET as u16;
-    to.sin_addr.s_addr = u32::from_ne_bytes(PEER);
-    let id = std::process::id() as u16;
-    let mut rtts = Vec::with_capacity(count);
-    let mut buf = [0u8; 256];
-    for seq in 0..count as u16 {
-        let header = etherparse::Icmpv4Header::with_checksum(
-            etherparse::Icmpv4Type::EchoRequest(etherparse::IcmpEchoHeader { id, seq }),
-            &[0u8; 56],
-        );
-        let mut packet = header.to_bytes().to_vec();
-        packet.extend_from_slice(&[0u8; 56]);
-        let sent = Instant::now();
-        // SAFETY: valid buffer and address.
-        let n = unsafe {
-            libc::sendto(fd, packet.as_ptr().cast(), packet.len(), 0, (&raw const to).cast(), std::mem::size_of_val(&to) as u32)
-        };
-        if n < 0 {
-            return Err(format!("sendto: {}", io::Error::last_os_error()));
-        }
-        loop {
-            let mut fds = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
-            // SAFETY: one valid pollfd.
-            if unsafe { libc::poll(&mut fds, 1, 1000) } <= 0 {
-                return Err(format!("no echo reply for seq {seq} within 1 s"));
-            }
-            // SAFETY: valid buffer.
-            let n = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), 0) };
-            if n < 28 {
-                continue;
-            }
-            // IPv4 header (20 bytes, no options from the responder), then ICMP.
-            let icmp = &buf[20..n as usize];
-            if icmp[0] == 0 && u16::from_be_bytes([icmp[4], icmp[5]]) == id && u16::from_be_bytes([icmp[6], icmp[7]]) == seq {
-                rtts.push(sent.elapsed().as_secs_f64() * 1e6);
-                break;
-            }
-        }
-    }
-    drop(close);
-    Ok(rtts)
-}
-
-struct CloseFd(i32);
-impl Drop for CloseFd {
-    fn drop(&mut self) {
-        // SAFETY: we own the fd.
-        unsafe { libc::close(self.0) };
-    }
+    let (avg, min, p99) = ping::summary(&mut rtts);
+    Ok(Figure { value: avg, extra: vec![("min", min), ("p99", p99), ("count", rtts.len() as f64)] })
 }
 
 /// TCP through the userspace stack (xtun-stack serve) on the device: the

@@ -1,0 +1,23 @@
+# The tunnel benchmark program runs end to end on every variant (the
+# underlay, xtun's tunnel, the kernel's vxlan, the userspace forwarder
+# xtun-forward, xtun with 10 and with 100 peers) and yields a positive
+# figure for each metric, so the bench code cannot rot. (Figures come from
+# `cargo xtask bench --tunnel`, not here.)
+. /xtun/tests/lib.sh
+load_xtun
+xtun-tbench all --rounds 1 --seconds 0.2 --tcp-seconds 1 --peers 100 > /tmp/tbench.json || fail "xtun-tbench failed"
+cat /tmp/tbench.json
+check() { # METRIC VARIANT...
+	metric=$1
+	shift
+	for v in "$@"; do
+		line=$(grep "\"metric\":\"$metric\"" /tmp/tbench.json | grep "\"device\":\"$v\"")
+		[ -n "$line" ] || fail "no $metric for $v"
+		value=$(echo "$line" | sed 's/.*"value":\([0-9.]*\).*/\1/')
+		awk "BEGIN { exit !($value > 0) }" || fail "$metric for $v is $value"
+	done
+}
+check ping_rtt_us underlay xtun vxlan forwarder
+check tcp_mbit_s underlay xtun vxlan forwarder
+check udp_pps underlay xtun vxlan forwarder xtun10 xtun10k
+! ip netns list | grep -q xtb || fail "namespaces left behind: $(ip netns list)"
