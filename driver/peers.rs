@@ -333,6 +333,12 @@ pub(crate) struct Tables {
     flood: Pin<KBox<SpinLock<Option<FloodList>>>>,
     /// The peer set changed since the flood list was built.
     flood_stale: Atomic<bool>,
+    /// What the ageing pass has to walk for: learned peers (expiry), peers
+    /// with keepalives, MACs behind deleted peers (a sweep). With none, a
+    /// pass over a table of static peers walks nothing.
+    learned_peers: Atomic<u32>,
+    keepalive_peers: Atomic<u32>,
+    sweep_macs: Atomic<bool>,
     peers: Atomic<u32>,
     learned_macs: Atomic<u32>,
     next_id: Atomic<u32>,
@@ -346,6 +352,9 @@ impl Tables {
             macs: Sharded::new(seed.rotate_left(16))?,
             flood: KBox::pin_init(new_spinlock!(None), GFP_KERNEL)?,
             flood_stale: Atomic::new(false),
+            learned_peers: Atomic::new(0),
+            keepalive_peers: Atomic::new(0),
+            sweep_macs: Atomic::new(false),
             peers: Atomic::new(0),
             learned_macs: Atomic::new(0),
             next_id: Atomic::new(1),
@@ -396,6 +405,12 @@ impl Tables {
             self.peers.fetch_sub(1, Relaxed);
             return Err(AddError::Exists);
         }
+        if !peer.is_static {
+            self.learned_peers.add(1, Relaxed);
+        }
+        if peer.keepalive_ms > 0 {
+            self.keepalive_peers.add(1, Relaxed);
+        }
         if let (true, Some(addr_node)) = (peer.is_static, nodes.addr) {
             // The first static peer at an address takes address matches.
             let _ = self.static_by_addr.insert(peer.endpoint.addr, peer, addr_node, bh);
@@ -415,7 +430,14 @@ impl Tables {
     fn forget(&self, peer: &Arc<Peer>, bh: &BhOff) {
         peer.kill();
         self.peers.fetch_sub(1, Relaxed);
+        if !peer.is_static {
+            self.learned_peers.fetch_sub(1, Relaxed);
+        }
+        if peer.keepalive_ms > 0 {
+            self.keepalive_peers.fetch_sub(1, Relaxed);
+        }
         self.flood_stale.store(true, Relaxed);
+        self.sweep_macs.store(true, Relaxed);
         if peer.is_static {
             let mine = self.static_by_addr.with(&peer.endpoint.addr, bh, |p| p.is_some_and(|p| Arc::ptr_eq(p, peer)));
             if mine {
@@ -494,6 +516,9 @@ impl Tables {
     /// them (to announce; a peer is removed even if the list cannot hold it).
     pub(crate) fn expire_peers(&self, now: u64, timeout_ms: u64, ctx: &Process) -> KVec<Arc<Peer>> {
         let mut gone = KVec::new();
+        if self.learned_peers.load(Relaxed) == 0 {
+            return gone;
+        }
         self.by_endpoint.retain(ctx, |_, p| !p.expired(now, timeout_ms), |p| {
             self.forget(&p, &ctx.bh_off());
             let _ = gone.push(p, GFP_KERNEL);
@@ -560,6 +585,9 @@ impl Tables {
     /// a deleted peer.
     pub(crate) fn expire_macs(&self, now: u64, timeout_ms: u64, ctx: &Process) {
         let learned = &self.learned_macs;
+        if learned.load(Relaxed) == 0 && !self.sweep_macs.xchg(false, Relaxed) {
+            return;
+        }
         self.macs.retain(
             ctx,
             |_, e| !e.peer.is_dead() && (e.is_static || now.saturating_sub(e.seen.load(Relaxed)) < timeout_ms),
@@ -580,6 +608,12 @@ impl Tables {
             }
         });
         out
+    }
+
+    /// Whether the ageing pass has peers to look at for keepalives or
+    /// `peer-learned` events (a learned peer, maybe unannounced).
+    pub(crate) fn any_to_visit(&self) -> bool {
+        self.keepalive_peers.load(Relaxed) > 0 || self.learned_peers.load(Relaxed) > 0
     }
 
     /// Every peer, for the ageing pass's keepalives and announcements.
@@ -605,6 +639,8 @@ impl Tables {
         };
         drop(old);
         self.peers.store(0, Relaxed);
+        self.learned_peers.store(0, Relaxed);
+        self.keepalive_peers.store(0, Relaxed);
         self.learned_macs.store(0, Relaxed);
     }
 }

@@ -373,6 +373,9 @@ impl Tunnel {
         self.tables.expire_macs(now, MAC_TIMEOUT_MS, ctx);
         // On failure the list stays stale and the next pass tries again.
         let _ = self.tables.refresh_flood(false, ctx);
+        if !self.tables.any_to_visit() {
+            return events;
+        }
         let Ok(peers) = self.tables.all_peers(ctx) else { return events };
         let header = keepalive_header(self.settings.vni.load(Relaxed));
         let sport = self.bound_port.load(Relaxed) as u16;

@@ -12,6 +12,9 @@ if [ "$TUN_KIND" = xtun ]; then
 	[ -n "$peer0" ] || fail "ns2 lists no rx_bytes for its peer 10.0.0.1:$TUN_PORT"
 fi
 tun_iperf 1 2 10.100.0.2 $bytes
+# iperf3's client may be done before the last segments it sent reached
+# ns2 (its server stops at the client's end message): wait for them.
+wait_for "[ \$((\$(tun_stat 2 rx_bytes) - rx0)) -ge $bytes ]" 30
 # within BYTES DELTA: the counter grew by the payload and at most 15% more.
 within() { awk -v b="$1" -v d="$2" 'BEGIN { exit !(d >= b && d <= b * 1.15) }'; }
 rx=$(($(tun_stat 2 rx_bytes) - rx0))
