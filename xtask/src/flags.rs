@@ -132,7 +132,7 @@ struct GuestOpts {
     /// Use KVM after a quick probe boot (default: TCG, see README).
     #[arg(long)]
     kvm: bool,
-    /// Whole guest run limit (default 900; 3600 with --debug-kernel); the
+    /// Whole guest run limit (default 1200; 5400 with --debug-kernel); the
     /// interactive vm has none.
     #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
     timeout: Option<u64>,
@@ -201,7 +201,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Flags, clap::Erro
     }
     (flags.kdir, flags.debug_kernel) = (kernel.kdir, kernel.debug_kernel);
     // KASAN and lockdep slow TCG down a lot.
-    flags.timeout_secs = timeout.unwrap_or(if flags.debug_kernel { 3600 } else { 900 });
+    flags.timeout_secs = timeout.unwrap_or(if flags.debug_kernel { 5400 } else { 1200 });
     Ok(flags)
 }
 
@@ -241,8 +241,8 @@ mod tests {
     fn ci_debug_load_is_a_flag() {
         let f = p(&["test", "--debug-kernel", "--cycles", "50", "--stress-secs", "15"]).unwrap();
         assert!(f.debug_kernel);
-        assert_eq!((f.cycles, f.stress_secs, f.timeout_secs), (Some(50), Some(15), 3600));
-        assert_eq!(p(&["test"]).unwrap().timeout_secs, 900);
+        assert_eq!((f.cycles, f.stress_secs, f.timeout_secs), (Some(50), Some(15), 5400));
+        assert_eq!(p(&["test"]).unwrap().timeout_secs, 1200);
         assert_eq!(p(&["test", "--debug-kernel", "--timeout", "60"]).unwrap().timeout_secs, 60);
     }
 
