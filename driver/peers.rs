@@ -504,9 +504,13 @@ impl Tables {
             return Err(ENOMEM);
         }
         let list = Arc::new(peers, GFP_KERNEL)?;
+        // The guard must be a local declared after `_bh`, so that it is
+        // dropped first: a block's tail-expression temporaries outlive its
+        // locals, and the lock would be released with bottom halves on.
         let old = {
             let _bh = ctx.bh_off();
-            self.flood.lock().replace(list)
+            let mut flood = self.flood.lock();
+            flood.replace(list)
         };
         drop(old);
         Ok(())
@@ -635,7 +639,8 @@ impl Tables {
         self.by_endpoint.retain(ctx, |_, _| false, |p| p.kill());
         let old = {
             let _bh = ctx.bh_off();
-            self.flood.lock().take()
+            let mut flood = self.flood.lock();
+            flood.take()
         };
         drop(old);
         self.peers.store(0, Relaxed);
