@@ -412,7 +412,8 @@ impl DevSlot {
         // yet, and the unregistration waits a grace period after it (see
         // `get`) before it frees anything, so the device stays live while
         // the borrow does.
-        Some(unsafe { NetDev::from_raw(ptr) })
+        let dev = unsafe { NetDev::from_raw(ptr) };
+        Some(dev)
     }
 
     /// Whether the device is still registered (a snapshot).
