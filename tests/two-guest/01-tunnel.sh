@@ -28,7 +28,10 @@ if [ "$GUEST" = 2 ]; then
 	# started the test, so it is done with us then.
 	iperf3 -s -1 -B "$OVERLAY" -J > /tmp/iperf3.json 2>&1 &
 	server=$!
-	peer_wait "exited $server"
+	# As long as guest 1's whole transfer: under the debug kernel the
+	# fetch alone takes minutes. If guest 1 fails, it powers off and
+	# peer_wait fails at once.
+	peer_wait "exited $server" 1200
 	wait $server || fail "iperf3 server: $(grep '"error"' /tmp/iperf3.json)"
 	echo "iperf3 server counted $(json_bytes sum_received) bytes; $TUN_DEV rx_bytes $(tun_stat rx_bytes)"
 else
@@ -53,6 +56,7 @@ else
 	sent=$(json_bytes sum_sent)
 	counted=$(json_bytes sum_received)
 	echo "iperf3 sent $sent bytes, the server counted $counted; $TUN_DEV tx_bytes $(tun_stat tx_bytes)"
+	[ -n "$sent" ] || fail "iperf3 gave no byte count: $(head -c 400 /tmp/iperf3.json)"
 	[ "$sent" -eq $BYTES ] || fail "iperf3 sent $sent bytes, not $BYTES"
 	[ "$counted" -gt 0 ] && [ "$counted" -le "$sent" ] || fail "the iperf3 server counted $counted bytes of $sent"
 fi

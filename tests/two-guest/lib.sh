@@ -49,19 +49,20 @@ wait_for_peer() {
 	wait_for "ping -c 1 -W 1 $OVERLAY_PEER > /dev/null 2>&1" 60
 }
 
-# peer_wait CONDITION: wait_for CONDITION (60 s), once the other guest is
-# up; if it powers off meanwhile (its side failed), fail at once rather
-# than wait out the limit. Its eth0 is pinged every 20th try.
+# peer_wait CONDITION [LIMIT]: wait_for CONDITION (LIMIT s, default 60),
+# once the other guest is up; if it powers off meanwhile (its side failed),
+# fail at once rather than wait out the limit. Its eth0 is pinged every
+# 20th try.
 peer_wait() {
-	local t0 n=0
+	local t0 n=0 limit=${2:-60}
 	t0=$(cut -d' ' -f1 /proc/uptime)
 	until eval "$1"; do
 		n=$((n + 1))
 		if [ $((n % 20)) -eq 0 ] && ! ping -c 1 -W 1 "$PEER_IP" > /dev/null 2>&1; then
 			fail "the other guest ($PEER_IP) is gone; was waiting for: $1"
 		fi
-		if awk -v t0="$t0" '{ exit !($1 - t0 > 60) }' /proc/uptime; then
-			fail "waited 60 s for: $1"
+		if awk -v t0="$t0" -v limit="$limit" '{ exit !($1 - t0 > limit) }' /proc/uptime; then
+			fail "waited $limit s for: $1"
 		fi
 		sleep 0.05
 	done
