@@ -724,18 +724,8 @@ pub(crate) enum Found<T> {
 pub(crate) fn find<T: LinkOps>(_rtnl: &Rtnl, net: &NetRef, name: &CStr) -> Found<T> {
     // SAFETY: RTNL is held (`_rtnl`), as `__dev_get_by_name` requires.
     let raw = unsafe { __dev_get_by_name(net.ptr.as_ptr(), name.as_char_ptr()) };
-    if raw.is_null() {
-        return Found::Nothing;
-    }
-    // SAFETY: a listed device, live while we hold RTNL.
-    if unsafe { xtun_dev_vtable(raw) }.is_null() || !is_kind::<T>() {
-        return Found::Other;
-    }
-    // SAFETY: a registered device of `T`'s kind: its private area holds a
-    // `Bound<T>` until `destruct_callback`, after an unregistration, which
-    // needs the RTNL we hold.
-    let bound = unsafe { <KBox<Bound<T>> as ForeignOwnable>::borrow(*xtun_driver_data(raw)) };
-    Found::Ours(bound.data.clone())
+    // SAFETY: null, or a listed device, live while we hold RTNL.
+    unsafe { found_of::<T>(raw) }
 }
 
 /// Looks the device with index `ifindex` up in `net`.

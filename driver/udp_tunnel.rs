@@ -66,8 +66,12 @@ extern "C" {
     fn xtun_udp_send_raw(
         sock: *mut CSock,
         dev: *mut bindings::net_device,
-        cache: *mut CDstCache, daddr: u32, sport: u16, dport: u16, hdr: *const u8)
-        -> c_int;
+        cache: *mut CDstCache,
+        daddr: u32,
+        sport: u16,
+        dport: u16,
+        hdr: *const u8,
+    ) -> c_int;
     fn xtun_dst_cache_new() -> *mut CDstCache;
     fn xtun_dst_cache_free(cache: *mut CDstCache);
     fn xtun_gro_cells_new(dev: *mut bindings::net_device) -> *mut CGroCells;
@@ -247,20 +251,12 @@ impl<T: Receiver> TunnelSocket<T> {
         header: &[u8; 8],
         _ctx: &BhOff,
     ) -> Result {
+        let (cache, daddr, sport, dport) = wire_args(route, sport, to);
         // SAFETY: the socket is open (type invariants), `dev` live, the skb
         // ours (taken), `route` live; bottom halves are off, as
         // transmission wants.
         to_result(unsafe {
-            xtun_udp_xmit(
-                self.raw.as_ptr(),
-                dev.as_raw(),
-                skb.into_raw(),
-                route.map_or(core::ptr::null_mut(), |r| r.raw.as_ptr()),
-                u32::from_ne_bytes(to.addr),
-                sport.to_be(),
-                to.port.to_be(),
-                header.as_ptr(),
-            )
+            xtun_udp_xmit(self.raw.as_ptr(), dev.as_raw(), skb.into_raw(), cache, daddr, sport, dport, header.as_ptr())
         })
     }
 
@@ -274,19 +270,17 @@ impl<T: Receiver> TunnelSocket<T> {
         header: &[u8; 8],
         _ctx: &BhOff,
     ) -> Result {
+        let (cache, daddr, sport, dport) = wire_args(route, sport, to);
         // SAFETY: as `send`, without a frame.
-        to_result(unsafe {
-            xtun_udp_send_raw(
-                self.raw.as_ptr(),
-                dev.as_raw(),
-                route.map_or(core::ptr::null_mut(), |r| r.raw.as_ptr()),
-                u32::from_ne_bytes(to.addr),
-                sport.to_be(),
-                to.port.to_be(),
-                header.as_ptr(),
-            )
-        })
+        to_result(unsafe { xtun_udp_send_raw(self.raw.as_ptr(), dev.as_raw(), cache, daddr, sport, dport, header.as_ptr()) })
     }
+}
+
+/// The route cache (or null), destination address and the ports as the
+/// shim's senders take them: network byte order.
+fn wire_args(route: Option<&Route>, sport: u16, to: Endpoint) -> (*mut CDstCache, u32, u16, u16) {
+    let cache = route.map_or(core::ptr::null_mut(), |r| r.raw.as_ptr());
+    (cache, u32::from_ne_bytes(to.addr), sport.to_be(), to.port.to_be())
 }
 
 impl<T: Receiver> Drop for TunnelSocket<T> {
