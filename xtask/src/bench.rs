@@ -388,6 +388,62 @@ mod tests {
         assert_eq!(Sample::parse(&back["samples"][0].to_string()), Some(samples[0].clone()));
     }
 
+    /// People read the table and scripts read target/xtun-bench.json: pin
+    /// the table's columns and the summary's fields, names and order.
+    #[test]
+    fn table_and_json_summary_keep_their_layout() {
+        let mut samples: Vec<Sample> = (0..6)
+            .flat_map(|p| {
+                [
+                    s(0, p, "read_pps", "xtun", 100.0 + 10.0 * f64::from(p)),
+                    s(0, p, "read_pps", "tap", 100.0),
+                ]
+            })
+            .collect();
+        samples.extend([
+            s(0, 0, "ping_rtt_us", "xtun", 120.0),
+            s(0, 0, "ping_rtt_us", "tap", 100.0),
+        ]);
+        let report = Report::new(&samples);
+        assert_eq!(
+            report.table("TCG", 1, 6, "1"),
+            "\
+xtun vs tap: 1 boot(s) x 6 interleaved pair(s), 1 s each, TCG, -smp 2
+metric             xtun median (min..max)      tap median (min..max)  xtun/tap  95% interval  target  met
+read_pps             125.0 (100.0..150.0)       100.0 (100.0..100.0)     1.250    1.00..1.50   >=1.0  yes (within noise)
+mq_read_pps               NaN (inf..-inf)            NaN (inf..-inf)       NaN       too few   >=1.0  NO
+write_pps                 NaN (inf..-inf)            NaN (inf..-inf)       NaN       too few   >=1.0  NO
+napi_write_pps            NaN (inf..-inf)            NaN (inf..-inf)       NaN       too few   >=1.0  NO
+ping_rtt_us          120.0 (120.0..120.0)       100.0 (100.0..100.0)     1.200       too few   <=1.1  NO
+tcp_mbps                  NaN (inf..-inf)            NaN (inf..-inf)       NaN       too few   >=0.9  NO
+"
+        );
+        let head = r#"{
+  "accelerator": "TCG",
+  "summary": [
+    {
+      "metric": "read_pps",
+      "xtun_median": 125.0,
+      "xtun_min": 100.0,
+      "xtun_max": 150.0,
+      "tap_median": 100.0,
+      "tap_min": 100.0,
+      "tap_max": 100.0,
+      "ratio_median": 1.25,
+      "ratio_95": [
+        1.0,
+        1.5
+      ],
+      "target": 1.0,
+      "higher_is_better": true,
+      "met": true,
+      "within_noise": true
+    },
+"#;
+        let json = report.json("TCG", &samples);
+        assert!(json.starts_with(head), "{json}");
+    }
+
     #[test]
     fn ratios_are_paired_and_medians_are_medians() {
         let samples = vec![

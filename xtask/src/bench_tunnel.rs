@@ -231,6 +231,71 @@ mod tests {
         assert_eq!(rows.last().unwrap().target_text(), ">=1.0");
     }
 
+    /// People read the table and scripts read target/xtun-bench-tunnel.json:
+    /// pin the table's columns and the summary's fields, names and order.
+    #[test]
+    fn table_and_json_summary_keep_their_layout() {
+        let mut samples: Vec<Sample> = (0..6)
+            .flat_map(|r| {
+                [
+                    s(0, r, "ping_rtt_us", "xtun", 100.0 + 5.0 * f64::from(r)),
+                    s(0, r, "ping_rtt_us", "underlay", 100.0),
+                    s(0, r, "ping_rtt_us", "vxlan", 110.0),
+                ]
+            })
+            .collect();
+        samples.extend([
+            s(0, 0, "udp_pps", "xtun10", 1000.0),
+            s(0, 0, "udp_pps", "xtun10k", 950.0),
+        ]);
+        let rows = rows(&samples);
+        let plan = Plan { boots: 1, rounds: 6, seconds: "1", tcp_seconds: 3, peers: 10_000 };
+        assert_eq!(
+            table(&rows, "TCG", &plan),
+            "\
+xtun tunnel vs underlay, vxlan, userspace forwarder: 1 boot(s) x 6 interleaved round(s) (ping and UDP 1 s, TCP 3 s, 10000 peers for xtun10k), TCG, -smp 2
+metric       ratio                numerator median (min..max)  denominator median (min..max)   ratio  95% interval  target  met
+ping_rtt_us  xtun/underlay               112.5 (100.0..125.0)           100.0 (100.0..100.0)   1.125    1.00..1.25   <=1.2  yes (within noise)
+ping_rtt_us  xtun/vxlan                  112.5 (100.0..125.0)           110.0 (110.0..110.0)   1.023    0.91..1.14  <=1.05  yes (within noise)
+ping_rtt_us  xtun/forwarder              112.5 (100.0..125.0)                NaN (inf..-inf)     NaN       too few       -  -
+tcp_mbit_s   xtun/underlay                    NaN (inf..-inf)                NaN (inf..-inf)     NaN       too few       -  -
+tcp_mbit_s   xtun/vxlan                       NaN (inf..-inf)                NaN (inf..-inf)     NaN       too few   >=0.9  NO
+tcp_mbit_s   xtun/forwarder                   NaN (inf..-inf)                NaN (inf..-inf)     NaN       too few   >=3.0  NO
+udp_pps      xtun/underlay                    NaN (inf..-inf)                NaN (inf..-inf)     NaN       too few       -  -
+udp_pps      xtun/vxlan                       NaN (inf..-inf)                NaN (inf..-inf)     NaN       too few       -  -
+udp_pps      xtun/forwarder                   NaN (inf..-inf)                NaN (inf..-inf)     NaN       too few       -  -
+udp_pps      xtun10k/xtun10              950.0 (950.0..950.0)        1000.0 (1000.0..1000.0)   0.950       too few   >=0.9  yes
+tcp (aim)    xtun/vxlan                       NaN (inf..-inf)                NaN (inf..-inf)     NaN       too few   >=1.0  NO
+"
+        );
+        let head = r#"{
+  "accelerator": "TCG",
+  "summary": [
+    {
+      "metric": "ping_rtt_us",
+      "numerator": "xtun",
+      "denominator": "underlay",
+      "numerator_median": 112.5,
+      "numerator_min": 100.0,
+      "numerator_max": 125.0,
+      "denominator_median": 100.0,
+      "denominator_min": 100.0,
+      "denominator_max": 100.0,
+      "ratio_median": 1.125,
+      "ratio_95": [
+        1.0,
+        1.25
+      ],
+      "target": 1.2,
+      "higher_is_better": false,
+      "met": true,
+      "within_noise": true
+    },
+"#;
+        let json = to_json(&rows, "TCG", &samples);
+        assert!(json.starts_with(head), "{json}");
+    }
+
     #[test]
     fn a_boot_without_xtunctl_expects_fewer_measurements() {
         assert_eq!(expected_samples(6, false), 6 * 14);
