@@ -10,7 +10,7 @@
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use serde::{Deserialize, Serialize};
+use serde::{ser::SerializeMap, Deserialize, Serialize, Serializer};
 use serde_json::Value;
 use xshell::Shell;
 
@@ -266,8 +266,103 @@ fn trim_number(t: f64) -> String {
 }
 
 /// `median (min..max)`, one decimal.
-pub fn stats_text((m, lo, hi): (f64, f64, f64)) -> String {
+fn stats_text((m, lo, hi): (f64, f64, f64)) -> String {
     format!("{m:.1} ({lo:.1}..{hi:.1})")
+}
+
+/// The columns both benches' tables end with, after their own first ones:
+/// each side's median (min..max), the ratio, its interval, the target and
+/// the verdict. The benches differ only in how wide the sides and the
+/// ratio are.
+pub struct Columns {
+    pub stats: usize,
+    pub ratio: usize,
+}
+
+impl Columns {
+    /// The headers, given the two sides' and the ratio's.
+    pub fn header(&self, num: &str, den: &str, ratio: &str) -> String {
+        let Columns { stats, ratio: width } = *self;
+        format!(
+            "{num:>stats$} {den:>stats$} {ratio:>width$} {:>13} {:>7}  {}",
+            "95% interval", "target", "met"
+        )
+    }
+
+    /// `r` in these columns.
+    pub fn row(&self, r: &Row) -> String {
+        let Columns { stats, ratio } = *self;
+        let (num, den) = (stats_text(r.num_stats), stats_text(r.den_stats));
+        format!(
+            "{num:>stats$} {den:>stats$} {:>ratio$.3} {:>13} {:>7}  {}",
+            r.ratio,
+            r.interval_text(),
+            r.target_text(),
+            r.verdict()
+        )
+    }
+}
+
+/// How a bench's JSON summary names each side's median, min and max.
+#[derive(Clone, Copy)]
+pub enum SideNames {
+    /// After the sides themselves, `xtun_median`, `tap_min`: the device
+    /// bench, whose rows are all xtun over tap.
+    Devices,
+    /// `numerator_median`, `denominator_min`, the sides named in fields of
+    /// their own: the tunnel bench, whose rows compare different variants.
+    Numerator,
+}
+
+/// A bench's JSON file: the accelerator, a summary per row, then every
+/// sample as the guest printed it. A value that is not a number (a NaN
+/// ratio when a side measured nothing) is written as `null`.
+pub fn report_json(rows: &[Row], names: SideNames, accel: &str, samples: &[Sample]) -> String {
+    #[derive(Serialize)]
+    struct File<'a> {
+        accelerator: &'a str,
+        summary: Vec<Summary<'a>>,
+        samples: Vec<&'a Value>,
+    }
+    let summary = rows.iter().map(|row| Summary { row, names }).collect();
+    let file = File { accelerator: accel, summary, samples: samples.iter().map(|s| &s.raw).collect() };
+    serde_json::to_string_pretty(&file).expect("plain structs serialize") + "\n"
+}
+
+/// One row of a JSON summary, written field by field because the sides'
+/// field names depend on the bench.
+struct Summary<'a> {
+    row: &'a Row,
+    names: SideNames,
+}
+
+impl Serialize for Summary<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let r = self.row;
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("metric", r.metric)?;
+        let sides = match self.names {
+            SideNames::Devices => [r.num, r.den],
+            SideNames::Numerator => {
+                map.serialize_entry("numerator", r.num)?;
+                map.serialize_entry("denominator", r.den)?;
+                ["numerator", "denominator"]
+            }
+        };
+        for (side, (median, min, max)) in sides.into_iter().zip([r.num_stats, r.den_stats]) {
+            map.serialize_entry(&format!("{side}_median"), &median)?;
+            map.serialize_entry(&format!("{side}_min"), &min)?;
+            map.serialize_entry(&format!("{side}_max"), &max)?;
+        }
+        map.serialize_entry("ratio_median", &r.ratio)?;
+        map.serialize_entry("ratio_95", &r.interval.map(|(low, high)| [low, high]))?;
+        // None (a ratio reported, not judged) is `null`.
+        map.serialize_entry("target", &r.target)?;
+        map.serialize_entry("higher_is_better", &r.higher_is_better)?;
+        map.serialize_entry("met", &r.met())?;
+        map.serialize_entry("within_noise", &r.within_noise())?;
+        map.end()
+    }
 }
 
 pub struct Report {
@@ -284,69 +379,19 @@ impl Report {
     }
 
     pub fn table(&self, accel: &str, boots: usize, pairs: usize, seconds: &str) -> String {
+        let columns = Columns { stats: 26, ratio: 9 };
         let mut out = format!("xtun vs tap: {boots} boot(s) x {pairs} interleaved pair(s), {seconds} s each, {accel}, -smp 2\n");
-        out += &format!("{:<14} {:>26} {:>26} {:>9} {:>13} {:>7}  {}\n", "metric", "xtun median (min..max)", "tap median (min..max)", "xtun/tap", "95% interval", "target", "met");
+        let header = columns.header("xtun median (min..max)", "tap median (min..max)", "xtun/tap");
+        out += &format!("{:<14} {header}\n", "metric");
         for r in &self.rows {
-            out += &format!(
-                "{:<14} {:>26} {:>26} {:>9.3} {:>13} {:>7}  {}\n",
-                r.metric,
-                stats_text(r.num_stats),
-                stats_text(r.den_stats),
-                r.ratio,
-                r.interval_text(),
-                r.target_text(),
-                r.verdict()
-            );
+            out += &format!("{:<14} {}\n", r.metric, columns.row(r));
         }
         out
     }
 
-    /// The report as JSON; a value that is not a number (a NaN ratio when
-    /// a device measured nothing) is written as `null`.
+    /// The report as JSON, each side named after its device: `xtun_median`, `tap_min`.
     pub fn json(&self, accel: &str, samples: &[Sample]) -> String {
-        #[derive(Serialize)]
-        struct Summary {
-            metric: &'static str,
-            xtun_median: f64,
-            xtun_min: f64,
-            xtun_max: f64,
-            tap_median: f64,
-            tap_min: f64,
-            tap_max: f64,
-            ratio_median: f64,
-            ratio_95: Option<[f64; 2]>,
-            target: f64,
-            higher_is_better: bool,
-            met: bool,
-            within_noise: bool,
-        }
-        #[derive(Serialize)]
-        struct File<'a> {
-            accelerator: &'a str,
-            summary: Vec<Summary>,
-            samples: Vec<&'a Value>,
-        }
-        let summary = self
-            .rows
-            .iter()
-            .map(|r| Summary {
-                metric: r.metric,
-                xtun_median: r.num_stats.0,
-                xtun_min: r.num_stats.1,
-                xtun_max: r.num_stats.2,
-                tap_median: r.den_stats.0,
-                tap_min: r.den_stats.1,
-                tap_max: r.den_stats.2,
-                ratio_median: r.ratio,
-                ratio_95: r.interval.map(|(low, high)| [low, high]),
-                target: r.target.unwrap_or(f64::NAN),
-                higher_is_better: r.higher_is_better,
-                met: r.met(),
-                within_noise: r.within_noise(),
-            })
-            .collect();
-        let file = File { accelerator: accel, summary, samples: samples.iter().map(|s| &s.raw).collect() };
-        serde_json::to_string_pretty(&file).expect("plain structs serialize") + "\n"
+        report_json(&self.rows, SideNames::Devices, accel, samples)
     }
 }
 

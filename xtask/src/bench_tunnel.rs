@@ -9,11 +9,9 @@
 //! as the device bench (bench.rs) does for its pairs.
 
 use anyhow::{bail, Context, Result};
-use serde::Serialize;
-use serde_json::Value;
 
 use crate::{
-    bench::{boot_once, profile_boot, stats_text, Row, Sample},
+    bench::{boot_once, profile_boot, report_json, Columns, Row, Sample, SideNames},
     flags::Flags,
     pipeline::Artifacts,
     qemu::{Accel, Mode},
@@ -118,83 +116,30 @@ fn rows(samples: &[Sample]) -> Vec<Row> {
 }
 
 fn table(rows: &[Row], accel: &str, plan: &Plan) -> String {
+    let columns = Columns { stats: 30, ratio: 7 };
     let mut out = format!(
         "xtun tunnel vs underlay, vxlan, userspace forwarder: {} boot(s) x {} interleaved round(s) (ping and UDP {} s, TCP {} s, {} peers for xtun10k), {accel}, -smp 2\n",
         plan.boots, plan.rounds, plan.seconds, plan.tcp_seconds, plan.peers
     );
-    out += &format!(
-        "{:<12} {:<17} {:>30} {:>30} {:>7} {:>13} {:>7}  {}\n",
-        "metric", "ratio", "numerator median (min..max)", "denominator median (min..max)", "ratio", "95% interval", "target", "met"
-    );
+    let header = columns.header("numerator median (min..max)", "denominator median (min..max)", "ratio");
+    out += &format!("{:<12} {:<17} {header}\n", "metric", "ratio");
     for r in rows {
-        out += &format!(
-            "{:<12} {:<17} {:>30} {:>30} {:>7.3} {:>13} {:>7}  {}\n",
-            r.metric,
-            format!("{}/{}", r.num, r.den),
-            stats_text(r.num_stats),
-            stats_text(r.den_stats),
-            r.ratio,
-            r.interval_text(),
-            r.target_text(),
-            r.verdict()
-        );
+        let pair = format!("{}/{}", r.num, r.den);
+        out += &format!("{:<12} {pair:<17} {}\n", r.metric, columns.row(r));
     }
     out
 }
 
-/// The report as JSON: a summary per comparison, then every sample; a
-/// value that is not a number (no samples) is `null`.
+/// The report as JSON, the sides named `numerator` and `denominator`
+/// (`numerator_median`, ...): each comparison has its own.
 fn to_json(rows: &[Row], accel: &str, samples: &[Sample]) -> String {
-    #[derive(Serialize)]
-    struct Summary<'a> {
-        metric: &'a str,
-        numerator: &'a str,
-        denominator: &'a str,
-        numerator_median: f64,
-        numerator_min: f64,
-        numerator_max: f64,
-        denominator_median: f64,
-        denominator_min: f64,
-        denominator_max: f64,
-        ratio_median: f64,
-        ratio_95: Option<[f64; 2]>,
-        target: Option<f64>,
-        higher_is_better: bool,
-        met: bool,
-        within_noise: bool,
-    }
-    #[derive(Serialize)]
-    struct File<'a> {
-        accelerator: &'a str,
-        summary: Vec<Summary<'a>>,
-        samples: Vec<&'a Value>,
-    }
-    let summary = rows
-        .iter()
-        .map(|r| Summary {
-            metric: r.metric,
-            numerator: r.num,
-            denominator: r.den,
-            numerator_median: r.num_stats.0,
-            numerator_min: r.num_stats.1,
-            numerator_max: r.num_stats.2,
-            denominator_median: r.den_stats.0,
-            denominator_min: r.den_stats.1,
-            denominator_max: r.den_stats.2,
-            ratio_median: r.ratio,
-            ratio_95: r.interval.map(|(low, high)| [low, high]),
-            target: r.target,
-            higher_is_better: r.higher_is_better,
-            met: r.met(),
-            within_noise: r.within_noise(),
-        })
-        .collect();
-    let file = File { accelerator: accel, summary, samples: samples.iter().map(|s| &s.raw).collect() };
-    serde_json::to_string_pretty(&file).expect("plain structs serialize") + "\n"
+    report_json(rows, SideNames::Numerator, accel, samples)
 }
 
 #[cfg(test)]
 mod tests {
+    use serde_json::Value;
+
     use super::*;
 
     fn s(boot: u32, round: u32, metric: &str, device: &str, value: f64) -> Sample {
