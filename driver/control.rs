@@ -291,14 +291,13 @@ pub(crate) fn peer_del(req: &Request<'_>, ctx: &Process) -> Result {
             None => return Err(req.fail_attr(ENOENT, &attrs, c"no such peer")),
         },
     };
-    let removed = t.tables.remove_peer(&endpoint, &ctx.bh_off());
+    // By id: that peer, not one relearned at its endpoint meanwhile.
+    let removed = t.tables.remove_peer(&endpoint, |p| id.is_none_or(|id| p.id == id), ctx);
     let Some(peer) = removed else {
         return Err(req.fail_attr(ENOENT, &attrs, c"no such peer"));
     };
     let _ = t.tables.refresh_flood(true, ctx);
-    let mut events = KVec::new();
-    events.push(Event::Gone(peer, DelReason::Userspace), GFP_KERNEL)?;
-    announce(&dev, t, events, ctx);
+    announce(&dev, t, [Event::Gone(peer, DelReason::Userspace)], ctx);
     Ok(())
 }
 
@@ -339,7 +338,7 @@ pub(crate) fn peer_dump(dump: &mut Dump<'_>, ctx: &Process) -> Result {
 
 /// Sends peer events to `xtunctl monitor` (the `peers` group of the
 /// device's namespace). A failure loses the event, nothing else.
-pub(crate) fn announce(dev: &NetDev, t: &Tunnel, events: KVec<Event>, ctx: &Process) {
+pub(crate) fn announce(dev: &NetDev, t: &Tunnel, events: impl IntoIterator<Item = Event>, ctx: &Process) {
     // A namespace being dismantled has nobody left to tell.
     let Some(net) = NetRef::of(dev) else { return };
     for event in events {

@@ -125,8 +125,14 @@ impl<K: ShardKey, V: Unpin> Sharded<K, V> {
         Ok(old)
     }
 
-    pub(crate) fn remove(&self, key: &K, _bh: &BhOff) -> Option<V> {
-        self.shard(key).lock().remove(key)
+    /// Removes the value under `key` if `pred` says so, in one locked step.
+    pub(crate) fn remove_if(&self, key: &K, pred: impl FnOnce(&V) -> bool, _bh: &BhOff) -> Option<V> {
+        let mut tree = self.shard(key).lock();
+        if tree.get(key).is_some_and(pred) {
+            tree.remove(key)
+        } else {
+            None
+        }
     }
 
     /// Removes every entry `keep` refuses, handing each to `removed` after
@@ -419,15 +425,41 @@ impl Tables {
         Ok(())
     }
 
-    /// Removes the peer at `endpoint`. The MACs behind it count as absent
-    /// at once and go with the next ageing pass.
-    pub(crate) fn remove_peer(&self, endpoint: &Endpoint, bh: &BhOff) -> Option<Arc<Peer>> {
-        let peer = self.by_endpoint.remove(endpoint, bh)?;
-        self.forget(&peer, bh);
+    /// Removes the peer at `endpoint` if `which` says it is the one meant
+    /// (checked under the lock: a peer relearned meanwhile at the same
+    /// endpoint is another). The MACs behind it count as absent at once
+    /// and go with the next ageing pass. Control only (RTNL), so static
+    /// peers change one at a time.
+    pub(crate) fn remove_peer(&self, endpoint: &Endpoint, which: impl FnOnce(&Peer) -> bool, ctx: &Process) -> Option<Arc<Peer>> {
+        // Reserved first: a static peer's address may pass to another.
+        let heir_node = RBTreeNodeReservation::new(GFP_KERNEL).ok();
+        let peer = self.by_endpoint.remove_if(endpoint, |p| which(p), &ctx.bh_off())?;
+        self.forget(&peer);
+        if let (true, Some(node)) = (peer.is_static, heir_node) {
+            self.hand_over_address(&peer, node, ctx);
+        }
         Some(peer)
     }
 
-    fn forget(&self, peer: &Arc<Peer>, bh: &BhOff) {
+    /// If `gone`, a static peer, took address matches, another static peer
+    /// at its address takes them over.
+    fn hand_over_address(&self, gone: &Arc<Peer>, node: RBTreeNodeReservation<[u8; 4], Arc<Peer>>, ctx: &Process) {
+        let addr = gone.endpoint.addr;
+        if self.static_by_addr.remove_if(&addr, |p| Arc::ptr_eq(p, gone), &ctx.bh_off()).is_none() {
+            return;
+        }
+        let mut heir = None;
+        self.by_endpoint.for_each_slowly(ctx, |_, p| {
+            if heir.is_none() && p.is_static && p.endpoint.addr == addr {
+                heir = Some(p.clone());
+            }
+        });
+        if let Some(heir) = heir {
+            let _ = self.static_by_addr.insert(addr, heir, node, &ctx.bh_off());
+        }
+    }
+
+    fn forget(&self, peer: &Arc<Peer>) {
         peer.kill();
         self.peers.fetch_sub(1, Relaxed);
         if !peer.is_static {
@@ -438,12 +470,6 @@ impl Tables {
         }
         self.flood_stale.store(true, Relaxed);
         self.sweep_macs.store(true, Relaxed);
-        if peer.is_static {
-            let mine = self.static_by_addr.with(&peer.endpoint.addr, bh, |p| p.is_some_and(|p| Arc::ptr_eq(p, peer)));
-            if mine {
-                self.static_by_addr.remove(&peer.endpoint.addr, bh);
-            }
-        }
     }
 
     /// The peer with number `id`.
@@ -524,7 +550,7 @@ impl Tables {
             return gone;
         }
         self.by_endpoint.retain(ctx, |_, p| !p.expired(now, timeout_ms), |p| {
-            self.forget(&p, &ctx.bh_off());
+            self.forget(&p);
             let _ = gone.push(p, GFP_KERNEL);
         });
         gone
@@ -570,6 +596,11 @@ impl Tables {
             // The MAC went meanwhile: this is a new one after all.
             Ok(None) if known.is_some() => {
                 self.learned_macs.fetch_add(1, Relaxed);
+            }
+            // Another CPU learned it meanwhile and took its place: we
+            // replaced its entry, so ours is one place too many.
+            Ok(Some(_)) if known.is_none() => {
+                self.learned_macs.fetch_sub(1, Relaxed);
             }
             _ => {}
         }
@@ -681,7 +712,7 @@ mod tests {
             }
             assert_eq!(add(&t, &peer(&t, ep(9, 4789), false, 0, ctx)?, 3, ctx)?, Err(AddError::Full));
             assert_eq!(t.peer_count(), 3);
-            assert!(t.remove_peer(&ep(3, 4789), &ctx.bh_off()).is_some());
+            assert!(t.remove_peer(&ep(3, 4789), |_| true, ctx).is_some());
             assert_eq!(add(&t, &peer(&t, ep(1, 4789), false, 0, ctx)?, 3, ctx)?, Err(AddError::Exists));
             assert_eq!(t.peer_count(), 2);
             Ok(())
@@ -700,6 +731,13 @@ mod tests {
             assert!(found.is_some_and(|p| p.endpoint == ep(1, 4789)));
             // A learned peer is its exact endpoint only (NAT: another port is another client).
             assert!(t.peer_from(&ep(2, 51000), &ctx.bh_off()).is_none());
+            // A second static peer at the address takes its matches over
+            // when the first goes; a delete that names another id is none.
+            assert_eq!(add(&t, &peer(&t, ep(1, 4790), true, 0, ctx)?, 10, ctx)?, Ok(()));
+            assert!(t.remove_peer(&ep(1, 4789), |_| false, ctx).is_none());
+            assert!(t.remove_peer(&ep(1, 4789), |_| true, ctx).is_some());
+            let found = t.peer_from(&ep(1, 51000), &ctx.bh_off());
+            assert!(found.is_some_and(|p| p.endpoint == ep(1, 4790)));
             Ok(())
         });
         assert!(done.is_ok());

@@ -33,7 +33,7 @@ use crate::context::{BhOff, Process};
 use crate::netdev::{NetDev, Rtnl, ETH_HLEN};
 use crate::peers::{AddError, Mac, Peer, Tables};
 use crate::skb::Skb;
-use crate::udp_tunnel::{self, Datagram, Endpoint, GroCells, RcuBox, ENCAP_HLEN};
+use crate::udp_tunnel::{self, Datagram, Endpoint, GroCells, RcuBox, Sent, ENCAP_HLEN};
 
 /// The default UDP port (IANA's for VXLAN).
 pub(crate) const DEFAULT_PORT: u16 = 4789;
@@ -231,21 +231,24 @@ impl Tunnel {
         if let Some(peer) = known {
             return self.send_to(dev, socket, skb, &peer, sport, &header, now, bh);
         }
-        // Head-end replication: a copy to every peer.
+        // Head-end replication: a copy to every live peer (a list not yet
+        // rebuilt may still hold deleted ones), the frame itself to the last.
         let peers = self.tables.flood_list(bh);
-        let Some((last, rest)) = peers.as_ref().and_then(|p| p.split_last()) else {
+        let mut live = peers.iter().flat_map(|p| p.iter()).filter(|p| !p.is_dead());
+        let Some(mut peer) = live.next() else {
             self.drops.tx_no_peer.add(1, Relaxed);
             dev.count_tx_dropped();
             return false;
         };
         let mut sent = false;
-        for peer in rest {
+        for next in live {
             match skb.clone_atomic() {
                 Some(copy) => sent |= self.send_to(dev, socket, copy, peer, sport, &header, now, bh),
                 None => dev.count_tx_dropped(),
             }
+            peer = next;
         }
-        sent | self.send_to(dev, socket, skb, last, sport, &header, now, bh)
+        sent | self.send_to(dev, socket, skb, peer, sport, &header, now, bh)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -268,10 +271,13 @@ impl Tunnel {
         match socket.send(dev, skb, peer.route.as_ref(), sport, peer.endpoint, header, bh) {
             // The device's tx counters are iptunnel_xmit's (it counts on
             // skb->dev, ours), as for vxlan.
-            Ok(()) => {
+            Ok(Sent::OnWire) => {
                 peer.sent(now, len);
                 true
             }
+            // Too big for the path: the sender got its ICMP; not a drop,
+            // and nothing reached the peer.
+            Ok(Sent::TooBig) => true,
             Err(_) => {
                 dev.count_tx_dropped();
                 false

@@ -218,11 +218,9 @@ impl<T: Receiver> TunnelSocket<T> {
         let raw = unsafe {
             xtun_udp_sock_open(dev.as_raw(), u32::from_ne_bytes(local), port.to_be(), rcv_callback::<T>, data)
         };
-        match from_err_ptr(raw) {
-            Ok(raw) => {
-                // INVARIANT: open, with `data` as its receiver.
-                Ok(Self { raw: NonNull::new(raw).ok_or(ENOMEM)?, data, _t: PhantomData })
-            }
+        match from_err_ptr(raw).and_then(|raw| NonNull::new(raw).ok_or(ENOMEM)) {
+            // INVARIANT: open, with `data` as its receiver.
+            Ok(raw) => Ok(Self { raw, data, _t: PhantomData }),
             Err(e) => {
                 // SAFETY: not published anywhere: ours to take back.
                 drop(unsafe { <Arc<T> as ForeignOwnable>::from_foreign(data) });
@@ -239,8 +237,9 @@ impl<T: Receiver> TunnelSocket<T> {
 
     /// Encapsulates the Ethernet frame `skb` of `dev` behind `header` (the
     /// 8 bytes after the UDP header) and sends it from `sport` to `to`,
-    /// routed through the cache `route` (or a fresh lookup without one). Fails (the frame dropped) with the route
-    /// lookup's or allocation's error.
+    /// routed through the cache `route` (or a fresh lookup without one).
+    /// Fails (the frame dropped) with the route lookup's or allocation's
+    /// error.
     pub(crate) fn send(
         &self,
         dev: &NetDev,
@@ -250,14 +249,16 @@ impl<T: Receiver> TunnelSocket<T> {
         to: Endpoint,
         header: &[u8; 8],
         _ctx: &BhOff,
-    ) -> Result {
+    ) -> Result<Sent> {
         let (cache, daddr, sport, dport) = wire_args(route, sport, to);
         // SAFETY: the socket is open (type invariants), `dev` live, the skb
         // ours (taken), `route` live; bottom halves are off, as
         // transmission wants.
-        to_result(unsafe {
+        let ret = unsafe {
             xtun_udp_xmit(self.raw.as_ptr(), dev.as_raw(), skb.into_raw(), cache, daddr, sport, dport, header.as_ptr())
-        })
+        };
+        to_result(ret)?;
+        Ok(if ret > 0 { Sent::TooBig } else { Sent::OnWire })
     }
 
     /// Sends a datagram holding only `header` (a keepalive).
@@ -274,6 +275,15 @@ impl<T: Receiver> TunnelSocket<T> {
         // SAFETY: as `send`, without a frame.
         to_result(unsafe { xtun_udp_send_raw(self.raw.as_ptr(), dev.as_raw(), cache, daddr, sport, dport, header.as_ptr()) })
     }
+}
+
+/// What became of a frame [`TunnelSocket::send`] took.
+pub(crate) enum Sent {
+    /// Encapsulated and handed to the underlay.
+    OnWire,
+    /// Too big for the path with DF set: the ICMP error went back up the
+    /// device to the sender (vxlan's PMTU bypass), nothing was sent.
+    TooBig,
 }
 
 /// The route cache (or null), destination address and the ports as the

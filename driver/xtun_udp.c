@@ -171,7 +171,8 @@ static void xtun_encap_bypass(struct sk_buff *skb, struct net_device *dev)
 /* vxlan_xmit_one for one IPv4 remote, without its options: route through
  * the per-peer cache, PMTU as vxlan's, vxlan_build_skb with the 8-byte
  * header Rust wrote in @hdr, udp_tunnel_xmit_skb. Consumes @skb. Returns
- * 0, or a negative errno with the skb freed (the caller counts). */
+ * 0 (sent), 1 (too big: the ICMP error went back up the device), or a
+ * negative errno with the skb freed (the caller counts). */
 int xtun_udp_xmit(struct xtun_udp_sock *x, struct net_device *dev,
 		  struct sk_buff *skb, struct dst_cache *cache, __be32 daddr, __be16 sport,
 		  __be16 dport, const u8 *hdr)
@@ -204,7 +205,7 @@ int xtun_udp_xmit(struct xtun_udp_sock *x, struct net_device *dev,
 	if (err) {
 		dst_release(&rt->dst);
 		xtun_encap_bypass(skb, dev);
-		return 0;
+		return 1;
 	}
 	tos = ip_tunnel_ecn_encap(0, ip_hdr(skb), skb);
 	ttl = ip4_dst_hoplimit(&rt->dst);

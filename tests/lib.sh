@@ -159,7 +159,7 @@ tun_requires_xtun() {
 tun_needs_tools() {
 	[ "$TUN_KIND" = xtun ] || [ "$(tun_kind 2)" = xtun ] || return 0
 	load_xtun
-	command -v xtunctl > /dev/null || skip "no xtunctl in the guest yet (xtun tunnel mode, issue 14)"
+	command -v xtunctl > /dev/null || fail "no xtunctl in the guest: the initrd is incomplete"
 }
 
 tun_cleanup() {
