@@ -430,7 +430,7 @@ fn dummy_peer(i: u32) -> Ipv4Addr {
 /// Adds static peers 1..=`count` ([`dummy_peer`]:`port`) to `dev` in
 /// this thread's namespace, as `xtunctl peer add` does, over one socket.
 fn add_dummy_peers(dev: &str, port: u16, count: u32) -> Result<(), String> {
-    use genl::{attr, endpoint_attrs, message, nest, Cmd, Dev, Genl};
+    use genl::{dev_message, endpoint_attrs, nest, Cmd, Dev, Genl};
     let name = std::ffi::CString::new(dev).map_err(|e| e.to_string())?;
     // SAFETY: `name` is a NUL-terminated string that outlives the call.
     let ifindex = match unsafe { libc::if_nametoindex(name.as_ptr()) } {
@@ -439,8 +439,9 @@ fn add_dummy_peers(dev: &str, port: u16, count: u32) -> Result<(), String> {
     };
     let genl = Genl::connect().map_err(|e| e.to_string())?;
     for i in 1..=count {
-        let attrs = vec![attr(Dev::Ifindex, ifindex), nest(Dev::Peer, &endpoint_attrs(dummy_peer(i), port))];
-        genl.call(message(Cmd::PeerNew, attrs)).map_err(|e| format!("peer add {}:{port}: {e}", dummy_peer(i)))?;
+        let endpoint = SocketAddrV4::new(dummy_peer(i), port);
+        let attrs = vec![nest(Dev::Peer, &endpoint_attrs(endpoint))];
+        genl.call(dev_message(Cmd::PeerNew, ifindex, attrs)).map_err(|e| format!("peer add {endpoint}: {e}"))?;
     }
     Ok(())
 }

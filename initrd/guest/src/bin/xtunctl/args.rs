@@ -3,13 +3,11 @@
 //! kernel anything. Ranges (vni < 2^24, port >= 1, ...) are the kernel's
 //! to check: its policy says what is wrong, and xtunctl prints that.
 
-use std::{
-    net::{Ipv4Addr, SocketAddrV4},
-    str::FromStr,
-    time::Duration,
-};
+use std::{net::SocketAddrV4, str::FromStr, time::Duration};
 
 use xtun_guest::parse_mac;
+
+use crate::model::Settings;
 
 /// The options, which may stand anywhere among the words.
 #[derive(Debug, Default)]
@@ -26,18 +24,6 @@ pub enum Command {
     PeerDel { dev: String, peer: PeerRef },
     Show { dev: Option<String>, json: bool },
     Monitor { count: Option<u64>, timeout: Option<Duration> },
-}
-
-/// What `set` changes; None leaves a setting as it is.
-#[derive(Debug, Default, PartialEq)]
-pub struct Settings {
-    pub listen_port: Option<u16>,
-    pub local: Option<Ipv4Addr>,
-    pub vni: Option<u32>,
-    pub learn: Option<bool>,
-    pub peer_timeout: Option<u32>,
-    pub max_peers: Option<u32>,
-    pub max_macs: Option<u32>,
 }
 
 /// Which peer `peer del` deletes.
@@ -174,6 +160,8 @@ fn peer_del(w: &mut Words) -> Result<Command, String> {
 
 #[cfg(test)]
 mod tests {
+    use std::net::Ipv4Addr;
+
     use super::*;
 
     fn p(line: &str) -> Result<Command, String> {

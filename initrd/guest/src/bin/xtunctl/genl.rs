@@ -8,7 +8,7 @@
 //! user what was wrong. The family and its multicast group are looked up
 //! with nlctrl's CTRL_CMD_GETFAMILY on the same socket.
 
-use std::{cell::Cell, fmt, io, net::Ipv4Addr, os::fd::AsRawFd, time::Duration};
+use std::{cell::Cell, fmt, io, net::SocketAddrV4, os::fd::AsRawFd, time::Duration};
 
 use neli::{
     attr::Attribute,
@@ -28,6 +28,8 @@ use neli::{
 pub const FAMILY: &str = "xtun";
 /// XTUN_FAMILY_VERSION.
 const VERSION: u8 = 1;
+/// nlctrl's version (the kernel's genl_ctrl family).
+const CTRL_VERSION: u8 = 2;
 pub const MCGRP_PEERS: &str = "peers";
 
 // The numbers below are those of driver/gen/uapi/xtun_nl.h, which ynl-gen
@@ -110,17 +112,28 @@ pub fn nest<T: NlAttrType, I: NlAttrType>(t: T, inner: &[Attr<I>]) -> Attr<T> {
 }
 
 /// `XTUN_A_PEER_REMOTE_IPV4` and `_PORT`: both in network order.
-pub fn endpoint_attrs(ip: Ipv4Addr, port: u16) -> [Attr<Peer>; 2] {
-    [attr(Peer::RemoteIpv4, ip.octets()), attr(Peer::RemotePort, port.to_be_bytes())]
+pub fn endpoint_attrs(endpoint: SocketAddrV4) -> [Attr<Peer>; 2] {
+    [attr(Peer::RemoteIpv4, endpoint.ip().octets()), attr(Peer::RemotePort, endpoint.port().to_be_bytes())]
 }
 
-pub fn message(cmd: Cmd, attrs: Vec<Attr<Dev>>) -> Msg {
-    GenlmsghdrBuilder::<Cmd, Dev, NoUserHeader>::default()
+/// A message of any family (xtun's, nlctrl's) at its `version`.
+fn genl_message<C, T>(cmd: C, version: u8, attrs: Vec<Attr<T>>) -> Genlmsghdr<C, T> {
+    GenlmsghdrBuilder::<C, T, NoUserHeader>::default()
         .cmd(cmd)
-        .version(VERSION)
+        .version(version)
         .attrs(attrs.into_iter().collect::<GenlBuffer<_, _>>())
         .build()
         .expect("cmd, version and attrs are set")
+}
+
+/// A message of the xtun family.
+pub fn message(cmd: Cmd, attrs: Vec<Attr<Dev>>) -> Msg {
+    genl_message(cmd, VERSION, attrs)
+}
+
+/// A message about the device `ifindex`: XTUN_A_IFINDEX, then `attrs`.
+pub fn dev_message(cmd: Cmd, ifindex: u32, attrs: Vec<Attr<Dev>>) -> Msg {
+    message(cmd, [vec![attr(Dev::Ifindex, ifindex)], attrs].concat())
 }
 
 /// What went wrong talking to the kernel.
@@ -251,12 +264,7 @@ impl Genl {
     /// Looks up the family `name` and its multicast groups (nlctrl's
     /// CTRL_CMD_GETFAMILY).
     fn lookup(&mut self, name: &str) -> Result<(), Error> {
-        let request = GenlmsghdrBuilder::<CtrlCmd, CtrlAttr, NoUserHeader>::default()
-            .cmd(CtrlCmd::Getfamily)
-            .version(2)
-            .attrs(std::iter::once(attr(CtrlAttr::FamilyName, name)).collect::<GenlBuffer<_, _>>())
-            .build()
-            .expect("cmd, version and attrs are set");
+        let request = genl_message(CtrlCmd::Getfamily, CTRL_VERSION, vec![attr(CtrlAttr::FamilyName, name)]);
         let replies = match self.transact(GenlId::Ctrl.into(), NlmF::ACK, request) {
             Err(Error::Kernel { errno: libc::ENOENT, .. }) => return Err(Error::NoFamily),
             other => other?,
@@ -462,13 +470,7 @@ mod tests {
     }
 
     fn ctrl(attrs: Vec<Attr<CtrlAttr>>) -> Genlmsghdr<CtrlCmd, CtrlAttr> {
-        let attrs = attrs.into_iter().collect::<GenlBuffer<_, _>>();
-        GenlmsghdrBuilder::<CtrlCmd, CtrlAttr, NoUserHeader>::default()
-            .cmd(CtrlCmd::Getfamily)
-            .version(2)
-            .attrs(attrs)
-            .build()
-            .unwrap()
+        genl_message(CtrlCmd::Getfamily, CTRL_VERSION, attrs)
     }
 
     /// The socket code against the host kernel's own family, nlctrl: a
@@ -512,7 +514,7 @@ mod tests {
     /// padded to 4, a nest's own attributes after its 4-byte header.
     #[test]
     fn names_the_attribute_at_an_offset() {
-        let mut peer = endpoint_attrs(Ipv4Addr::new(10, 0, 0, 2), 4789).to_vec();
+        let mut peer = endpoint_attrs("10.0.0.2:4789".parse().unwrap()).to_vec();
         peer.push(attr(Peer::Keepalive, 25u32));
         let msg = message(Cmd::PeerNew, vec![attr(Dev::Ifindex, 4u32), nest(Dev::Peer, &peer)]);
         let names: Vec<Option<String>> = [20, 28, 32, 40, 48, 30, 56].iter().map(|o| attr_at(&msg, *o)).collect();
@@ -537,7 +539,7 @@ mod tests {
 
     #[test]
     fn nests_are_marked_nested_and_addresses_in_network_order() {
-        let peer = nest(Dev::Peer, &endpoint_attrs(Ipv4Addr::new(10, 0, 0, 2), 4789));
+        let peer = nest(Dev::Peer, &endpoint_attrs("10.0.0.2:4789".parse().unwrap()));
         assert!(peer.nla_type().nla_nested());
         let inner = peer.get_attr_handle::<Peer>().unwrap();
         assert_eq!(inner.get_attribute(Peer::RemoteIpv4).unwrap().payload().as_ref(), [10, 0, 0, 2]);

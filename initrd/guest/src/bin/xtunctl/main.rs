@@ -5,7 +5,8 @@
 //!
 //! - args.rs: the command line, parsed without the kernel;
 //! - genl.rs: the family's numbers and the netlink socket (neli);
-//! - model.rs: devices, peers and events read from attributes;
+//! - model.rs: devices (with the settings `set` changes), peers and events
+//!   read from attributes;
 //! - show.rs: the human output.
 
 mod args;
@@ -19,9 +20,9 @@ use std::{
     time::{Duration, Instant},
 };
 
-use args::{Command, Opts, PeerRef, Settings};
-use genl::{attr, endpoint_attrs, message, nest, Cmd, Dev, Error, Genl, Peer, MCGRP_PEERS};
-use model::{peers_of, Device, Event};
+use args::{Command, Opts, PeerRef};
+use genl::{attr, dev_message, endpoint_attrs, message, nest, Cmd, Dev, Error, Genl, Peer, MCGRP_PEERS};
+use model::{peers_of, Device, Event, Settings};
 use xtun_guest::{cli, cli::*};
 
 const USAGE: &str = "\
@@ -79,23 +80,20 @@ fn fail(why: &str) -> ! {
 fn run(genl: &Genl, command: &Command) -> Result<(), Error> {
     match command {
         Command::Set { dev, settings } => {
-            let attrs = [vec![attr(Dev::Ifindex, ifindex(dev)?)], settings_attrs(settings)].concat();
-            genl.call(message(Cmd::DevSet, attrs)).map(drop)
+            genl.call(dev_message(Cmd::DevSet, ifindex(dev)?, settings_attrs(settings))).map(drop)
         }
         Command::PeerAdd { dev, endpoint, macs, keepalive } => {
-            let mut peer = endpoint_attrs(*endpoint.ip(), endpoint.port()).to_vec();
+            let mut peer = endpoint_attrs(*endpoint).to_vec();
             peer.extend(keepalive.map(|k| attr(Peer::Keepalive, k)));
             peer.extend(macs.iter().map(|mac| attr(Peer::Mac, *mac)));
-            let attrs = vec![attr(Dev::Ifindex, ifindex(dev)?), nest(Dev::Peer, &peer)];
-            genl.call(message(Cmd::PeerNew, attrs)).map(drop)
+            genl.call(dev_message(Cmd::PeerNew, ifindex(dev)?, vec![nest(Dev::Peer, &peer)])).map(drop)
         }
         Command::PeerDel { dev, peer } => {
             let peer = match peer {
-                PeerRef::Endpoint(a) => endpoint_attrs(*a.ip(), a.port()).to_vec(),
+                PeerRef::Endpoint(endpoint) => endpoint_attrs(*endpoint).to_vec(),
                 PeerRef::Id(id) => vec![attr(Peer::Id, *id)],
             };
-            let attrs = vec![attr(Dev::Ifindex, ifindex(dev)?), nest(Dev::Peer, &peer)];
-            genl.call(message(Cmd::PeerDel, attrs)).map(drop)
+            genl.call(dev_message(Cmd::PeerDel, ifindex(dev)?, vec![nest(Dev::Peer, &peer)])).map(drop)
         }
         Command::Show { dev, json } => {
             let devices = devices(genl, dev.as_deref())?;
@@ -127,12 +125,12 @@ fn settings_attrs(s: &Settings) -> Vec<genl::Attr<Dev>> {
 /// DEV, or every device, each with its peers (a tap device has none).
 fn devices(genl: &Genl, dev: Option<&str>) -> Result<Vec<Device>, Error> {
     let replies = match dev {
-        Some(dev) => genl.call(message(Cmd::DevGet, vec![attr(Dev::Ifindex, ifindex(dev)?)]))?,
+        Some(dev) => genl.call(dev_message(Cmd::DevGet, ifindex(dev)?, Vec::new()))?,
         None => genl.dump(message(Cmd::DevGet, Vec::new()))?,
     };
     let mut devices = replies.iter().map(Device::parse).collect::<Result<Vec<_>, _>>()?;
     for d in devices.iter_mut().filter(|d| d.is_tunnel()) {
-        for reply in genl.dump(message(Cmd::PeerGet, vec![attr(Dev::Ifindex, d.ifindex)]))? {
+        for reply in genl.dump(dev_message(Cmd::PeerGet, d.ifindex, Vec::new()))? {
             d.peer_list.extend(peers_of(&reply)?);
         }
         d.peer_list.sort_by_key(|p| p.id);

@@ -17,6 +17,21 @@ pub struct Device {
     pub ifname: Option<String>,
     pub ifindex: u32,
     pub mode: Option<String>,
+    /// Flattened: in JSON its keys stand among the device's own.
+    #[serde(flatten)]
+    pub settings: Settings,
+    pub peers: Option<u32>,
+    pub rx_unknown_src: Option<u64>,
+    pub rx_bad: Option<u64>,
+    pub rx_wrong_vni: Option<u64>,
+    pub tx_no_peer: Option<u64>,
+    pub peer_list: Vec<Peer>,
+}
+
+/// A tunnel device's settings: what `set` changes (None leaves a setting
+/// as it is) and what dev-get reports.
+#[derive(Debug, Default, PartialEq, Serialize)]
+pub struct Settings {
     pub listen_port: Option<u16>,
     pub local: Option<Ipv4Addr>,
     pub vni: Option<u32>,
@@ -24,12 +39,6 @@ pub struct Device {
     pub peer_timeout: Option<u32>,
     pub max_peers: Option<u32>,
     pub max_macs: Option<u32>,
-    pub peers: Option<u32>,
-    pub rx_unknown_src: Option<u64>,
-    pub rx_bad: Option<u64>,
-    pub rx_wrong_vni: Option<u64>,
-    pub tx_no_peer: Option<u64>,
-    pub peer_list: Vec<Peer>,
 }
 
 #[derive(Debug, Default, PartialEq, Serialize)]
@@ -69,18 +78,19 @@ impl Device {
     /// A dev-get reply.
     pub fn parse(msg: &Genlmsghdr<Cmd, Dev>) -> Result<Device, String> {
         let mut d = Device::default();
+        let s = &mut d.settings;
         for a in msg.attrs().iter() {
             match a.nla_type().nla_type() {
                 Dev::Ifindex => d.ifindex = u32_of(a)?,
                 Dev::Ifname => d.ifname = Some(string_of(a)),
                 Dev::Mode => d.mode = Some(enum_name(MODES, u32_of(a)?)),
-                Dev::ListenPort => d.listen_port = Some(u16::from_ne_bytes(bytes(a)?)),
-                Dev::LocalIpv4 => d.local = Some(Ipv4Addr::from(bytes::<_, 4>(a)?)),
-                Dev::Vni => d.vni = Some(u32_of(a)?),
-                Dev::Learn => d.learn = Some(bytes::<_, 1>(a)?[0] != 0),
-                Dev::PeerTimeout => d.peer_timeout = Some(u32_of(a)?),
-                Dev::MaxPeers => d.max_peers = Some(u32_of(a)?),
-                Dev::MaxMacs => d.max_macs = Some(u32_of(a)?),
+                Dev::ListenPort => s.listen_port = Some(u16::from_ne_bytes(bytes(a)?)),
+                Dev::LocalIpv4 => s.local = Some(Ipv4Addr::from(bytes::<_, 4>(a)?)),
+                Dev::Vni => s.vni = Some(u32_of(a)?),
+                Dev::Learn => s.learn = Some(bytes::<_, 1>(a)?[0] != 0),
+                Dev::PeerTimeout => s.peer_timeout = Some(u32_of(a)?),
+                Dev::MaxPeers => s.max_peers = Some(u32_of(a)?),
+                Dev::MaxMacs => s.max_macs = Some(u32_of(a)?),
                 Dev::Peers => d.peers = Some(u32_of(a)?),
                 Dev::RxUnknownSrc => d.rx_unknown_src = Some(uint(a)?),
                 Dev::RxBad => d.rx_bad = Some(uint(a)?),
@@ -158,7 +168,7 @@ pub mod fake {
 
     pub fn peer_nest(id: u32, learned: bool) -> Attr<Dev> {
         let mut attrs = vec![attr(P::Id, id)];
-        attrs.extend(endpoint_attrs(Ipv4Addr::new(10, 0, 0, 2), 4789));
+        attrs.extend(endpoint_attrs("10.0.0.2:4789".parse().unwrap()));
         if !learned {
             attrs.push(attr(P::Static, Vec::<u8>::new()));
         }
@@ -212,10 +222,11 @@ mod tests {
     fn reads_a_device_in_every_byte_order() {
         let d = Device::parse(&device(1)).unwrap();
         assert_eq!((d.ifname.as_deref(), d.ifindex, d.mode.as_deref()), (Some("xt0"), 5, Some("tunnel")));
-        assert_eq!(d.listen_port, Some(4789));
-        assert_eq!(d.local, Some(Ipv4Addr::new(192, 168, 1, 2)));
-        assert_eq!((d.vni, d.learn, d.peer_timeout), (Some(42), Some(true), Some(180)));
-        assert_eq!((d.max_peers, d.max_macs, d.peers), (Some(16384), Some(1024), Some(1)));
+        let s = &d.settings;
+        assert_eq!(s.listen_port, Some(4789));
+        assert_eq!(s.local, Some(Ipv4Addr::new(192, 168, 1, 2)));
+        assert_eq!((s.vni, s.learn, s.peer_timeout), (Some(42), Some(true), Some(180)));
+        assert_eq!((s.max_peers, s.max_macs, d.peers), (Some(16384), Some(1024), Some(1)));
         assert_eq!((d.rx_unknown_src, d.rx_bad, d.rx_wrong_vni, d.tx_no_peer), (Some(7), Some(0), Some(1), Some(2)));
         assert!(d.is_tunnel());
         assert!(!Device::parse(&device(0)).unwrap().is_tunnel());
