@@ -123,7 +123,7 @@ fn put_peer(msg: &mut Msg, t: &Tunnel, peer: &Arc<Peer>, reason: Option<DelReaso
             m.put_bytes(nl::P_MAC, mac)?;
         }
         m.put_uint(nl::P_LAST_SEEN_MS, now.saturating_sub(peer.last_seen()))?;
-        let timeout = u64::from(t.settings.peer_timeout_s.load(Relaxed)) * 1000;
+        let timeout = t.timeout_ms();
         if let Some(left) = peer.expires_in(now, timeout) {
             m.put_uint(nl::P_EXPIRES_MS, left)?;
         }

@@ -9,9 +9,10 @@
 //! its own spinlock, taken with bottom halves off ([`BhOff`]) from the data
 //! path (xmit, the socket's receive) and from control (netlink, ageing),
 //! for one tree operation at a time, or a batch of [`BATCH`] removals: no
-//! lock is held across a send, an allocation that sleeps or another lock,
-//! and walks take bottom halves off per batch, so a pass over a full table
-//! never keeps softirqs waiting. A lookup costs one uncontended lock and
+//! lock is held across a send, an allocation that sleeps or another lock;
+//! walks take bottom halves off per shard (a 64th of the table), removals
+//! per batch, so a pass over a full table never keeps softirqs waiting
+//! long. A lookup costs one uncontended lock and
 //! an `Arc` clone; a flood only clones the `Arc` of a list rebuilt by
 //! control (copy on write, the RCU idea with one pointer-sized critical
 //! section). vxlan uses RCU hash lists; the Rust bindings of 7.2 have no

@@ -168,7 +168,7 @@ impl Tunnel {
         })
     }
 
-    fn timeout_ms(&self) -> u64 {
+    pub(crate) fn timeout_ms(&self) -> u64 {
         u64::from(self.settings.peer_timeout_s.load(Relaxed)) * 1000
     }
 

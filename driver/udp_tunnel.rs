@@ -3,7 +3,7 @@
 //! The kernel's UDP tunnel API for the tunnel mode: a kernel UDP socket
 //! whose datagrams come to a Rust receiver in softirq context
 //! (`setup_udp_tunnel_sock`'s `encap_rcv`), encapsulated transmission
-//! (`udp_tunnel_xmit_skb`) through a per-peer route cache (`dst_cache`),
+//! (`udp_tunnel_xmit_skb`) through static peers' route caches (`dst_cache`),
 //! GRO cells for delivery, a periodic work item and an RCU-published box.
 //!
 //! C headers: [`include/net/udp_tunnel.h`](srctree/include/net/udp_tunnel.h),
@@ -145,8 +145,9 @@ impl Datagram {
         self.skb.head::<ENCAP_HLEN>()
     }
 
-    /// Strips the outer headers (as vxlan: scrubbed across namespaces) and
-    /// makes the inner Ethernet frame `dev`'s, its protocol and network
+    /// Strips the outer headers (nothing to scrub: the socket lives in the
+    /// device's namespace) and makes the inner Ethernet frame `dev`'s, its
+    /// protocol and network
     /// header set. Returns the frame with its Ethernet header, or `None`
     /// (the datagram dropped) if no whole frame is inside.
     pub(crate) fn decapsulate(self, dev: &NetDev) -> Option<(Skb, [u8; 14])> {

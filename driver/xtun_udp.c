@@ -245,9 +245,9 @@ int xtun_udp_send_raw(struct xtun_udp_sock *x, struct net_device *dev,
 	skb_reserve(skb, LL_MAX_HEADER + sizeof(struct iphdr) + sizeof(struct udphdr));
 	skb_put_data(skb, hdr, 8);
 	skb_reset_network_header(skb);
+	skb_reset_inner_headers(skb);
 	/* iptunnel_xmit counts the datagram on skb->dev: the keepalive is an
 	 * 8-byte tx packet of the device. */
-	skb_reset_inner_headers(skb);
 	skb->dev = dev;
 	key.u.ipv4.dst = daddr;
 	key.u.ipv4.src = inet_sk(sk)->inet_saddr;
