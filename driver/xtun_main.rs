@@ -44,6 +44,8 @@ mod peers;
 mod port;
 #[deny(unsafe_code)]
 mod queue;
+#[deny(unsafe_code)]
+mod replay;
 mod skb;
 #[deny(unsafe_code)]
 mod tunnel;
