@@ -7,6 +7,8 @@
 //! window per key, under the key's lock), and calls it only for packets
 //! that authenticated, so a forger cannot move the window.
 
+use kernel::prelude::*;
+
 /// Bits in one bitmap word.
 const WORD_BITS: u64 = u64::BITS as u64;
 /// Words in the bitmap: a power of two, so the ring index is a mask.

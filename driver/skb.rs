@@ -7,6 +7,7 @@
 use core::ptr::NonNull;
 use kernel::{
     bindings,
+    error::to_result,
     iov::{IovIterDest, IovIterSource},
     prelude::*,
     types::Opaque,
@@ -199,6 +200,40 @@ impl Skb {
         // SAFETY: the skb is valid; the clone is a new skb whose only
         // reference is ours.
         unsafe { Self::from_raw(xtun_skb_clone_atomic(self.as_raw())) }
+    }
+
+    /// An skb holding `parts` one after another, the first `linear` bytes
+    /// in its head and the rest in page fragments: a test's frame, in
+    /// either layout.
+    #[cfg(CONFIG_KUNIT = "y")]
+    pub(crate) fn from_parts(parts: &[&[u8]], linear: usize) -> Result<Self> {
+        let len: usize = parts.iter().map(|p| p.len()).sum();
+        let linear = linear.min(len);
+        // SAFETY: no precondition; tests run in process context (GFP_KERNEL).
+        let raw = unsafe { xtun_alloc_skb_paged(0, linear as u32, (len - linear) as u32, 0, bindings::GFP_KERNEL) };
+        // SAFETY: a fresh skb is ours alone; its bytes are filled below
+        // before anything reads them.
+        let skb = unsafe { Self::from_raw(raw) }.ok_or(ENOMEM)?;
+        let mut at = 0;
+        for part in parts {
+            // SAFETY: `at + part.len() <= len`, the skb's length.
+            to_result(unsafe {
+                bindings::skb_store_bits(skb.as_raw(), at as c_int, part.as_ptr().cast(), part.len() as c_int)
+            })?;
+            at += part.len();
+        }
+        Ok(skb)
+    }
+
+    /// A copy of the skb's bytes.
+    #[cfg(CONFIG_KUNIT = "y")]
+    pub(crate) fn to_vec(&self, gfp: kernel::alloc::Flags) -> Result<KVec<u8>> {
+        let mut out = KVec::from_elem(0u8, self.len(), gfp)?;
+        // SAFETY: `out` has room for the skb's `len` bytes.
+        to_result(unsafe {
+            bindings::skb_copy_bits(self.as_raw(), 0, out.as_mut_ptr().cast(), out.len() as c_int)
+        })?;
+        Ok(out)
     }
 
     /// Frees a frame that was delivered (not a drop: `consume_skb`).

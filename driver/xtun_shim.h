@@ -158,6 +158,17 @@ void xtun_work_schedule(struct xtun_work *x, unsigned long delay_ms);
 void xtun_work_cancel(struct xtun_work *x);
 void xtun_work_free(struct xtun_work *x);
 u64 xtun_jiffies_ms(void);
+
+/* xtun_aead.c: secure mode's AEAD through the kernel crypto API. */
+struct crypto_aead;
+struct crypto_aead *xtun_aead_new(const char *alg, const u8 *key,
+				  unsigned int key_len);
+void xtun_aead_free(struct crypto_aead *tfm);
+const char *xtun_aead_driver_name(struct crypto_aead *tfm);
+int xtun_aead_seal(struct crypto_aead *tfm, struct sk_buff *skb,
+		   unsigned int ad_len, const u8 *nonce);
+int xtun_aead_open(struct crypto_aead *tfm, struct sk_buff *skb,
+		   unsigned int offset, unsigned int ad_len, const u8 *nonce);
 u32 xtun_random_u32(void);
 u32 xtun_jhash_3words(u32 a, u32 b, u32 c, u32 initval);
 struct net *xtun_maybe_get_net(struct net *net);

@@ -1,0 +1,191 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! AEAD transforms of the kernel crypto API, sealing and opening skbs in
+//! place: the ciphers of secure mode.
+//!
+//! C headers: [`include/crypto/aead.h`](srctree/include/crypto/aead.h).
+
+use core::ptr::NonNull;
+use kernel::{
+    bindings,
+    error::{from_err_ptr, to_result},
+    prelude::*,
+    str::CStr,
+    types::Opaque,
+};
+
+use crate::context::Process;
+use crate::skb::Skb;
+
+/// The bytes of a key (both ciphers take 256-bit keys).
+pub(crate) const KEY_LEN: usize = 32;
+/// The bytes of a nonce (both ciphers take 96-bit nonces).
+pub(crate) const NONCE_LEN: usize = 12;
+/// The bytes of the tag a sealed text gains.
+pub(crate) const TAG_LEN: usize = 16;
+
+#[repr(C)]
+struct CAead {
+    _opaque: Opaque<[u8; 0]>,
+}
+
+extern "C" {
+    fn xtun_aead_new(alg: *const c_char, key: *const u8, key_len: c_uint) -> *mut CAead;
+    fn xtun_aead_free(tfm: *mut CAead);
+    fn xtun_aead_driver_name(tfm: *mut CAead) -> *const c_char;
+    fn xtun_aead_seal(tfm: *mut CAead, skb: *mut bindings::sk_buff, ad_len: c_uint, nonce: *const u8) -> c_int;
+    fn xtun_aead_open(
+        tfm: *mut CAead,
+        skb: *mut bindings::sk_buff,
+        offset: c_uint,
+        ad_len: c_uint,
+        nonce: *const u8,
+    ) -> c_int;
+}
+
+/// The ciphers secure mode offers (the spec's `cipher` enum).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Cipher {
+    Aes256Gcm = 0,
+    ChaCha20Poly1305 = 1,
+}
+
+impl Cipher {
+    pub(crate) fn from_u32(value: u32) -> Option<Self> {
+        match value {
+            0 => Some(Self::Aes256Gcm),
+            1 => Some(Self::ChaCha20Poly1305),
+            _ => None,
+        }
+    }
+
+    /// The crypto API's name of the algorithm (ovpn's choices).
+    fn algorithm(self) -> &'static CStr {
+        match self {
+            Self::Aes256Gcm => c"gcm(aes)",
+            Self::ChaCha20Poly1305 => c"rfc7539(chacha20,poly1305)",
+        }
+    }
+}
+
+/// A keyed synchronous AEAD transform.
+///
+/// # Invariants
+///
+/// `tfm` is a transform from `xtun_aead_new`, freed only by `Drop`.
+pub(crate) struct Aead {
+    tfm: NonNull<CAead>,
+    cipher: Cipher,
+}
+
+// SAFETY: a keyed transform is only read by requests, from any CPU; each
+// request has its own scratch memory (xtun_aead_run).
+unsafe impl Send for Aead {}
+// SAFETY: as above.
+unsafe impl Sync for Aead {}
+
+impl Aead {
+    /// A transform of `cipher` keyed with `key`. The caller wipes `key`;
+    /// the transform's copy is wiped when it is dropped.
+    pub(crate) fn new(cipher: Cipher, key: &[u8; KEY_LEN], _ctx: &Process) -> Result<Self> {
+        // SAFETY: the name is a C string, the key `KEY_LEN` readable bytes;
+        // process context may sleep, as allocation wants.
+        let raw = from_err_ptr(unsafe { xtun_aead_new(cipher.algorithm().as_char_ptr(), key.as_ptr(), KEY_LEN as c_uint) })?;
+        Ok(Self { tfm: NonNull::new(raw).ok_or(ENOMEM)?, cipher })
+    }
+
+    pub(crate) fn cipher(&self) -> Cipher {
+        self.cipher
+    }
+
+    /// The implementation the crypto API picked (as `/proc/crypto`'s
+    /// `driver`).
+    pub(crate) fn driver_name(&self) -> &CStr {
+        // SAFETY: the transform is live (type invariants); its algorithm's
+        // name is a static C string that lives as long as the transform.
+        unsafe { CStr::from_char_ptr(xtun_aead_driver_name(self.tfm.as_ptr())) }
+    }
+
+    /// Encrypts `skb` in place after its first `ad_len` bytes, which are
+    /// authenticated as they are, and appends the tag.
+    pub(crate) fn seal(&self, skb: &mut Skb, ad_len: usize, nonce: &[u8; NONCE_LEN]) -> Result {
+        // SAFETY: transform live, skb ours (not shared), nonce readable.
+        to_result(unsafe { xtun_aead_seal(self.tfm.as_ptr(), skb.as_raw(), ad_len as c_uint, nonce.as_ptr()) })
+    }
+
+    /// Checks and decrypts `skb` in place from `offset`: `ad_len` bytes of
+    /// associated data, the ciphertext, the tag, which is then trimmed.
+    /// `EBADMSG`: not authentic.
+    pub(crate) fn open(&self, skb: &mut Skb, offset: usize, ad_len: usize, nonce: &[u8; NONCE_LEN]) -> Result {
+        // SAFETY: as `seal`.
+        to_result(unsafe {
+            xtun_aead_open(self.tfm.as_ptr(), skb.as_raw(), offset as c_uint, ad_len as c_uint, nonce.as_ptr())
+        })
+    }
+}
+
+impl Drop for Aead {
+    fn drop(&mut self) {
+        // SAFETY: ours by the type invariants, freed once; the crypto API
+        // wipes the key schedule as it frees it.
+        unsafe { xtun_aead_free(self.tfm.as_ptr()) };
+    }
+}
+
+#[kunit_tests(xtun_aead)]
+mod tests {
+    use super::*;
+    use crate::context::in_test_process;
+
+    const AD: &[u8] = b"header:16 bytes.";
+    const TEXT: &[u8] = b"an ethernet frame, or something like it, sixty-odd bytes long...";
+
+    /// Seals AD + TEXT under `cipher`, then opens it with `open_key` after
+    /// `tamper` changed the sealed bytes; the opened bytes, or the error.
+    fn round_trip(cipher: Cipher, open_key: u8, tamper: impl FnOnce(&mut [u8])) -> Result<Result<KVec<u8>>> {
+        in_test_process(|ctx| {
+            let nonce = [7u8; NONCE_LEN];
+            let sealer = Aead::new(cipher, &[1; KEY_LEN], ctx)?;
+            let opener = Aead::new(cipher, &[open_key; KEY_LEN], ctx)?;
+            let mut skb = Skb::from_parts(&[AD, TEXT], 24)?;
+            sealer.seal(&mut skb, AD.len(), &nonce)?;
+            let mut sealed = skb.to_vec(GFP_KERNEL)?;
+            assert_eq!(sealed.len(), AD.len() + TEXT.len() + TAG_LEN);
+            assert_eq!(&sealed[..AD.len()], AD);
+            assert!(&sealed[AD.len()..AD.len() + TEXT.len()] != TEXT);
+            tamper(&mut sealed);
+            let mut skb = Skb::from_parts(&[&sealed], 40)?;
+            Ok(match opener.open(&mut skb, 0, AD.len(), &nonce) {
+                Ok(()) => Ok(skb.to_vec(GFP_KERNEL)?),
+                Err(e) => Err(e),
+            })
+        })
+    }
+
+    #[test]
+    fn seal_then_open() {
+        for cipher in [Cipher::Aes256Gcm, Cipher::ChaCha20Poly1305] {
+            let opened = round_trip(cipher, 1, |_| {});
+            assert!(opened.is_ok_and(|o| o.is_ok_and(|bytes| bytes[..AD.len()] == *AD && bytes[AD.len()..] == *TEXT)));
+        }
+    }
+
+    #[test]
+    fn any_flipped_byte_is_refused() {
+        for cipher in [Cipher::Aes256Gcm, Cipher::ChaCha20Poly1305] {
+            // In the header, the text and the tag.
+            for at in [0, AD.len() - 1, AD.len(), AD.len() + TEXT.len() - 1, AD.len() + TEXT.len() + TAG_LEN - 1] {
+                let opened = round_trip(cipher, 1, |b| b[at] ^= 0x20);
+                assert!(opened.is_ok_and(|o| o.is_err_and(|e| e.to_errno() == -(bindings::EBADMSG as i32))));
+            }
+        }
+    }
+
+    #[test]
+    fn a_wrong_key_is_refused() {
+        for cipher in [Cipher::Aes256Gcm, Cipher::ChaCha20Poly1305] {
+            let opened = round_trip(cipher, 2, |_| {});
+            assert!(opened.is_ok_and(|o| o.is_err_and(|e| e.to_errno() == -(bindings::EBADMSG as i32))));
+        }
+    }
+}
