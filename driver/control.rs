@@ -9,53 +9,14 @@ use kernel::{prelude::*, sync::Arc};
 
 use crate::context::Process;
 use crate::genl::{Attr, Dump, Msg, Request};
+use crate::nl;
 use crate::netdev::{self, DevRef, Found, NetDev, NetRef, RtnlGuard};
+use crate::aead::{Cipher, KEY_LEN};
 use crate::peers::{AddError, Peer, Tables};
+use crate::secure::{Key, PeerKeys, Slot};
 use crate::port::Port;
-use crate::tunnel::{DelReason, Event, Tunnel, DEFAULT_PORT};
+use crate::tunnel::{self, DelReason, Event, Tunnel, DEFAULT_PORT};
 use crate::udp_tunnel::{self, Endpoint, Route};
-
-/// Numbers from the generated `gen/uapi/xtun_nl.h`.
-mod nl {
-    pub(super) const CMD_DEV_GET: u8 = 1;
-    pub(super) const CMD_PEER_GET: u8 = 5;
-    pub(super) const CMD_PEER_LEARNED_NTF: u8 = 6;
-    pub(super) const CMD_PEER_DEL_NTF: u8 = 7;
-
-    pub(super) const A_IFINDEX: u16 = 1;
-    pub(super) const A_IFNAME: u16 = 2;
-    pub(super) const A_MODE: u16 = 3;
-    pub(super) const A_LISTEN_PORT: u16 = 4;
-    pub(super) const A_LOCAL_IPV4: u16 = 5;
-    pub(super) const A_VNI: u16 = 6;
-    pub(super) const A_LEARN: u16 = 7;
-    pub(super) const A_PEER_TIMEOUT: u16 = 8;
-    pub(super) const A_MAX_PEERS: u16 = 9;
-    pub(super) const A_MAX_MACS: u16 = 10;
-    pub(super) const A_PEERS: u16 = 11;
-    pub(super) const A_RX_UNKNOWN_SRC: u16 = 12;
-    pub(super) const A_RX_BAD: u16 = 13;
-    pub(super) const A_RX_WRONG_VNI: u16 = 14;
-    pub(super) const A_TX_NO_PEER: u16 = 15;
-    pub(super) const A_PEER: u16 = 16;
-
-    pub(super) const P_ID: u16 = 1;
-    pub(super) const P_REMOTE_IPV4: u16 = 2;
-    pub(super) const P_REMOTE_PORT: u16 = 3;
-    pub(super) const P_STATIC: u16 = 4;
-    pub(super) const P_KEEPALIVE: u16 = 5;
-    pub(super) const P_MAC: u16 = 6;
-    pub(super) const P_LAST_SEEN_MS: u16 = 7;
-    pub(super) const P_EXPIRES_MS: u16 = 8;
-    pub(super) const P_RX_PACKETS: u16 = 9;
-    pub(super) const P_RX_BYTES: u16 = 10;
-    pub(super) const P_TX_PACKETS: u16 = 11;
-    pub(super) const P_TX_BYTES: u16 = 12;
-    pub(super) const P_DEL_REASON: u16 = 13;
-
-    pub(super) const MODE_TAP: u32 = 0;
-    pub(super) const MODE_TUNNEL: u32 = 1;
-}
 
 /// MACs listed per peer in replies and events.
 const MACS_SHOWN: usize = 64;
@@ -64,7 +25,7 @@ const DUMP_CHUNK: usize = 64;
 
 /// The xtun device a request names, with its port.
 fn device(req: &Request<'_>, rtnl: &netdev::Rtnl) -> Result<(Arc<Port>, DevRef)> {
-    let Some(attr) = req.attr(nl::A_IFINDEX) else {
+    let Some(attr) = req.attr(nl::XTUN_A_IFINDEX) else {
         return Err(req.fail(EINVAL, c"missing ifindex"));
     };
     let found = netdev::find_by_index::<Port>(rtnl, &req.net(), attr.u32() as i32);
@@ -83,65 +44,93 @@ fn tunnel_of<'a>(req: &Request<'_>, port: &'a Port) -> Result<&'a Tunnel> {
 }
 
 fn put_device(msg: &mut Msg, port: &Port, dev: &NetDev, rtnl: &netdev::Rtnl) -> Result {
-    msg.put_u32(nl::A_IFINDEX, dev.ifindex() as u32)?;
-    msg.put_str(nl::A_IFNAME, dev.name(rtnl))?;
+    msg.put_u32(nl::XTUN_A_IFINDEX, dev.ifindex() as u32)?;
+    msg.put_str(nl::XTUN_A_IFNAME, dev.name(rtnl))?;
     let Some(t) = port.tunnel() else {
-        return msg.put_u32(nl::A_MODE, nl::MODE_TAP);
+        return msg.put_u32(nl::XTUN_A_MODE, nl::XTUN_MODE_TAP);
     };
     let s = &t.settings;
-    msg.put_u32(nl::A_MODE, nl::MODE_TUNNEL)?;
+    msg.put_u32(nl::XTUN_A_MODE, nl::XTUN_MODE_TUNNEL)?;
     let bound = t.bound_port.load(kernel::sync::atomic::Relaxed);
     let port_shown = if t.socket.is_set() { bound } else { s.listen_port.load(kernel::sync::atomic::Relaxed) };
-    msg.put_u16(nl::A_LISTEN_PORT, port_shown as u16)?;
-    msg.put_in_addr(nl::A_LOCAL_IPV4, s.local.load(kernel::sync::atomic::Relaxed).to_ne_bytes())?;
-    msg.put_u32(nl::A_VNI, s.vni.load(kernel::sync::atomic::Relaxed))?;
-    msg.put_u8(nl::A_LEARN, u8::from(s.learn.load(kernel::sync::atomic::Relaxed)))?;
-    msg.put_u32(nl::A_PEER_TIMEOUT, s.peer_timeout_s.load(kernel::sync::atomic::Relaxed))?;
-    msg.put_u32(nl::A_MAX_PEERS, s.max_peers.load(kernel::sync::atomic::Relaxed))?;
-    msg.put_u32(nl::A_MAX_MACS, s.max_macs.load(kernel::sync::atomic::Relaxed))?;
-    msg.put_u32(nl::A_PEERS, t.tables.peer_count())?;
+    msg.put_u16(nl::XTUN_A_LISTEN_PORT, port_shown as u16)?;
+    msg.put_in_addr(nl::XTUN_A_LOCAL_IPV4, s.local.load(kernel::sync::atomic::Relaxed).to_ne_bytes())?;
+    msg.put_u32(nl::XTUN_A_VNI, s.vni.load(kernel::sync::atomic::Relaxed))?;
+    msg.put_u8(nl::XTUN_A_LEARN, u8::from(s.learn.load(kernel::sync::atomic::Relaxed)))?;
+    msg.put_u32(nl::XTUN_A_PEER_TIMEOUT, s.peer_timeout_s.load(kernel::sync::atomic::Relaxed))?;
+    msg.put_u32(nl::XTUN_A_MAX_PEERS, s.max_peers.load(kernel::sync::atomic::Relaxed))?;
+    msg.put_u32(nl::XTUN_A_MAX_MACS, s.max_macs.load(kernel::sync::atomic::Relaxed))?;
+    msg.put_u32(nl::XTUN_A_PEERS, t.tables.peer_count())?;
     let d = &t.drops;
-    msg.put_uint(nl::A_RX_UNKNOWN_SRC, d.rx_unknown_src.load(kernel::sync::atomic::Relaxed))?;
-    msg.put_uint(nl::A_RX_BAD, d.rx_bad.load(kernel::sync::atomic::Relaxed))?;
-    msg.put_uint(nl::A_RX_WRONG_VNI, d.rx_wrong_vni.load(kernel::sync::atomic::Relaxed))?;
-    msg.put_uint(nl::A_TX_NO_PEER, d.tx_no_peer.load(kernel::sync::atomic::Relaxed))
+    msg.put_uint(nl::XTUN_A_RX_UNKNOWN_SRC, d.rx_unknown_src.load(kernel::sync::atomic::Relaxed))?;
+    msg.put_uint(nl::XTUN_A_RX_BAD, d.rx_bad.load(kernel::sync::atomic::Relaxed))?;
+    msg.put_uint(nl::XTUN_A_RX_WRONG_VNI, d.rx_wrong_vni.load(kernel::sync::atomic::Relaxed))?;
+    msg.put_uint(nl::XTUN_A_TX_NO_PEER, d.tx_no_peer.load(kernel::sync::atomic::Relaxed))?;
+    msg.put_u8(nl::XTUN_A_SECURE, u8::from(s.secure.load(kernel::sync::atomic::Relaxed)))?;
+    msg.put_uint(nl::XTUN_A_RX_AUTH_FAIL, d.rx_auth_fail.load(kernel::sync::atomic::Relaxed))?;
+    msg.put_uint(nl::XTUN_A_RX_REPLAY, d.rx_replay.load(kernel::sync::atomic::Relaxed))?;
+    msg.put_uint(nl::XTUN_A_TX_NO_KEY, d.tx_no_key.load(kernel::sync::atomic::Relaxed))
 }
 
 fn put_peer(msg: &mut Msg, t: &Tunnel, peer: &Arc<Peer>, reason: Option<DelReason>, ctx: &Process) -> Result {
     use kernel::sync::atomic::Relaxed;
     let now = udp_tunnel::now_ms();
     let macs = t.tables.macs_of(peer, MACS_SHOWN, ctx);
-    msg.nest(nl::A_PEER, |m| {
-        m.put_u32(nl::P_ID, peer.id)?;
-        m.put_in_addr(nl::P_REMOTE_IPV4, peer.endpoint.addr)?;
-        m.put_be16(nl::P_REMOTE_PORT, peer.endpoint.port)?;
+    msg.nest(nl::XTUN_A_PEER, |m| {
+        m.put_u32(nl::XTUN_A_PEER_ID, peer.id)?;
+        let remote = peer.remote();
+        m.put_in_addr(nl::XTUN_A_PEER_REMOTE_IPV4, remote.addr)?;
+        m.put_be16(nl::XTUN_A_PEER_REMOTE_PORT, remote.port)?;
         if peer.is_static {
-            m.put_flag(nl::P_STATIC)?;
+            m.put_flag(nl::XTUN_A_PEER_STATIC)?;
         }
-        m.put_u32(nl::P_KEEPALIVE, (peer.keepalive_ms / 1000) as u32)?;
+        m.put_u32(nl::XTUN_A_PEER_KEEPALIVE, (peer.keepalive_ms / 1000) as u32)?;
         for mac in macs.iter() {
-            m.put_bytes(nl::P_MAC, mac)?;
+            m.put_bytes(nl::XTUN_A_PEER_MAC, mac)?;
         }
-        m.put_uint(nl::P_LAST_SEEN_MS, now.saturating_sub(peer.last_seen()))?;
+        m.put_uint(nl::XTUN_A_PEER_LAST_SEEN_MS, now.saturating_sub(peer.last_seen()))?;
         let timeout = t.timeout_ms();
         if let Some(left) = peer.expires_in(now, timeout) {
-            m.put_uint(nl::P_EXPIRES_MS, left)?;
+            m.put_uint(nl::XTUN_A_PEER_EXPIRES_MS, left)?;
         }
-        m.put_uint(nl::P_RX_PACKETS, peer.rx_packets.load(Relaxed))?;
-        m.put_uint(nl::P_RX_BYTES, peer.rx_bytes.load(Relaxed))?;
-        m.put_uint(nl::P_TX_PACKETS, peer.tx_packets.load(Relaxed))?;
-        m.put_uint(nl::P_TX_BYTES, peer.tx_bytes.load(Relaxed))?;
+        m.put_uint(nl::XTUN_A_PEER_RX_PACKETS, peer.rx_packets.load(Relaxed))?;
+        m.put_uint(nl::XTUN_A_PEER_RX_BYTES, peer.rx_bytes.load(Relaxed))?;
+        m.put_uint(nl::XTUN_A_PEER_TX_PACKETS, peer.tx_packets.load(Relaxed))?;
+        m.put_uint(nl::XTUN_A_PEER_TX_BYTES, peer.tx_bytes.load(Relaxed))?;
         if let Some(reason) = reason {
-            m.put_u32(nl::P_DEL_REASON, reason as u32)?;
+            m.put_u32(nl::XTUN_A_PEER_DEL_REASON, reason as u32)?;
+        }
+        if let Some(keys) = &peer.keys {
+            put_keys(m, keys, ctx)?;
         }
         Ok(())
     })
 }
 
+/// A secure peer's counters and key slots: ids, cipher, next counter,
+/// implementation; never key material.
+fn put_keys(m: &mut Msg, keys: &PeerKeys, ctx: &Process) -> Result {
+    use kernel::sync::atomic::Relaxed;
+    m.put_uint(nl::XTUN_A_PEER_RX_AUTH_FAIL, keys.rx_auth_fail.load(Relaxed))?;
+    m.put_uint(nl::XTUN_A_PEER_RX_REPLAY, keys.rx_replay.load(Relaxed))?;
+    let slots = keys.keys(&ctx.bh_off());
+    for (slot, key) in [Slot::Primary, Slot::Secondary].into_iter().zip(slots.iter()) {
+        let Some(key) = key else { continue };
+        m.nest(nl::XTUN_A_PEER_KEYCONF, |k| {
+            k.put_u32(nl::XTUN_A_KEYCONF_SLOT, slot as u32)?;
+            k.put_u32(nl::XTUN_A_KEYCONF_KEY_ID, u32::from(key.id))?;
+            k.put_u32(nl::XTUN_A_KEYCONF_CIPHER, key.cipher() as u32)?;
+            k.put_uint(nl::XTUN_A_KEYCONF_SEND_COUNTER, key.next_counter())?;
+            k.put_str(nl::XTUN_A_KEYCONF_DRIVER, key.driver_name())
+        })?;
+    }
+    Ok(())
+}
+
 pub(crate) fn dev_get(req: &Request<'_>, ctx: &Process) -> Result {
     let rtnl = RtnlGuard::lock(ctx);
     let (port, dev) = device(req, &rtnl)?;
-    req.reply(nl::CMD_DEV_GET, |msg| put_device(msg, &port, &dev, &rtnl))
+    req.reply(nl::XTUN_CMD_DEV_GET, |msg| put_device(msg, &port, &dev, &rtnl))
 }
 
 pub(crate) fn dev_dump(dump: &mut Dump<'_>, ctx: &Process) -> Result {
@@ -151,7 +140,7 @@ pub(crate) fn dev_dump(dump: &mut Dump<'_>, ctx: &Process) -> Result {
         let Ok(from) = i32::try_from(*dump.cursor(0)) else { return Ok(()) };
         let Some((index, port)) = netdev::next_of_kind::<Port>(&rtnl, &net, from) else { return Ok(()) };
         if let Some(dev) = port.dev() {
-            if !dump.message(nl::CMD_DEV_GET, |msg| put_device(msg, &port, &dev, &rtnl))? {
+            if !dump.message(nl::XTUN_CMD_DEV_GET, |msg| put_device(msg, &port, &dev, &rtnl))? {
                 return Ok(());
             }
         }
@@ -163,8 +152,8 @@ pub(crate) fn dev_set(req: &Request<'_>, ctx: &Process) -> Result {
     use kernel::sync::atomic::Relaxed;
     let rtnl = RtnlGuard::lock(ctx);
     let (port, dev) = device(req, &rtnl)?;
-    let listen = req.attr(nl::A_LISTEN_PORT);
-    let local = req.attr(nl::A_LOCAL_IPV4);
+    let listen = req.attr(nl::XTUN_A_LISTEN_PORT);
+    let local = req.attr(nl::XTUN_A_LOCAL_IPV4);
     if port.tunnel().is_none() {
         let Some(listen) = listen else {
             return Err(req.fail(EINVAL, c"not a tunnel device: set its listen-port first"));
@@ -185,20 +174,36 @@ pub(crate) fn dev_set(req: &Request<'_>, ctx: &Process) -> Result {
         let v = u32::from_ne_bytes(a.in_addr());
         reopen |= s.local.xchg(v, Relaxed) != v;
     }
-    if let Some(a) = req.attr(nl::A_VNI) {
+    if let Some(a) = req.attr(nl::XTUN_A_VNI) {
         s.vni.store(a.u32(), Relaxed);
     }
-    if let Some(a) = req.attr(nl::A_LEARN) {
+    if let Some(a) = req.attr(nl::XTUN_A_LEARN) {
         s.learn.store(a.u8() != 0, Relaxed);
     }
-    if let Some(a) = req.attr(nl::A_PEER_TIMEOUT) {
+    if let Some(a) = req.attr(nl::XTUN_A_PEER_TIMEOUT) {
         s.peer_timeout_s.store(a.u32(), Relaxed);
     }
-    if let Some(a) = req.attr(nl::A_MAX_PEERS) {
+    if let Some(a) = req.attr(nl::XTUN_A_MAX_PEERS) {
         s.max_peers.store(a.u32(), Relaxed);
     }
-    if let Some(a) = req.attr(nl::A_MAX_MACS) {
+    if let Some(a) = req.attr(nl::XTUN_A_MAX_MACS) {
         s.max_macs.store(a.u32(), Relaxed);
+    }
+    if let Some(a) = req.attr(nl::XTUN_A_SECURE) {
+        let secure = a.u8() != 0;
+        if secure != s.secure.load(Relaxed) {
+            if t.tables.peer_count() > 0 {
+                return Err(req.fail_attr(EBUSY, &a, c"secure mode changes only on a device with no peers"));
+            }
+            let overhead = if secure { tunnel::SECURE_OVERHEAD } else { tunnel::OVERHEAD };
+            udp_tunnel::make_tunnel_device(&dev, overhead as usize, 1500 - overhead, !secure, &rtnl)
+                .map_err(|e| req.fail_attr(e, &a, c"cannot change the device's MTU"))?;
+            s.secure.store(secure, Relaxed);
+        }
+    }
+    if s.secure.load(Relaxed) && s.learn.load(Relaxed) {
+        s.learn.store(false, Relaxed);
+        return Err(req.fail(EINVAL, c"secure mode learns no peers: learn is off"));
     }
     if reopen && dev.is_running() {
         t.close(ctx);
@@ -209,15 +214,15 @@ pub(crate) fn dev_set(req: &Request<'_>, ctx: &Process) -> Result {
 
 /// The `peer` nest of a request.
 fn peer_attrs<'a>(req: &Request<'a>) -> Result<Attr<'a>> {
-    req.attr(nl::A_PEER).ok_or_else(|| req.fail(EINVAL, c"missing peer"))
+    req.attr(nl::XTUN_A_PEER).ok_or_else(|| req.fail(EINVAL, c"missing peer"))
 }
 
 fn endpoint_of(req: &Request<'_>, peer: &Attr<'_>) -> Result<Option<Endpoint>> {
     let (mut addr, mut port) = (None, None);
     for a in peer.nested() {
         match a.kind() {
-            nl::P_REMOTE_IPV4 => addr = Some(a.in_addr()),
-            nl::P_REMOTE_PORT => port = Some(a.be16()),
+            nl::XTUN_A_PEER_REMOTE_IPV4 => addr = Some(a.in_addr()),
+            nl::XTUN_A_PEER_REMOTE_PORT => port = Some(a.be16()),
             _ => {}
         }
     }
@@ -242,10 +247,12 @@ pub(crate) fn peer_new(req: &Request<'_>, ctx: &Process) -> Result {
     }
     let mut keepalive_ms = 0;
     let mut macs = KVec::new();
+    let mut id = None;
     for a in attrs.nested() {
         match a.kind() {
-            nl::P_KEEPALIVE => keepalive_ms = u64::from(a.u32()) * 1000,
-            nl::P_MAC => {
+            nl::XTUN_A_PEER_ID => id = Some(a.u32()),
+            nl::XTUN_A_PEER_KEEPALIVE => keepalive_ms = u64::from(a.u32()) * 1000,
+            nl::XTUN_A_PEER_MAC => {
                 let mut mac = [0u8; 6];
                 mac.copy_from_slice(a.bytes());
                 if mac[0] & 1 != 0 || mac == [0; 6] {
@@ -256,13 +263,27 @@ pub(crate) fn peer_new(req: &Request<'_>, ctx: &Process) -> Result {
             _ => {}
         }
     }
+    // Secure mode: userspace names the peer (its id on the wire); plain
+    // mode numbers peers itself.
+    let secure = t.settings.secure.load(Relaxed);
+    let id = match (secure, id) {
+        (true, Some(id)) => id,
+        (true, None) => return Err(req.fail_attr(EINVAL, &attrs, c"secure mode: give the peer's id")),
+        (false, None) => t.tables.new_id(),
+        (false, Some(_)) => return Err(req.fail_attr(EINVAL, &attrs, c"peer ids are the kernel's outside secure mode")),
+    };
     let now = udp_tunnel::now_ms();
     let route = Some(Route::new(ctx)?);
-    let peer = Arc::new(Peer::new(t.tables.new_id(), endpoint, true, keepalive_ms, route, now), GFP_KERNEL)?;
+    let mut peer = Peer::new(id, endpoint, true, keepalive_ms, route, now);
+    if secure {
+        peer = peer.with_keys()?;
+    }
+    let peer = Arc::new(peer, GFP_KERNEL)?;
     let nodes = Tables::reserve(true, GFP_KERNEL)?;
     let bh = ctx.bh_off();
     t.tables.add_peer(peer.clone(), nodes, t.settings.max_peers.load(Relaxed), &bh).map_err(|e| match e {
         AddError::Exists => req.fail_attr(EEXIST, &attrs, c"a peer has this endpoint"),
+        AddError::IdTaken => req.fail_attr(EEXIST, &attrs, c"a peer has this id"),
         AddError::Full => req.fail(ENOSPC, c"the device holds max-peers peers"),
     })?;
     for (mac, node) in macs {
@@ -280,12 +301,12 @@ pub(crate) fn peer_del(req: &Request<'_>, ctx: &Process) -> Result {
     let (port, dev) = device(req, &rtnl)?;
     let t = tunnel_of(req, &port)?;
     let attrs = peer_attrs(req)?;
-    let id = attrs.nested().find(|a| a.kind() == nl::P_ID).map(|a| a.u32());
+    let id = attrs.nested().find(|a| a.kind() == nl::XTUN_A_PEER_ID).map(|a| a.u32());
     let endpoint = endpoint_of(req, &attrs)?;
     let endpoint = match (id, endpoint) {
         (None, None) => return Err(req.fail_attr(EINVAL, &attrs, c"give the peer's id or endpoint")),
         (None, Some(e)) => e,
-        (Some(id), e) => match t.tables.peer_by_id(id, ctx) {
+        (Some(id), e) => match t.tables.peer_by_id(id, &ctx.bh_off()) {
             Some(p) if e.is_none_or(|e| e == p.endpoint) => p.endpoint,
             Some(_) => return Err(req.fail_attr(EINVAL, &attrs, c"that id has another endpoint")),
             None => return Err(req.fail_attr(ENOENT, &attrs, c"no such peer")),
@@ -302,7 +323,7 @@ pub(crate) fn peer_del(req: &Request<'_>, ctx: &Process) -> Result {
 }
 
 pub(crate) fn peer_dump(dump: &mut Dump<'_>, ctx: &Process) -> Result {
-    let Some(ifindex) = dump.attr(nl::A_IFINDEX).map(|a| a.u32() as i32) else {
+    let Some(ifindex) = dump.attr(nl::XTUN_A_IFINDEX).map(|a| a.u32() as i32) else {
         return Err(EINVAL);
     };
     let net = dump.net();
@@ -324,8 +345,8 @@ pub(crate) fn peer_dump(dump: &mut Dump<'_>, ctx: &Process) -> Result {
             return Ok(());
         }
         for peer in peers.iter() {
-            let put = dump.message(nl::CMD_PEER_GET, |msg| {
-                msg.put_u32(nl::A_IFINDEX, dev.ifindex() as u32)?;
+            let put = dump.message(nl::XTUN_CMD_PEER_GET, |msg| {
+                msg.put_u32(nl::XTUN_A_IFINDEX, dev.ifindex() as u32)?;
                 put_peer(msg, t, peer, None, ctx)
             })?;
             if !put {
@@ -343,12 +364,93 @@ pub(crate) fn announce(dev: &NetDev, t: &Tunnel, events: impl IntoIterator<Item 
     let Some(net) = NetRef::of(dev) else { return };
     for event in events {
         let (cmd, peer, reason) = match event {
-            Event::Learned(p) => (nl::CMD_PEER_LEARNED_NTF, p, None),
-            Event::Gone(p, r) => (nl::CMD_PEER_DEL_NTF, p, Some(r)),
+            Event::Learned(p) => (nl::XTUN_CMD_PEER_LEARNED_NTF, p, None),
+            Event::Gone(p, r) => (nl::XTUN_CMD_PEER_DEL_NTF, p, Some(r)),
+            Event::KeyExhausted(p) => (nl::XTUN_CMD_KEY_EXHAUSTED_NTF, p, None),
         };
         let _ = crate::genl::notify(&net, cmd, ctx, |msg| {
-            msg.put_u32(nl::A_IFINDEX, dev.ifindex() as u32)?;
+            msg.put_u32(nl::XTUN_A_IFINDEX, dev.ifindex() as u32)?;
             put_peer(msg, t, &peer, reason, ctx)
         });
     }
+}
+
+/// The secure peer a key request names (by id), and its keys.
+fn key_peer<'a>(req: &Request<'a>, t: &Tunnel, ctx: &Process) -> Result<(Arc<Peer>, Attr<'a>)> {
+    let attrs = peer_attrs(req)?;
+    let Some(id) = attrs.nested().find(|a| a.kind() == nl::XTUN_A_PEER_ID) else {
+        return Err(req.fail_attr(EINVAL, &attrs, c"missing the peer's id"));
+    };
+    let Some(peer) = t.tables.peer_by_id(id.u32(), &ctx.bh_off()) else {
+        return Err(req.fail_attr(ENOENT, &id, c"no such peer"));
+    };
+    if peer.keys.is_none() {
+        return Err(req.fail(EINVAL, c"keys are for secure mode (xtunctl set DEV secure on)"));
+    }
+    Ok((peer, attrs))
+}
+
+/// The keyconf nest of a key request, and its slot.
+fn keyconf<'a>(req: &Request<'a>, attrs: &Attr<'a>) -> Result<(Attr<'a>, Slot)> {
+    let Some(conf) = attrs.nested().find(|a| a.kind() == nl::XTUN_A_PEER_KEYCONF) else {
+        return Err(req.fail_attr(EINVAL, attrs, c"missing keyconf"));
+    };
+    let slot = conf.nested().find(|a| a.kind() == nl::XTUN_A_KEYCONF_SLOT).map_or(Some(Slot::Primary), |a| Slot::from_u32(a.u32()));
+    let Some(slot) = slot else {
+        return Err(req.fail_attr(EINVAL, &conf, c"slot is primary or secondary"));
+    };
+    Ok((conf, slot))
+}
+
+pub(crate) fn key_new(req: &Request<'_>, ctx: &Process) -> Result {
+    let rtnl = RtnlGuard::lock(ctx);
+    let (port, _dev) = device(req, &rtnl)?;
+    let t = tunnel_of(req, &port)?;
+    let (peer, attrs) = key_peer(req, t, ctx)?;
+    let (conf, slot) = keyconf(req, &attrs)?;
+    let (mut id, mut cipher, mut send, mut recv, mut first) = (None, None, None, None, 0);
+    for a in conf.nested() {
+        match a.kind() {
+            nl::XTUN_A_KEYCONF_KEY_ID => id = Some(a.u32() as u8),
+            nl::XTUN_A_KEYCONF_CIPHER => cipher = Cipher::from_u32(a.u32()),
+            nl::XTUN_A_KEYCONF_SEND_KEY => send = <&[u8; KEY_LEN]>::try_from(a.bytes()).ok(),
+            nl::XTUN_A_KEYCONF_RECV_KEY => recv = <&[u8; KEY_LEN]>::try_from(a.bytes()).ok(),
+            nl::XTUN_A_KEYCONF_SEND_COUNTER => first = a.uint(),
+            _ => {}
+        }
+    }
+    let (Some(id), Some(cipher), Some(send), Some(recv)) = (id, cipher, send, recv) else {
+        return Err(req.fail_attr(EINVAL, &conf, c"a key needs key-id, cipher, send-key and recv-key"));
+    };
+    // The transforms copy the keys; the request's copy is netlink's.
+    let key = Key::new(id, cipher, send, recv, first, ctx)
+        .map_err(|e| req.fail_attr(e, &conf, c"the kernel's crypto API refused the cipher or key"))?;
+    let old = peer.keys.as_ref().and_then(|k| k.install(slot, key, &ctx.bh_off()));
+    // Freed here, in process context, unless the data path still holds it.
+    drop(old);
+    Ok(())
+}
+
+pub(crate) fn key_swap(req: &Request<'_>, ctx: &Process) -> Result {
+    let rtnl = RtnlGuard::lock(ctx);
+    let (port, _dev) = device(req, &rtnl)?;
+    let t = tunnel_of(req, &port)?;
+    let (peer, _) = key_peer(req, t, ctx)?;
+    if !peer.keys.as_ref().is_some_and(|k| k.swap(&ctx.bh_off())) {
+        return Err(req.fail(ENOENT, c"the peer has no key to swap"));
+    }
+    Ok(())
+}
+
+pub(crate) fn key_del(req: &Request<'_>, ctx: &Process) -> Result {
+    let rtnl = RtnlGuard::lock(ctx);
+    let (port, _dev) = device(req, &rtnl)?;
+    let t = tunnel_of(req, &port)?;
+    let (peer, attrs) = key_peer(req, t, ctx)?;
+    let (_, slot) = keyconf(req, &attrs)?;
+    let Some(old) = peer.keys.as_ref().and_then(|k| k.remove(slot, &ctx.bh_off())) else {
+        return Err(req.fail(ENOENT, c"no key in that slot"));
+    };
+    drop(old);
+    Ok(())
 }

@@ -124,6 +124,14 @@ impl<'a> Attr<'a> {
         self.data.get(..4).map_or(0, |b| u32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
     }
 
+    /// A `uint` (4 or 8 bytes, as the policy checked).
+    pub(crate) fn uint(&self) -> u64 {
+        match self.data {
+            [a, b, c, d, e, f, g, h] => u64::from_ne_bytes([*a, *b, *c, *d, *e, *f, *g, *h]),
+            _ => u64::from(self.u32()),
+        }
+    }
+
     /// An address in network order, as its bytes.
     pub(crate) fn in_addr(&self) -> [u8; 4] {
         self.data.get(..4).map_or([0; 4], |b| [b[0], b[1], b[2], b[3]])
@@ -447,11 +455,11 @@ unsafe fn dumpit(
 
 // The handlers the generated ops table (gen/xtun_nl_gen.c) names, each
 // with its op's policy maxattr from that table (`.maxattr`): XTUN_A_IFINDEX
-// (1) for dev-get and peer-get, XTUN_A_MAX_MACS (10) for dev-set,
-// XTUN_A_PEER (16) for peer-new and peer-del; dev-get's dump has none.
-const MAXATTR_IFINDEX: u16 = 1;
-const MAXATTR_DEV_SET: u16 = 10;
-const MAXATTR_PEER: u16 = 16;
+// for dev-get and peer-get, XTUN_A_SECURE for dev-set, XTUN_A_PEER for the
+// peer and key ops; dev-get's dump has none.
+const MAXATTR_IFINDEX: u16 = crate::nl::XTUN_A_IFINDEX;
+const MAXATTR_DEV_SET: u16 = crate::nl::XTUN_A_SECURE;
+const MAXATTR_PEER: u16 = crate::nl::XTUN_A_PEER;
 
 #[no_mangle]
 unsafe extern "C" fn xtun_nl_dev_get_doit(_skb: *mut bindings::sk_buff, info: *mut CInfo) -> c_int {
@@ -481,6 +489,24 @@ unsafe extern "C" fn xtun_nl_peer_new_doit(_skb: *mut bindings::sk_buff, info: *
 unsafe extern "C" fn xtun_nl_peer_del_doit(_skb: *mut bindings::sk_buff, info: *mut CInfo) -> c_int {
     // SAFETY: as above.
     unsafe { doit(info, MAXATTR_PEER, crate::control::peer_del) }
+}
+
+#[no_mangle]
+unsafe extern "C" fn xtun_nl_key_new_doit(_skb: *mut bindings::sk_buff, info: *mut CInfo) -> c_int {
+    // SAFETY: as above.
+    unsafe { doit(info, MAXATTR_PEER, crate::control::key_new) }
+}
+
+#[no_mangle]
+unsafe extern "C" fn xtun_nl_key_swap_doit(_skb: *mut bindings::sk_buff, info: *mut CInfo) -> c_int {
+    // SAFETY: as above.
+    unsafe { doit(info, MAXATTR_PEER, crate::control::key_swap) }
+}
+
+#[no_mangle]
+unsafe extern "C" fn xtun_nl_key_del_doit(_skb: *mut bindings::sk_buff, info: *mut CInfo) -> c_int {
+    // SAFETY: as above.
+    unsafe { doit(info, MAXATTR_PEER, crate::control::key_del) }
 }
 
 #[no_mangle]

@@ -32,6 +32,7 @@ use kernel::{
 };
 
 use crate::context::{BhOff, Process};
+use crate::secure::PeerKeys;
 use crate::udp_tunnel::{jhash3, Endpoint, Route};
 
 /// Trees per table: enough that CPUs rarely meet on one lock.
@@ -67,6 +68,12 @@ impl ShardKey for Mac {
 impl ShardKey for [u8; 4] {
     fn hash(&self, seed: u32) -> u32 {
         jhash3(u32::from_ne_bytes(*self), 0, 2, seed)
+    }
+}
+
+impl ShardKey for u32 {
+    fn hash(&self, seed: u32) -> u32 {
+        jhash3(*self, 0, 3, seed)
     }
 }
 
@@ -199,7 +206,13 @@ impl<K: ShardKey, V: Unpin> Sharded<K, V> {
 /// A peer: where its datagrams come from and go to, and what it did.
 pub(crate) struct Peer {
     pub(crate) id: u32,
+    /// Where it was configured or learned: its key in the table.
     pub(crate) endpoint: Endpoint,
+    /// Where datagrams to it go: `endpoint`, until a secure peer proves
+    /// another source (roaming); [`pack`]ed.
+    remote: Atomic<u64>,
+    /// Secure mode: its keys and their counters.
+    pub(crate) keys: Option<Pin<KBox<PeerKeys>>>,
     /// Added by userspace: never expires. Else learned from traffic.
     pub(crate) is_static: bool,
     /// Milliseconds between keepalives; 0: none.
@@ -229,6 +242,8 @@ impl Peer {
         Self {
             id,
             endpoint,
+            remote: Atomic::new(pack(endpoint)),
+            keys: None,
             is_static,
             keepalive_ms,
             route,
@@ -241,6 +256,30 @@ impl Peer {
             dead: Atomic::new(false),
             announced: Atomic::new(is_static),
         }
+    }
+
+    /// The same peer in secure mode, with no keys yet.
+    pub(crate) fn with_keys(self) -> Result<Self> {
+        Ok(Self { keys: Some(KBox::pin_init(PeerKeys::new(), GFP_KERNEL)?), ..self })
+    }
+
+    /// Where datagrams to the peer go now.
+    pub(crate) fn remote(&self) -> Endpoint {
+        unpack(self.remote.load(Relaxed))
+    }
+
+    /// An authenticated datagram came from `from`: the peer is there now
+    /// (ovpn's float). Returns whether it moved.
+    pub(crate) fn roam_to(&self, from: Endpoint) -> bool {
+        let packed = pack(from);
+        if self.remote.load(Relaxed) == packed {
+            return false;
+        }
+        self.remote.store(packed, Relaxed);
+        if let Some(route) = &self.route {
+            route.reset();
+        }
+        true
     }
 
     pub(crate) fn last_seen(&self) -> u64 {
@@ -300,6 +339,15 @@ impl Peer {
     }
 }
 
+/// An endpoint in one word, so that a peer's can change atomically.
+fn pack(e: Endpoint) -> u64 {
+    (u64::from(u32::from_ne_bytes(e.addr)) << 16) | u64::from(e.port)
+}
+
+fn unpack(v: u64) -> Endpoint {
+    Endpoint { addr: ((v >> 16) as u32).to_ne_bytes(), port: v as u16 }
+}
+
 /// A MAC address learned behind (or configured for) a peer.
 pub(crate) struct MacEntry {
     pub(crate) peer: Arc<Peer>,
@@ -311,6 +359,7 @@ pub(crate) struct MacEntry {
 /// Tree nodes for one peer, reserved before it is added.
 pub(crate) struct PeerNodes {
     endpoint: RBTreeNodeReservation<Endpoint, Arc<Peer>>,
+    id: RBTreeNodeReservation<u32, Arc<Peer>>,
     addr: Option<RBTreeNodeReservation<[u8; 4], Arc<Peer>>>,
 }
 
@@ -325,6 +374,8 @@ pub(crate) type FloodList = Arc<KVec<Arc<Peer>>>;
 pub(crate) enum AddError {
     /// A peer has that endpoint already.
     Exists,
+    /// A peer has that id already.
+    IdTaken,
     /// The table holds `max-peers` peers.
     Full,
 }
@@ -332,6 +383,9 @@ pub(crate) enum AddError {
 /// The peer table and the forwarding database of one tunnel device.
 pub(crate) struct Tables {
     by_endpoint: Sharded<Endpoint, Arc<Peer>>,
+    /// Every peer by id: control's lookups, and secure mode's receive
+    /// (the header names the peer).
+    by_id: Sharded<u32, Arc<Peer>>,
     /// Static peers by address alone: a kernel vxlan peer sends from a
     /// port hashed per flow (vxlan_core.c `udp_flow_src_port`), and keys
     /// its own FDB by address only.
@@ -355,6 +409,7 @@ impl Tables {
     pub(crate) fn new(seed: u32) -> Result<Self> {
         Ok(Self {
             by_endpoint: Sharded::new(seed)?,
+            by_id: Sharded::new(seed.rotate_left(24))?,
             static_by_addr: Sharded::new(seed.rotate_left(8))?,
             macs: Sharded::new(seed.rotate_left(16))?,
             flood: KBox::pin_init(new_spinlock!(None), GFP_KERNEL)?,
@@ -391,6 +446,7 @@ impl Tables {
     pub(crate) fn reserve(is_static: bool, flags: Flags) -> Result<PeerNodes> {
         Ok(PeerNodes {
             endpoint: RBTreeNodeReservation::new(flags)?,
+            id: RBTreeNodeReservation::new(flags)?,
             addr: if is_static { Some(RBTreeNodeReservation::new(flags)?) } else { None },
         })
     }
@@ -411,6 +467,11 @@ impl Tables {
         if self.by_endpoint.insert(peer.endpoint, peer.clone(), nodes.endpoint, bh).is_err() {
             self.peers.fetch_sub(1, Relaxed);
             return Err(AddError::Exists);
+        }
+        if self.by_id.insert(peer.id, peer.clone(), nodes.id, bh).is_err() {
+            self.by_endpoint.remove_if(&peer.endpoint, |p| Arc::ptr_eq(p, &peer), bh);
+            self.peers.fetch_sub(1, Relaxed);
+            return Err(AddError::IdTaken);
         }
         if !peer.is_static {
             self.learned_peers.add(1, Relaxed);
@@ -435,7 +496,7 @@ impl Tables {
         // Reserved first: a static peer's address may pass to another.
         let heir_node = RBTreeNodeReservation::new(GFP_KERNEL).ok();
         let peer = self.by_endpoint.remove_if(endpoint, |p| which(p), &ctx.bh_off())?;
-        self.forget(&peer);
+        self.forget(&peer, ctx);
         if let (true, Some(node)) = (peer.is_static, heir_node) {
             self.hand_over_address(&peer, node, ctx);
         }
@@ -460,8 +521,9 @@ impl Tables {
         }
     }
 
-    fn forget(&self, peer: &Arc<Peer>) {
+    fn forget(&self, peer: &Arc<Peer>, ctx: &Process) {
         peer.kill();
+        self.by_id.remove_if(&peer.id, |p| Arc::ptr_eq(p, peer), &ctx.bh_off());
         self.peers.fetch_sub(1, Relaxed);
         if !peer.is_static {
             self.learned_peers.fetch_sub(1, Relaxed);
@@ -474,14 +536,8 @@ impl Tables {
     }
 
     /// The peer with number `id`.
-    pub(crate) fn peer_by_id(&self, id: u32, ctx: &Process) -> Option<Arc<Peer>> {
-        let mut found = None;
-        self.by_endpoint.for_each_slowly(ctx, |_, p| {
-            if p.id == id {
-                found = Some(p.clone());
-            }
-        });
-        found
+    pub(crate) fn peer_by_id(&self, id: u32, bh: &BhOff) -> Option<Arc<Peer>> {
+        self.by_id.with(&id, bh, |p| p.cloned())
     }
 
     /// Every peer with a number at least `from`, sorted, at most `max`
@@ -551,7 +607,7 @@ impl Tables {
             return gone;
         }
         self.by_endpoint.retain(ctx, |_, p| !p.expired(now, timeout_ms), |p| {
-            self.forget(&p);
+            self.forget(&p, ctx);
             let _ = gone.push(p, GFP_KERNEL);
         });
         gone
@@ -668,6 +724,7 @@ impl Tables {
     pub(crate) fn clear(&self, ctx: &Process) {
         self.macs.retain(ctx, |_, _| false, |_| {});
         self.static_by_addr.retain(ctx, |_, _| false, |_| {});
+        self.by_id.retain(ctx, |_, _| false, |_| {});
         self.by_endpoint.retain(ctx, |_, _| false, |p| p.kill());
         let old = {
             let _bh = ctx.bh_off();

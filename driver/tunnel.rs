@@ -33,7 +33,8 @@ use crate::context::{BhOff, Process};
 use crate::netdev::{NetDev, Rtnl, ETH_HLEN};
 use crate::peers::{AddError, Mac, Peer, Tables};
 use crate::skb::Skb;
-use crate::udp_tunnel::{self, Datagram, Endpoint, GroCells, RcuBox, Sent, ENCAP_HLEN};
+use crate::secure::{self, NoKey, RxError};
+use crate::udp_tunnel::{self, Datagram, Encap, Endpoint, GroCells, RcuBox, Sent, ENCAP_HLEN};
 
 /// The default UDP port (IANA's for VXLAN).
 pub(crate) const DEFAULT_PORT: u16 = 4789;
@@ -42,6 +43,9 @@ pub(crate) const DEFAULT_PORT: u16 = 4789;
 /// device loses (1450 on a 1500 underlay), and the headroom it needs for
 /// the outer headers and the underlay's link header (vxlan_headroom).
 pub(crate) const OVERHEAD: u32 = 20 + ENCAP_HLEN as u32 + ETH_HLEN as u32;
+/// The same in secure mode: outer IPv4 and UDP, the secure header and tag,
+/// the inner Ethernet header (74: MTU 1426 on a 1500 underlay).
+pub(crate) const SECURE_OVERHEAD: u32 = 20 + 8 + secure::OVERHEAD as u32 + ETH_HLEN as u32;
 /// Learned MACs live this long without traffic (the bridge's default).
 const MAC_TIMEOUT_MS: u64 = 300_000;
 /// The VXLAN I flag: a valid VNI follows.
@@ -58,6 +62,8 @@ pub(crate) struct Settings {
     pub(crate) peer_timeout_s: Atomic<u32>,
     pub(crate) max_peers: Atomic<u32>,
     pub(crate) max_macs: Atomic<u32>,
+    /// Secure mode: only authenticated datagrams (set before any peer).
+    pub(crate) secure: Atomic<bool>,
 }
 
 /// Counters of datagrams and frames dropped, per device.
@@ -66,12 +72,17 @@ pub(crate) struct Drops {
     pub(crate) rx_bad: Atomic<u64>,
     pub(crate) rx_wrong_vni: Atomic<u64>,
     pub(crate) tx_no_peer: Atomic<u64>,
+    pub(crate) rx_auth_fail: Atomic<u64>,
+    pub(crate) rx_replay: Atomic<u64>,
+    pub(crate) tx_no_key: Atomic<u64>,
 }
 
 /// What a peer event says.
 pub(crate) enum Event {
     Learned(Arc<Peer>),
     Gone(Arc<Peer>, DelReason),
+    /// Its primary key spent its counters (secure mode).
+    KeyExhausted(Arc<Peer>),
 }
 
 /// Why a peer went (the spec's `del-reason`).
@@ -98,6 +109,8 @@ pub(crate) struct Tunnel {
     pub(crate) gro: RcuBox<GroCells>,
     /// The ageing work, while the device is up (RTNL).
     pub(crate) ageing: RcuBox<Ageing>,
+    /// A peer's primary key ran out of counters since the last pass.
+    key_spent: Atomic<bool>,
 }
 
 fn vxlan_header(vni: u32) -> [u8; 8] {
@@ -153,6 +166,7 @@ impl Tunnel {
                 peer_timeout_s: Atomic::new(180),
                 max_peers: Atomic::new(16384),
                 max_macs: Atomic::new(16384),
+                secure: Atomic::new(false),
             },
             tables: Tables::new(udp_tunnel::random_u32())?,
             drops: Drops {
@@ -160,11 +174,15 @@ impl Tunnel {
                 rx_bad: Atomic::new(0),
                 rx_wrong_vni: Atomic::new(0),
                 tx_no_peer: Atomic::new(0),
+                rx_auth_fail: Atomic::new(0),
+                rx_replay: Atomic::new(0),
+                tx_no_key: Atomic::new(0),
             },
             socket: RcuBox::new(),
             bound_port: Atomic::new(0),
             gro: RcuBox::new(),
             ageing: RcuBox::new(),
+            key_spent: Atomic::new(false),
         })
     }
 
@@ -225,11 +243,12 @@ impl Tunnel {
         let mut dst: Mac = [0; 6];
         dst.copy_from_slice(&eth[..6]);
         let header = vxlan_header(self.settings.vni.load(Relaxed));
+        let header = &header;
         let sport = self.bound_port.load(Relaxed) as u16;
         let now = udp_tunnel::now_ms();
         let known = if is_unicast(&dst) { self.tables.peer_for_mac(&dst, bh) } else { None };
         if let Some(peer) = known {
-            return self.send_to(dev, socket, skb, &peer, sport, &header, now, bh);
+            return self.send_to(dev, socket, skb, &peer, sport, header, now, bh);
         }
         // Head-end replication: a copy to every live peer (a list not yet
         // rebuilt may still hold deleted ones), the frame itself to the last.
@@ -243,12 +262,12 @@ impl Tunnel {
         let mut sent = false;
         for next in live {
             match skb.clone_atomic() {
-                Some(copy) => sent |= self.send_to(dev, socket, copy, peer, sport, &header, now, bh),
+                Some(copy) => sent |= self.send_to(dev, socket, copy, peer, sport, header, now, bh),
                 None => dev.count_tx_dropped(),
             }
             peer = next;
         }
-        sent | self.send_to(dev, socket, skb, peer, sport, &header, now, bh)
+        sent | self.send_to(dev, socket, skb, peer, sport, header, now, bh)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -268,7 +287,25 @@ impl Tunnel {
             return false;
         }
         let len = skb.len();
-        match socket.send(dev, skb, peer.route.as_ref(), sport, peer.endpoint, header, bh) {
+        let sent = match &peer.keys {
+            None => socket.send(dev, skb, peer.route.as_ref(), sport, peer.remote(), &Encap::Vxlan(header), OVERHEAD, bh),
+            Some(keys) => {
+                let sealer = match keys.next_sealer(peer.id, bh) {
+                    Ok(sealer) => sealer,
+                    Err(no_key) => {
+                        if no_key == NoKey::Spent {
+                            self.key_spent.store(true, Relaxed);
+                        }
+                        self.drops.tx_no_key.add(1, Relaxed);
+                        dev.count_tx_dropped();
+                        return false;
+                    }
+                };
+                let encap = Encap::Sealed { header: &sealer.header_bytes(), sealer: &sealer };
+                socket.send(dev, skb, peer.route.as_ref(), sport, peer.remote(), &encap, SECURE_OVERHEAD, bh)
+            }
+        };
+        match sent {
             // The device's tx counters are iptunnel_xmit's (it counts on
             // skb->dev, ours), as for vxlan.
             Ok(Sent::OnWire) => {
@@ -287,6 +324,9 @@ impl Tunnel {
 
     /// A datagram on the socket, for `dev`.
     pub(crate) fn receive(&self, dev: &NetDev, mut dgram: Datagram, bh: &BhOff) {
+        if self.settings.secure.load(Relaxed) {
+            return self.receive_secure(dev, dgram, bh);
+        }
         let Some(h) = dgram.header() else {
             return self.bad(dev, &self.drops.rx_bad);
         };
@@ -313,33 +353,76 @@ impl Tunnel {
                 if known.is_none() && !self.may_learn(&from) {
                     return self.bad(dev, &self.drops.rx_unknown_src);
                 }
-                let Some((skb, eth)) = dgram.decapsulate(dev) else {
+                let Some((skb, eth)) = dgram.decapsulate(dev, 8) else {
                     return self.bad(dev, &self.drops.rx_bad);
                 };
-                let mut src: Mac = [0; 6];
-                src.copy_from_slice(&eth[6..12]);
-                if !is_valid_source(&src) {
-                    drop(skb);
-                    return self.bad(dev, &self.drops.rx_bad);
-                }
-                // Our own frame came back (a loop): vxlan drops it too.
-                if dev.has_address(&src) {
-                    drop(skb);
-                    return dev.count_rx_dropped();
-                }
                 // Only a whole, valid frame makes a stranger a peer.
-                let Some(peer) = known.or_else(|| self.learn_peer(&from, now, bh)) else {
-                    drop(skb);
-                    return self.bad(dev, &self.drops.rx_unknown_src);
-                };
-                peer.seen(now, skb.len() + ETH_HLEN);
-                self.tables.learn_mac(src, &peer, now, self.settings.max_macs.load(Relaxed), bh);
-                match self.gro.get(bh) {
-                    Some(gro) => gro.receive(skb, bh),
-                    None => dev.count_rx_dropped(),
-                }
+                self.deliver(dev, skb, &eth, bh, || known.or_else(|| self.learn_peer(&from, now, bh)));
             }
         }
+    }
+
+    /// A decapsulated frame with Ethernet header `eth`: checked, its
+    /// source MAC learned behind the peer `peer_for` gives, delivered.
+    fn deliver(&self, dev: &NetDev, skb: Skb, eth: &[u8; 14], bh: &BhOff, peer_for: impl FnOnce() -> Option<Arc<Peer>>) {
+        let now = udp_tunnel::now_ms();
+        let mut src: Mac = [0; 6];
+        src.copy_from_slice(&eth[6..12]);
+        if !is_valid_source(&src) {
+            drop(skb);
+            return self.bad(dev, &self.drops.rx_bad);
+        }
+        // Our own frame came back (a loop): vxlan drops it too.
+        if dev.has_address(&src) {
+            drop(skb);
+            return dev.count_rx_dropped();
+        }
+        let Some(peer) = peer_for() else {
+            drop(skb);
+            return self.bad(dev, &self.drops.rx_unknown_src);
+        };
+        peer.seen(now, skb.len() + ETH_HLEN);
+        self.tables.learn_mac(src, &peer, now, self.settings.max_macs.load(Relaxed), bh);
+        match self.gro.get(bh) {
+            Some(gro) => gro.receive(skb, bh),
+            None => dev.count_rx_dropped(),
+        }
+    }
+
+    /// A datagram in secure mode: it must name a peer and open with one of
+    /// its keys before anything about it counts; only then may it move the
+    /// replay window, move the peer (roaming) or reach the stack.
+    fn receive_secure(&self, dev: &NetDev, mut dgram: Datagram, bh: &BhOff) {
+        const UDP_HLEN: usize = 8;
+        let Some(head) = dgram.head::<{ UDP_HLEN + secure::HEADER_LEN }>() else {
+            return self.bad(dev, &self.drops.rx_bad);
+        };
+        let mut bytes = [0; secure::HEADER_LEN];
+        bytes.copy_from_slice(&head[UDP_HLEN..]);
+        let Some(header) = secure::Header::parse(&bytes) else {
+            return self.bad(dev, &self.drops.rx_bad);
+        };
+        let Some(peer) = self.tables.peer_by_id(header.peer_id, bh) else {
+            return self.bad(dev, &self.drops.rx_unknown_src);
+        };
+        let Some(keys) = &peer.keys else {
+            return self.bad(dev, &self.drops.rx_unknown_src);
+        };
+        match keys.open(dgram.skb_mut(), UDP_HLEN, &header, bh) {
+            Ok(()) => {}
+            Err(RxError::Auth) => return self.bad(dev, &self.drops.rx_auth_fail),
+            Err(RxError::Replay) => return self.bad(dev, &self.drops.rx_replay),
+        }
+        peer.roam_to(dgram.source());
+        if dgram.len() == UDP_HLEN + secure::HEADER_LEN {
+            // A keepalive.
+            peer.seen(udp_tunnel::now_ms(), 0);
+            return dgram.consume();
+        }
+        let Some((skb, eth)) = dgram.decapsulate(dev, secure::HEADER_LEN) else {
+            return self.bad(dev, &self.drops.rx_bad);
+        };
+        self.deliver(dev, skb, &eth, bh, || Some(peer.clone()));
     }
 
     fn bad(&self, dev: &NetDev, counter: &Atomic<u64>) {
@@ -363,7 +446,7 @@ impl Tunnel {
             Ok(()) => Some(peer),
             // Another CPU learned it first: use that one.
             Err(AddError::Exists) => self.tables.peer_from(from, bh),
-            Err(AddError::Full) => None,
+            Err(AddError::Full | AddError::IdTaken) => None,
         }
     }
 
@@ -379,7 +462,8 @@ impl Tunnel {
         self.tables.expire_macs(now, MAC_TIMEOUT_MS, ctx);
         // On failure the list stays stale and the next pass tries again.
         let _ = self.tables.refresh_flood(false, ctx);
-        if !self.tables.any_to_visit() {
+        // A key spent in the data path is announced from here.
+        if !self.tables.any_to_visit() && !self.key_spent.xchg(false, Relaxed) {
             return events;
         }
         let Ok(peers) = self.tables.all_peers(ctx) else { return events };
@@ -392,10 +476,23 @@ impl Tunnel {
             if peer.keepalive_ms > 0 && now.saturating_sub(peer.last_sent()) >= peer.keepalive_ms {
                 let bh = ctx.bh_off();
                 if let Some(socket) = self.socket.get(&bh) {
-                    if socket.send_bare(dev, peer.route.as_ref(), sport, peer.endpoint, &header, &bh).is_ok() {
+                    let sent = match &peer.keys {
+                        None => socket.send_bare(dev, peer.route.as_ref(), sport, peer.remote(), &Encap::Vxlan(&header), &bh),
+                        Some(keys) => match keys.next_sealer(peer.id, &bh) {
+                            Ok(sealer) => {
+                                let encap = Encap::Sealed { header: &sealer.header_bytes(), sealer: &sealer };
+                                socket.send_bare(dev, peer.route.as_ref(), sport, peer.remote(), &encap, &bh)
+                            }
+                            Err(_) => Err(ENOENT),
+                        },
+                    };
+                    if sent.is_ok() {
                         peer.sent(now, 0);
                     }
                 }
+            }
+            if peer.keys.as_ref().is_some_and(|k| k.take_exhausted()) {
+                let _ = events.push(Event::KeyExhausted(peer.clone()), GFP_KERNEL);
             }
         }
         events

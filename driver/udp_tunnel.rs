@@ -52,7 +52,7 @@ extern "C" {
     fn xtun_udp_sock_close(sock: *mut CSock);
     fn xtun_skb_outer4(skb: *const bindings::sk_buff, saddr: *mut u32, sport: *mut u16);
     fn xtun_skb_data(skb: *const bindings::sk_buff) -> *const u8;
-    fn xtun_udp_decap(skb: *mut bindings::sk_buff, dev: *mut bindings::net_device) -> c_int;
+    fn xtun_udp_decap(skb: *mut bindings::sk_buff, dev: *mut bindings::net_device, hdr_len: c_uint) -> c_int;
     fn xtun_udp_xmit(
         sock: *mut CSock,
         dev: *mut bindings::net_device,
@@ -62,6 +62,10 @@ extern "C" {
         sport: u16,
         dport: u16,
         hdr: *const u8,
+        hdr_len: c_uint,
+        overhead: c_uint,
+        seal: Option<SealFn>,
+        seal_ctx: *const c_void,
     ) -> c_int;
     fn xtun_udp_send_raw(
         sock: *mut CSock,
@@ -71,13 +75,17 @@ extern "C" {
         sport: u16,
         dport: u16,
         hdr: *const u8,
+        hdr_len: c_uint,
+        seal: Option<SealFn>,
+        seal_ctx: *const c_void,
     ) -> c_int;
+    fn xtun_dst_cache_reset(cache: *mut CDstCache);
     fn xtun_dst_cache_new() -> *mut CDstCache;
     fn xtun_dst_cache_free(cache: *mut CDstCache);
     fn xtun_gro_cells_new(dev: *mut bindings::net_device) -> *mut CGroCells;
     fn xtun_gro_cells_free(cells: *mut CGroCells);
     fn xtun_gro_cells_receive(cells: *mut CGroCells, skb: *mut bindings::sk_buff);
-    fn xtun_dev_set_tunnel_features(dev: *mut bindings::net_device, headroom: c_uint);
+    fn xtun_dev_set_tunnel_features(dev: *mut bindings::net_device, headroom: c_uint, offloads: bool);
     fn xtun_dev_set_mtu(dev: *mut bindings::net_device, mtu: c_uint) -> c_int;
     fn xtun_work_new(f: unsafe extern "C" fn(*const c_void), data: *const c_void) -> *mut CWork;
     fn xtun_work_schedule(work: *mut CWork, delay_ms: c_ulong);
@@ -87,6 +95,52 @@ extern "C" {
     fn xtun_random_u32() -> u32;
     fn xtun_jhash_3words(a: u32, b: u32, c: u32, initval: u32) -> u32;
     fn synchronize_net();
+}
+
+type SealFn = unsafe extern "C" fn(ctx: *const c_void, skb: *mut bindings::sk_buff) -> c_int;
+
+/// Encrypts a datagram in place once its header is in front (secure
+/// mode): the shim calls it with the skb's data at the header.
+pub(crate) trait Sealer {
+    fn seal(&self, skb: &mut Skb) -> Result;
+}
+
+/// How a frame is encapsulated after the UDP header.
+pub(crate) enum Encap<'a> {
+    /// The 8-byte VXLAN-format header, in clear.
+    Vxlan(&'a [u8; 8]),
+    /// `header`, then the frame encrypted by the sealer.
+    Sealed { header: &'a [u8], sealer: &'a dyn Sealer },
+}
+
+impl Encap<'_> {
+    /// The header, and the shim's callback and its context (a pointer to
+    /// the `&dyn Sealer`, which lives as long as `self`).
+    fn parts(&self) -> (&[u8], Option<SealFn>, *const c_void) {
+        match self {
+            Encap::Vxlan(h) => (&h[..], None, core::ptr::null()),
+            Encap::Sealed { header, sealer } => {
+                (header, Some(seal_callback), (sealer as *const &dyn Sealer).cast())
+            }
+        }
+    }
+}
+
+/// # Safety
+///
+/// `ctx` is the `*const &dyn Sealer` of a live [`Encap::Sealed`]; `skb` is
+/// a valid skb the caller owns for the call and does not share.
+unsafe extern "C" fn seal_callback(ctx: *const c_void, skb: *mut bindings::sk_buff) -> c_int {
+    // SAFETY: by the function's contract.
+    let sealer: &dyn Sealer = unsafe { *ctx.cast::<&dyn Sealer>() };
+    // SAFETY: the caller's skb, lent for the call: ManuallyDrop keeps it
+    // from being freed here.
+    let Some(skb) = (unsafe { Skb::from_raw(skb) }) else { return EINVAL.to_errno() };
+    let mut skb = core::mem::ManuallyDrop::new(skb);
+    match sealer.seal(&mut skb) {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
 }
 
 /// Milliseconds on the kernel's jiffies clock (monotonic, `HZ` resolution).
@@ -145,15 +199,31 @@ impl Datagram {
         self.skb.head::<ENCAP_HLEN>()
     }
 
+    /// Its first `N` bytes (the UDP header first), or `None` if shorter.
+    pub(crate) fn head<const N: usize>(&mut self) -> Option<[u8; N]> {
+        self.skb.head::<N>()
+    }
+
+    /// The datagram's buffer, `data` at the UDP header (to open in place).
+    pub(crate) fn skb_mut(&mut self) -> &mut Skb {
+        &mut self.skb
+    }
+
+    /// Its length from the UDP header on.
+    pub(crate) fn len(&self) -> usize {
+        self.skb.len()
+    }
+
     /// Strips the outer headers (nothing to scrub: the socket lives in the
     /// device's namespace) and makes the inner Ethernet frame `dev`'s, its
     /// protocol and network
     /// header set. Returns the frame with its Ethernet header, or `None`
     /// (the datagram dropped) if no whole frame is inside.
-    pub(crate) fn decapsulate(self, dev: &NetDev) -> Option<(Skb, [u8; 14])> {
-        // SAFETY: the skb is ours, an encap_rcv datagram with at least
-        // `ENCAP_HLEN` bytes (`header` pulled them); `dev` is live.
-        if unsafe { xtun_udp_decap(self.skb.as_raw(), dev.as_raw()) } != 0 {
+    /// `hdr_len`: the bytes after the UDP header that go too.
+    pub(crate) fn decapsulate(self, dev: &NetDev, hdr_len: usize) -> Option<(Skb, [u8; 14])> {
+        // SAFETY: the skb is ours, an encap_rcv datagram; the shim checks
+        // its length; `dev` is live.
+        if unsafe { xtun_udp_decap(self.skb.as_raw(), dev.as_raw(), hdr_len as c_uint) } != 0 {
             return None;
         }
         let mut eth = [0u8; 14];
@@ -236,11 +306,12 @@ impl<T: Receiver> TunnelSocket<T> {
         unsafe { xtun_udp_sock_port(self.raw.as_ptr()) }
     }
 
-    /// Encapsulates the Ethernet frame `skb` of `dev` behind `header` (the
-    /// 8 bytes after the UDP header) and sends it from `sport` to `to`,
-    /// routed through the cache `route` (or a fresh lookup without one).
-    /// Fails (the frame dropped) with the route lookup's or allocation's
-    /// error.
+    /// Encapsulates the Ethernet frame `skb` of `dev` as `encap` says and
+    /// sends it from `sport` to `to`, routed through the cache `route` (or
+    /// a fresh lookup without one); `overhead` is what encapsulation adds,
+    /// for the path MTU check. Fails (the frame dropped) with the route
+    /// lookup's, allocation's or sealer's error.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn send(
         &self,
         dev: &NetDev,
@@ -248,33 +319,63 @@ impl<T: Receiver> TunnelSocket<T> {
         route: Option<&Route>,
         sport: u16,
         to: Endpoint,
-        header: &[u8; 8],
+        encap: &Encap<'_>,
+        overhead: u32,
         _ctx: &BhOff,
     ) -> Result<Sent> {
         let (cache, daddr, sport, dport) = wire_args(route, sport, to);
+        let (header, seal, seal_ctx) = encap.parts();
         // SAFETY: the socket is open (type invariants), `dev` live, the skb
-        // ours (taken), `route` live; bottom halves are off, as
-        // transmission wants.
+        // ours (taken), `route` live, `seal_ctx` as `seal_callback` wants
+        // for the call; bottom halves are off, as transmission wants.
         let ret = unsafe {
-            xtun_udp_xmit(self.raw.as_ptr(), dev.as_raw(), skb.into_raw(), cache, daddr, sport, dport, header.as_ptr())
+            xtun_udp_xmit(
+                self.raw.as_ptr(),
+                dev.as_raw(),
+                skb.into_raw(),
+                cache,
+                daddr,
+                sport,
+                dport,
+                header.as_ptr(),
+                header.len() as c_uint,
+                overhead,
+                seal,
+                seal_ctx,
+            )
         };
         to_result(ret)?;
         Ok(if ret > 0 { Sent::TooBig } else { Sent::OnWire })
     }
 
-    /// Sends a datagram holding only `header` (a keepalive).
+    /// Sends a datagram holding only the header (a keepalive), sealed if
+    /// `encap` says so.
     pub(crate) fn send_bare(
         &self,
         dev: &NetDev,
         route: Option<&Route>,
         sport: u16,
         to: Endpoint,
-        header: &[u8; 8],
+        encap: &Encap<'_>,
         _ctx: &BhOff,
     ) -> Result {
         let (cache, daddr, sport, dport) = wire_args(route, sport, to);
+        let (header, seal, seal_ctx) = encap.parts();
         // SAFETY: as `send`, without a frame.
-        to_result(unsafe { xtun_udp_send_raw(self.raw.as_ptr(), dev.as_raw(), cache, daddr, sport, dport, header.as_ptr()) })
+        to_result(unsafe {
+            xtun_udp_send_raw(
+                self.raw.as_ptr(),
+                dev.as_raw(),
+                cache,
+                daddr,
+                sport,
+                dport,
+                header.as_ptr(),
+                header.len() as c_uint,
+                seal,
+                seal_ctx,
+            )
+        })
     }
 }
 
@@ -326,6 +427,13 @@ impl Route {
         let raw = NonNull::new(unsafe { xtun_dst_cache_new() }).ok_or(ENOMEM)?;
         Ok(Self { raw })
     }
+
+    /// Forgets the cached routes (the peer moved); safe against
+    /// concurrent users (`dst_cache_reset` only stamps the cache).
+    pub(crate) fn reset(&self) {
+        // SAFETY: ours and initialised (type invariants).
+        unsafe { xtun_dst_cache_reset(self.raw.as_ptr()) };
+    }
 }
 
 impl Drop for Route {
@@ -376,12 +484,18 @@ impl Drop for GroCells {
     }
 }
 
-/// Gives `dev` a tunnel device's features (vxlan's: checksum offload,
-/// software GSO so TCP reaches xmit unsegmented) and `headroom`, and the
-/// MTU `mtu`.
-pub(crate) fn make_tunnel_device(dev: &NetDev, headroom: usize, mtu: u32, _rtnl: &crate::netdev::Rtnl) -> Result {
+/// Gives `dev` a tunnel device's features (with `offloads`, vxlan's:
+/// checksum offload, software GSO so TCP reaches xmit unsegmented; without,
+/// none) and `headroom`, and the MTU `mtu`.
+pub(crate) fn make_tunnel_device(
+    dev: &NetDev,
+    headroom: usize,
+    mtu: u32,
+    offloads: bool,
+    _rtnl: &crate::netdev::Rtnl,
+) -> Result {
     // SAFETY: `dev` is live; RTNL is held, as feature and MTU changes want.
-    unsafe { xtun_dev_set_tunnel_features(dev.as_raw(), headroom as c_uint) };
+    unsafe { xtun_dev_set_tunnel_features(dev.as_raw(), headroom as c_uint, offloads) };
     // SAFETY: as above.
     to_result(unsafe { xtun_dev_set_mtu(dev.as_raw(), mtu) })
 }

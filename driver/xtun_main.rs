@@ -28,9 +28,8 @@
 
 use kernel::{prelude::*, sync::Arc};
 
-mod chardev;
-#[allow(dead_code)] // WIP: wired into the data path by the secure mode
 mod aead;
+mod chardev;
 mod context;
 #[deny(unsafe_code)]
 mod control;
@@ -40,6 +39,8 @@ mod file;
 mod genl;
 mod napi;
 mod netdev;
+#[path = "gen/xtun_nl.rs"]
+mod nl;
 #[deny(unsafe_code)]
 mod peers;
 #[deny(unsafe_code)]
@@ -47,8 +48,9 @@ mod port;
 #[deny(unsafe_code)]
 mod queue;
 #[deny(unsafe_code)]
-#[allow(dead_code)] // WIP: as aead
 mod replay;
+#[deny(unsafe_code)]
+mod secure;
 mod skb;
 #[deny(unsafe_code)]
 mod tunnel;

@@ -138,20 +138,27 @@ void xtun_skb_outer4(const struct sk_buff *skb, __be32 *saddr, __be16 *sport);
 const u8 *xtun_skb_data(const struct sk_buff *skb);
 unsigned int xtun_skb_headlen(const struct sk_buff *skb);
 struct sk_buff *xtun_skb_clone_atomic(struct sk_buff *skb);
-int xtun_udp_decap(struct sk_buff *skb, struct net_device *dev);
+int xtun_udp_decap(struct sk_buff *skb, struct net_device *dev,
+		   unsigned int hdr_len);
+/* Encrypts in place, skb->data at the header (secure mode, aead.rs). */
+typedef int (*xtun_seal_fn)(const void *ctx, struct sk_buff *skb);
 bool xtun_dev_addr_is(const struct net_device *dev, const u8 *mac);
 int xtun_udp_xmit(struct xtun_udp_sock *x, struct net_device *dev,
 		  struct sk_buff *skb, struct dst_cache *cache, __be32 daddr,
-		  __be16 sport, __be16 dport, const u8 *hdr);
+		  __be16 sport, __be16 dport, const u8 *hdr, unsigned int hdr_len,
+		  unsigned int overhead, xtun_seal_fn seal, const void *seal_ctx);
 int xtun_udp_send_raw(struct xtun_udp_sock *x, struct net_device *dev,
 		      struct dst_cache *cache, __be32 daddr, __be16 sport,
-		      __be16 dport, const u8 *hdr);
+		      __be16 dport, const u8 *hdr, unsigned int hdr_len,
+		      xtun_seal_fn seal, const void *seal_ctx);
+void xtun_dst_cache_reset(struct dst_cache *cache);
 struct dst_cache *xtun_dst_cache_new(void);
 void xtun_dst_cache_free(struct dst_cache *cache);
 struct gro_cells *xtun_gro_cells_new(struct net_device *dev);
 void xtun_gro_cells_free(struct gro_cells *cells);
 void xtun_gro_cells_receive(struct gro_cells *cells, struct sk_buff *skb);
-void xtun_dev_set_tunnel_features(struct net_device *dev, unsigned int headroom);
+void xtun_dev_set_tunnel_features(struct net_device *dev, unsigned int headroom,
+				  bool offloads);
 int xtun_dev_set_mtu(struct net_device *dev, unsigned int mtu);
 struct xtun_work *xtun_work_new(void (*fn)(const void *), const void *data);
 void xtun_work_schedule(struct xtun_work *x, unsigned long delay_ms);

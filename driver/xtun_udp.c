@@ -19,10 +19,8 @@
 
 #include "xtun_shim.h"
 
-/* VXLAN_HLEN: the UDP header and the 8-byte VXLAN header. */
-#define XTUN_ENCAP_HLEN (sizeof(struct udphdr) + 8)
-/* vxlan_headroom(0): outer IPv4 + VXLAN_HLEN + the inner Ethernet header. */
-#define XTUN_OVERHEAD (sizeof(struct iphdr) + XTUN_ENCAP_HLEN + ETH_HLEN)
+/* The AEAD tag a sealed keepalive gains (secure mode). */
+#define XTUN_TAG_ROOM 16
 
 /* One kernel UDP socket and the Rust receiver its datagrams go to;
  * sk_user_data points here while the socket is open. */
@@ -112,18 +110,20 @@ unsigned int xtun_skb_headlen(const struct sk_buff *skb)
 	return skb_headlen(skb);
 }
 
-/* vxlan_rcv's decapsulation once the header is accepted: drop the UDP and
- * VXLAN headers, vxlan_set_mac's Ethernet part (without learning: Rust
+/* vxlan_rcv's decapsulation once the header is accepted: drop the UDP
+ * header and the @hdr_len-byte one after it, vxlan_set_mac's Ethernet part (without learning: Rust
  * does that), pskb_inet_may_pull, then the outer ECN onto the inner
  * packet (vxlan_ecn_decapsulate). Fails (the caller drops and counts) on
  * a short inner frame or an ECN the inner packet cannot carry. */
-int xtun_udp_decap(struct sk_buff *skb, struct net_device *dev)
+int xtun_udp_decap(struct sk_buff *skb, struct net_device *dev,
+		   unsigned int hdr_len)
 {
 	unsigned int nh;
 
 	/* The socket is always in the device's namespace (opened there at
 	 * ndo_open, closed before a move): nothing to scrub (xnet false). */
-	if (__iptunnel_pull_header(skb, XTUN_ENCAP_HLEN, htons(ETH_P_TEB), false, false))
+	if (__iptunnel_pull_header(skb, sizeof(struct udphdr) + hdr_len,
+				   htons(ETH_P_TEB), false, false))
 		return -EINVAL;
 	if (!pskb_may_pull(skb, ETH_HLEN))
 		return -EINVAL;
@@ -169,13 +169,18 @@ static void xtun_encap_bypass(struct sk_buff *skb, struct net_device *dev)
 }
 
 /* vxlan_xmit_one for one IPv4 remote, without its options: route through
- * the per-peer cache, PMTU as vxlan's, vxlan_build_skb with the 8-byte
- * header Rust wrote in @hdr, udp_tunnel_xmit_skb. Consumes @skb. Returns
- * 0 (sent), 1 (too big: the ICMP error went back up the device), or a
- * negative errno with the skb freed (the caller counts). */
+ * the per-peer cache, PMTU as vxlan's (@overhead: what encapsulation adds
+ * to the frame, its Ethernet header included), vxlan_build_skb with the
+ * @hdr_len-byte header Rust wrote in @hdr, udp_tunnel_xmit_skb. With
+ * @seal (secure mode), the frame's checksum is completed and @seal called
+ * with skb->data at the header once it is pushed: it encrypts in place.
+ * Consumes @skb. Returns 0 (sent), 1 (too big: the ICMP error went back up
+ * the device), or a negative errno with the skb freed (the caller
+ * counts). */
 int xtun_udp_xmit(struct xtun_udp_sock *x, struct net_device *dev,
 		  struct sk_buff *skb, struct dst_cache *cache, __be32 daddr, __be16 sport,
-		  __be16 dport, const u8 *hdr)
+		  __be16 dport, const u8 *hdr, unsigned int hdr_len,
+		  unsigned int overhead, xtun_seal_fn seal, const void *seal_ctx)
 {
 	struct ip_tunnel_key key = {};
 	struct sock *sk = x->sock->sk;
@@ -198,7 +203,7 @@ int xtun_udp_xmit(struct xtun_udp_sock *x, struct net_device *dev,
 		kfree_skb_reason(skb, SKB_DROP_REASON_IP_OUTNOROUTES);
 		return PTR_ERR(rt);
 	}
-	err = skb_tunnel_check_pmtu(skb, &rt->dst, XTUN_OVERHEAD,
+	err = skb_tunnel_check_pmtu(skb, &rt->dst, overhead,
 				    netif_is_any_bridge_port(dev));
 	if (err < 0)
 		goto drop;
@@ -210,14 +215,35 @@ int xtun_udp_xmit(struct xtun_udp_sock *x, struct net_device *dev,
 	tos = ip_tunnel_ecn_encap(0, ip_hdr(skb), skb);
 	ttl = ip4_dst_hoplimit(&rt->dst);
 	err = skb_cow_head(skb, LL_RESERVED_SPACE(rt->dst.dev) + rt->dst.header_len +
-				XTUN_ENCAP_HLEN + sizeof(struct iphdr));
+				sizeof(struct udphdr) + hdr_len + sizeof(struct iphdr));
 	if (err)
 		goto drop;
+	if (seal) {
+		/* As ovpn: encryption wants the whole frame, checksummed; the
+		 * device offers no offloads in secure mode, so no GSO here. */
+		err = -EINVAL;
+		if (skb_is_gso(skb))
+			goto drop;
+		if (skb->ip_summed == CHECKSUM_PARTIAL) {
+			err = skb_checksum_help(skb);
+			if (err)
+				goto drop;
+		}
+		memcpy(__skb_push(skb, hdr_len), hdr, hdr_len);
+		err = seal(seal_ctx, skb);
+		if (err)
+			goto drop;
+		skb->ip_summed = CHECKSUM_NONE;
+		__skb_pull(skb, hdr_len);
+	}
 	double_encap = udp_tunnel_handle_partial(skb);
 	err = iptunnel_handle_offloads(skb, SKB_GSO_UDP_TUNNEL_CSUM);
 	if (err)
 		goto drop;
-	memcpy(__skb_push(skb, 8), hdr, 8);
+	if (seal)
+		__skb_push(skb, hdr_len);
+	else
+		memcpy(__skb_push(skb, hdr_len), hdr, hdr_len);
 	udp_tunnel_set_inner_protocol(skb, double_encap, htons(ETH_P_TEB));
 	udp_tunnel_xmit_skb(rt, sk, skb, saddr, daddr, tos, ttl, 0, sport, dport,
 			    false, false, 0);
@@ -228,10 +254,12 @@ drop:
 	return err;
 }
 
-/* A bare 8-byte datagram (the keepalive) from the socket to @daddr. */
+/* A datagram of only the @hdr_len-byte @hdr (the keepalive) from the
+ * socket to @daddr; with @seal, sealed first (secure mode: the tag). */
 int xtun_udp_send_raw(struct xtun_udp_sock *x, struct net_device *dev,
 		      struct dst_cache *cache,
-		      __be32 daddr, __be16 sport, __be16 dport, const u8 *hdr)
+		      __be32 daddr, __be16 sport, __be16 dport, const u8 *hdr,
+		      unsigned int hdr_len, xtun_seal_fn seal, const void *seal_ctx)
 {
 	struct sk_buff *skb;
 	struct ip_tunnel_key key = {};
@@ -239,11 +267,21 @@ int xtun_udp_send_raw(struct xtun_udp_sock *x, struct net_device *dev,
 	struct rtable *rt;
 	__be32 saddr;
 
-	skb = alloc_skb(LL_MAX_HEADER + sizeof(struct iphdr) + XTUN_ENCAP_HLEN, GFP_ATOMIC);
+	/* Room for the header and a tag after it. */
+	skb = alloc_skb(LL_MAX_HEADER + sizeof(struct iphdr) + sizeof(struct udphdr) +
+			hdr_len + XTUN_TAG_ROOM, GFP_ATOMIC);
 	if (!skb)
 		return -ENOMEM;
 	skb_reserve(skb, LL_MAX_HEADER + sizeof(struct iphdr) + sizeof(struct udphdr));
-	skb_put_data(skb, hdr, 8);
+	skb_put_data(skb, hdr, hdr_len);
+	if (seal) {
+		int err = seal(seal_ctx, skb);
+
+		if (err) {
+			kfree_skb(skb);
+			return err;
+		}
+	}
 	skb_reset_network_header(skb);
 	skb_reset_inner_headers(skb);
 	/* iptunnel_xmit counts the datagram on skb->dev: the keepalive is an
@@ -271,6 +309,12 @@ struct dst_cache *xtun_dst_cache_new(void)
 		return NULL;
 	}
 	return cache;
+}
+
+/* The peer moved (secure mode's roaming): routes to the old address go. */
+void xtun_dst_cache_reset(struct dst_cache *cache)
+{
+	dst_cache_reset(cache);
 }
 
 void xtun_dst_cache_free(struct dst_cache *cache)
@@ -304,17 +348,23 @@ void xtun_gro_cells_receive(struct gro_cells *cells, struct sk_buff *skb)
 }
 
 /* The features of a tunnel device: vxlan_setup's. */
-void xtun_dev_set_tunnel_features(struct net_device *dev, unsigned int headroom)
+/* With @offloads, vxlan's; without (secure mode, whose frames are
+ * encrypted whole), none the stack would have to finish after xmit: it
+ * checksums and segments before. */
+void xtun_dev_set_tunnel_features(struct net_device *dev, unsigned int headroom,
+				  bool offloads)
 {
-	netdev_features_t f = NETIF_F_SG | NETIF_F_HW_CSUM | NETIF_F_FRAGLIST |
-			      NETIF_F_RXCSUM | NETIF_F_GSO_SOFTWARE;
+	netdev_features_t all = NETIF_F_SG | NETIF_F_HW_CSUM | NETIF_F_FRAGLIST |
+				NETIF_F_RXCSUM | NETIF_F_GSO_SOFTWARE;
+	netdev_features_t f = offloads ? all : NETIF_F_RXCSUM;
 
-	/* Offered and wanted: netdev_update_features turns them on and tells
-	 * the stack (uppers, RTM_NEWLINK). */
-	dev->hw_features |= f;
-	dev->wanted_features |= f;
-	dev->vlan_features |= f;
-	dev->hw_enc_features |= f;
+	/* Offered and wanted: netdev_update_features turns them on (or off)
+	 * and tells the stack (uppers, RTM_NEWLINK). */
+	dev->features &= ~(all & ~f);
+	dev->hw_features = (dev->hw_features & ~all) | f;
+	dev->wanted_features = (dev->wanted_features & ~all) | f;
+	dev->vlan_features = (dev->vlan_features & ~all) | f;
+	dev->hw_enc_features = (dev->hw_enc_features & ~all) | f;
 	dev->needed_headroom = headroom;
 	/* Keep the inner route, so skb_tunnel_check_pmtu can lower its PMTU
 	 * (vxlan_setup, wireguard, ovpn). */

@@ -12,7 +12,7 @@ saved=$(cat $glob 2>/dev/null)
 insmod /lib/modules/xtun.ko || fail "cannot load xtun.ko"
 [ -w $glob ] && printf '%s' "${saved:-*.*}" > $glob
 log=$(dmesg | sed -n '/49-kunit: reload/,$p')
-for suite in xtun_peers xtun_tunnel xtun_replay xtun_aead; do
+for suite in xtun_peers xtun_tunnel xtun_replay xtun_aead xtun_secure; do
 	summary=$(echo "$log" | grep "# $suite: pass:") || fail "suite $suite did not run (CONFIG_KUNIT?)"
 	echo "$summary"
 	echo "$summary" | grep -q "fail:0 skip:0" || fail "suite $suite: $summary"

@@ -36,13 +36,29 @@ static const struct netlink_range_validation xtun_a_max_macs_range = {
 };
 
 /* Common nested types */
+const struct nla_policy xtun_keyconf_nl_policy[XTUN_A_KEYCONF_DRIVER + 1] = {
+	[XTUN_A_KEYCONF_SLOT] = NLA_POLICY_MAX(NLA_U32, 1),
+	[XTUN_A_KEYCONF_KEY_ID] = NLA_POLICY_MAX(NLA_U32, 255),
+	[XTUN_A_KEYCONF_CIPHER] = NLA_POLICY_MAX(NLA_U32, 1),
+	[XTUN_A_KEYCONF_SEND_KEY] = NLA_POLICY_EXACT_LEN(32),
+	[XTUN_A_KEYCONF_RECV_KEY] = NLA_POLICY_EXACT_LEN(32),
+	[XTUN_A_KEYCONF_SEND_COUNTER] = { .type = NLA_UINT, },
+	[XTUN_A_KEYCONF_DRIVER] = { .type = NLA_NUL_STRING, },
+};
+
 const struct nla_policy xtun_peer_del_input_nl_policy[XTUN_A_PEER_REMOTE_PORT + 1] = {
-	[XTUN_A_PEER_ID] = { .type = NLA_U32, },
+	[XTUN_A_PEER_ID] = NLA_POLICY_MIN(NLA_U32, 1),
 	[XTUN_A_PEER_REMOTE_IPV4] = { .type = NLA_BE32, },
 	[XTUN_A_PEER_REMOTE_PORT] = NLA_POLICY_MIN(NLA_BE16, 1),
 };
 
+const struct nla_policy xtun_peer_key_input_nl_policy[XTUN_A_PEER_KEYCONF + 1] = {
+	[XTUN_A_PEER_ID] = NLA_POLICY_MIN(NLA_U32, 1),
+	[XTUN_A_PEER_KEYCONF] = NLA_POLICY_NESTED(xtun_keyconf_nl_policy),
+};
+
 const struct nla_policy xtun_peer_new_input_nl_policy[XTUN_A_PEER_MAC + 1] = {
+	[XTUN_A_PEER_ID] = NLA_POLICY_MIN(NLA_U32, 1),
 	[XTUN_A_PEER_REMOTE_IPV4] = { .type = NLA_BE32, },
 	[XTUN_A_PEER_REMOTE_PORT] = NLA_POLICY_MIN(NLA_BE16, 1),
 	[XTUN_A_PEER_KEEPALIVE] = NLA_POLICY_FULL_RANGE(NLA_U32, &xtun_a_peer_keepalive_range),
@@ -55,7 +71,7 @@ static const struct nla_policy xtun_dev_get_nl_policy[XTUN_A_IFINDEX + 1] = {
 };
 
 /* XTUN_CMD_DEV_SET - do */
-static const struct nla_policy xtun_dev_set_nl_policy[XTUN_A_MAX_MACS + 1] = {
+static const struct nla_policy xtun_dev_set_nl_policy[XTUN_A_SECURE + 1] = {
 	[XTUN_A_IFINDEX] = { .type = NLA_U32, },
 	[XTUN_A_LISTEN_PORT] = { .type = NLA_U16, },
 	[XTUN_A_LOCAL_IPV4] = { .type = NLA_BE32, },
@@ -64,6 +80,7 @@ static const struct nla_policy xtun_dev_set_nl_policy[XTUN_A_MAX_MACS + 1] = {
 	[XTUN_A_PEER_TIMEOUT] = NLA_POLICY_FULL_RANGE(NLA_U32, &xtun_a_peer_timeout_range),
 	[XTUN_A_MAX_PEERS] = NLA_POLICY_FULL_RANGE(NLA_U32, &xtun_a_max_peers_range),
 	[XTUN_A_MAX_MACS] = NLA_POLICY_FULL_RANGE(NLA_U32, &xtun_a_max_macs_range),
+	[XTUN_A_SECURE] = NLA_POLICY_MAX(NLA_U8, 1),
 };
 
 /* XTUN_CMD_PEER_NEW - do */
@@ -81,6 +98,24 @@ static const struct nla_policy xtun_peer_del_nl_policy[XTUN_A_PEER + 1] = {
 /* XTUN_CMD_PEER_GET - dump */
 static const struct nla_policy xtun_peer_get_nl_policy[XTUN_A_IFINDEX + 1] = {
 	[XTUN_A_IFINDEX] = { .type = NLA_U32, },
+};
+
+/* XTUN_CMD_KEY_NEW - do */
+static const struct nla_policy xtun_key_new_nl_policy[XTUN_A_PEER + 1] = {
+	[XTUN_A_IFINDEX] = { .type = NLA_U32, },
+	[XTUN_A_PEER] = NLA_POLICY_NESTED(xtun_peer_key_input_nl_policy),
+};
+
+/* XTUN_CMD_KEY_SWAP - do */
+static const struct nla_policy xtun_key_swap_nl_policy[XTUN_A_PEER + 1] = {
+	[XTUN_A_IFINDEX] = { .type = NLA_U32, },
+	[XTUN_A_PEER] = NLA_POLICY_NESTED(xtun_peer_key_input_nl_policy),
+};
+
+/* XTUN_CMD_KEY_DEL - do */
+static const struct nla_policy xtun_key_del_nl_policy[XTUN_A_PEER + 1] = {
+	[XTUN_A_IFINDEX] = { .type = NLA_U32, },
+	[XTUN_A_PEER] = NLA_POLICY_NESTED(xtun_peer_key_input_nl_policy),
 };
 
 /* Ops table for xtun */
@@ -101,7 +136,7 @@ static const struct genl_split_ops xtun_nl_ops[] = {
 		.cmd		= XTUN_CMD_DEV_SET,
 		.doit		= xtun_nl_dev_set_doit,
 		.policy		= xtun_dev_set_nl_policy,
-		.maxattr	= XTUN_A_MAX_MACS,
+		.maxattr	= XTUN_A_SECURE,
 		.flags		= GENL_UNS_ADMIN_PERM | GENL_CMD_CAP_DO,
 	},
 	{
@@ -124,6 +159,27 @@ static const struct genl_split_ops xtun_nl_ops[] = {
 		.policy		= xtun_peer_get_nl_policy,
 		.maxattr	= XTUN_A_IFINDEX,
 		.flags		= GENL_UNS_ADMIN_PERM | GENL_CMD_CAP_DUMP,
+	},
+	{
+		.cmd		= XTUN_CMD_KEY_NEW,
+		.doit		= xtun_nl_key_new_doit,
+		.policy		= xtun_key_new_nl_policy,
+		.maxattr	= XTUN_A_PEER,
+		.flags		= GENL_UNS_ADMIN_PERM | GENL_CMD_CAP_DO,
+	},
+	{
+		.cmd		= XTUN_CMD_KEY_SWAP,
+		.doit		= xtun_nl_key_swap_doit,
+		.policy		= xtun_key_swap_nl_policy,
+		.maxattr	= XTUN_A_PEER,
+		.flags		= GENL_UNS_ADMIN_PERM | GENL_CMD_CAP_DO,
+	},
+	{
+		.cmd		= XTUN_CMD_KEY_DEL,
+		.doit		= xtun_nl_key_del_doit,
+		.policy		= xtun_key_del_nl_policy,
+		.maxattr	= XTUN_A_PEER,
+		.flags		= GENL_UNS_ADMIN_PERM | GENL_CMD_CAP_DO,
 	},
 };
 

@@ -13,7 +13,9 @@
 #include <uapi/xtun_nl.h>
 
 /* Common nested types */
+extern const struct nla_policy xtun_keyconf_nl_policy[XTUN_A_KEYCONF_DRIVER + 1];
 extern const struct nla_policy xtun_peer_del_input_nl_policy[XTUN_A_PEER_REMOTE_PORT + 1];
+extern const struct nla_policy xtun_peer_key_input_nl_policy[XTUN_A_PEER_KEYCONF + 1];
 extern const struct nla_policy xtun_peer_new_input_nl_policy[XTUN_A_PEER_MAC + 1];
 
 int xtun_nl_dev_get_doit(struct sk_buff *skb, struct genl_info *info);
@@ -22,6 +24,9 @@ int xtun_nl_dev_set_doit(struct sk_buff *skb, struct genl_info *info);
 int xtun_nl_peer_new_doit(struct sk_buff *skb, struct genl_info *info);
 int xtun_nl_peer_del_doit(struct sk_buff *skb, struct genl_info *info);
 int xtun_nl_peer_get_dumpit(struct sk_buff *skb, struct netlink_callback *cb);
+int xtun_nl_key_new_doit(struct sk_buff *skb, struct genl_info *info);
+int xtun_nl_key_swap_doit(struct sk_buff *skb, struct genl_info *info);
+int xtun_nl_key_del_doit(struct sk_buff *skb, struct genl_info *info);
 
 enum {
 	XTUN_NLGRP_PEERS,

@@ -9,6 +9,10 @@
 //! schema) in `<dir>`, and walks up from the spec to a `MAINTAINERS` file
 //! (the kernel root), looping forever at `/` if there is none: so it runs
 //! on a copy in a staging directory of that shape, under a timeout.
+//!
+//! The driver's Rust takes the family's numbers from `gen/xtun_nl.rs`,
+//! which this module writes from the generated uapi header, so no number
+//! is copied by hand.
 
 use std::path::Path;
 
@@ -26,6 +30,8 @@ const OUTPUTS: &[(&str, &[&str])] = &[
     ("xtun_nl_gen.h", &["--mode", "kernel", "--header"]),
     ("xtun_nl_gen.c", &["--mode", "kernel", "--source"]),
 ];
+/// The Rust constants, made from the uapi header (after OUTPUTS).
+const RUST_CONSTANTS: &str = "xtun_nl.rs";
 
 /// Debian's python, which python3-yaml and python3-jsonschema serve.
 const PYTHON: &str = "/usr/bin/python3";
@@ -36,7 +42,7 @@ const TIMEOUT_SECS: &str = "60";
 pub fn run(sh: &Shell, ws: &Workspace, src: &Path) -> Result<()> {
     let staging = ws.target.join("ynl");
     generate(sh, ws, src, &staging)?;
-    for (file, _) in OUTPUTS {
+    for file in OUTPUTS.iter().map(|(file, _)| *file).chain([RUST_CONSTANTS]) {
         let (fresh, committed) = (staging.join("gen").join(file), ws.root.join(GENERATED).join(file));
         if std::fs::read(&committed).ok() == Some(sh.read_binary_file(&fresh)?) {
             eprintln!("    {GENERATED}/{file}: unchanged");
@@ -55,6 +61,7 @@ pub fn check(sh: &Shell, ws: &Workspace, src: &Path, staging: &Path) -> Result<(
     let stale: Vec<&str> = OUTPUTS
         .iter()
         .map(|(file, _)| *file)
+        .chain([RUST_CONSTANTS])
         .filter(|file| {
             std::fs::read(ws.root.join(GENERATED).join(file)).ok() != std::fs::read(staging.join("gen").join(file)).ok()
         })
@@ -98,5 +105,89 @@ fn generate(sh: &Shell, ws: &Workspace, src: &Path, staging: &Path) -> Result<()
             ),
         }
     }
+    let header = sh.read_file(staging.join("gen/uapi/xtun_nl.h"))?;
+    sh.write_file(staging.join("gen").join(RUST_CONSTANTS), rust_constants(&header)?)?;
     Ok(())
+}
+
+/// The uapi header's enum values as Rust constants: commands `u8`,
+/// attributes `u16` (the types genetlink gives them), the rest `u32`.
+fn rust_constants(header: &str) -> Result<String> {
+    let mut out = String::from(
+        "// SPDX-License-Identifier: ((GPL-2.0 WITH Linux-syscall-note) OR BSD-3-Clause)\n\
+         // Do not edit: `cargo xtask gen-netlink` writes it from uapi/xtun_nl.h.\n\n\
+         //! The xtun family's numbers.\n\n\
+         #![allow(dead_code)] // a table: not every number is used\n\n",
+    );
+    let mut next: Option<u64> = None;
+    for line in header.lines().map(str::trim) {
+        if line.starts_with("enum") {
+            next = Some(0);
+            continue;
+        }
+        if line.starts_with('}') {
+            next = None;
+            continue;
+        }
+        let Some(value) = next.as_mut() else { continue };
+        let entry = line.trim_end_matches(',');
+        if !entry.starts_with("XTUN_") && !entry.starts_with("__XTUN_") {
+            continue;
+        }
+        let (name, explicit) = match entry.split_once('=') {
+            Some((name, v)) => (name.trim(), Some(v.trim())),
+            None => (entry.trim(), None),
+        };
+        if let Some(v) = explicit {
+            match v.parse() {
+                Ok(v) => *value = v,
+                // `XTUN_A_MAX = (__XTUN_A_MAX - 1)`: one less than the last.
+                Err(_) if v.starts_with("(__") => {
+                    out += &format!("pub(crate) const {name}: {} = {};\n", type_of(name), *value - 2);
+                    continue;
+                }
+                Err(_) => bail!("uapi/xtun_nl.h: cannot read the value of {name}: {v}"),
+            }
+        }
+        if !name.starts_with("__") {
+            out += &format!("pub(crate) const {name}: {} = {value};\n", type_of(name));
+        }
+        *value += 1;
+    }
+    Ok(out)
+}
+
+fn type_of(name: &str) -> &'static str {
+    if name.starts_with("XTUN_CMD_") {
+        "u8"
+    } else if name.starts_with("XTUN_A_") {
+        "u16"
+    } else {
+        "u32"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn constants_from_a_uapi_header() {
+        let header = "enum xtun_mode {\n\tXTUN_MODE_TAP,\n\tXTUN_MODE_TUNNEL,\n};\n\
+                      enum {\n\tXTUN_A_PEER_ID = 1,\n\tXTUN_A_PEER_MAC,\n\n\t__XTUN_A_PEER_MAX,\n\
+                      \tXTUN_A_PEER_MAX = (__XTUN_A_PEER_MAX - 1)\n};\n\
+                      enum {\n\tXTUN_CMD_DEV_GET = 1,\n};\n";
+        let out = rust_constants(header).unwrap();
+        for line in [
+            "pub(crate) const XTUN_MODE_TAP: u32 = 0;",
+            "pub(crate) const XTUN_MODE_TUNNEL: u32 = 1;",
+            "pub(crate) const XTUN_A_PEER_ID: u16 = 1;",
+            "pub(crate) const XTUN_A_PEER_MAC: u16 = 2;",
+            "pub(crate) const XTUN_A_PEER_MAX: u16 = 2;",
+            "pub(crate) const XTUN_CMD_DEV_GET: u8 = 1;",
+        ] {
+            assert!(out.contains(line), "{line} not in:\n{out}");
+        }
+        assert!(!out.contains("__XTUN"), "{out}");
+    }
 }

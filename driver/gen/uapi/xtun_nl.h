@@ -27,6 +27,23 @@ enum xtun_del_reason {
 	XTUN_DEL_REASON_DEVICE_DOWN,
 };
 
+/*
+ * The AEAD of a secure-mode key
+ */
+enum xtun_cipher {
+	XTUN_CIPHER_AES_256_GCM,
+	XTUN_CIPHER_CHACHA20_POLY1305,
+};
+
+/*
+ * A peer's two key slots: primary sends and receives, secondary only receives
+ * (the next key, or the last one while the peer catches up)
+ */
+enum xtun_key_slot {
+	XTUN_KEY_SLOT_PRIMARY,
+	XTUN_KEY_SLOT_SECONDARY,
+};
+
 enum {
 	XTUN_A_PEER_ID = 1,
 	XTUN_A_PEER_REMOTE_IPV4,
@@ -41,9 +58,25 @@ enum {
 	XTUN_A_PEER_TX_PACKETS,
 	XTUN_A_PEER_TX_BYTES,
 	XTUN_A_PEER_DEL_REASON,
+	XTUN_A_PEER_RX_AUTH_FAIL,
+	XTUN_A_PEER_RX_REPLAY,
+	XTUN_A_PEER_KEYCONF,
 
 	__XTUN_A_PEER_MAX,
 	XTUN_A_PEER_MAX = (__XTUN_A_PEER_MAX - 1)
+};
+
+enum {
+	XTUN_A_KEYCONF_SLOT = 1,
+	XTUN_A_KEYCONF_KEY_ID,
+	XTUN_A_KEYCONF_CIPHER,
+	XTUN_A_KEYCONF_SEND_KEY,
+	XTUN_A_KEYCONF_RECV_KEY,
+	XTUN_A_KEYCONF_SEND_COUNTER,
+	XTUN_A_KEYCONF_DRIVER,
+
+	__XTUN_A_KEYCONF_MAX,
+	XTUN_A_KEYCONF_MAX = (__XTUN_A_KEYCONF_MAX - 1)
 };
 
 enum {
@@ -63,6 +96,10 @@ enum {
 	XTUN_A_RX_WRONG_VNI,
 	XTUN_A_TX_NO_PEER,
 	XTUN_A_PEER,
+	XTUN_A_SECURE,
+	XTUN_A_RX_AUTH_FAIL,
+	XTUN_A_RX_REPLAY,
+	XTUN_A_TX_NO_KEY,
 
 	__XTUN_A_MAX,
 	XTUN_A_MAX = (__XTUN_A_MAX - 1)
@@ -76,6 +113,10 @@ enum {
 	XTUN_CMD_PEER_GET,
 	XTUN_CMD_PEER_LEARNED_NTF,
 	XTUN_CMD_PEER_DEL_NTF,
+	XTUN_CMD_KEY_NEW,
+	XTUN_CMD_KEY_SWAP,
+	XTUN_CMD_KEY_DEL,
+	XTUN_CMD_KEY_EXHAUSTED_NTF,
 
 	__XTUN_CMD_MAX,
 	XTUN_CMD_MAX = (__XTUN_CMD_MAX - 1)
