@@ -13,8 +13,8 @@ use kernel::prelude::*;
 const WORD_BITS: u64 = u64::BITS as u64;
 /// Words in the bitmap: a power of two, so the ring index is a mask.
 const WORDS: usize = 32;
-/// How far behind the newest counter an older one is still accepted: the
-/// bitmap less the word being recycled (1984 packets).
+/// The window: the newest counter and the `WINDOW - 1` before it are
+/// accepted once each; the bitmap less the word being recycled (1984).
 pub(crate) const WINDOW: u64 = (WORDS as u64 - 1) * WORD_BITS;
 /// The last counter a key may send or accept: past it the key is spent
 /// (WireGuard's REJECT_AFTER_MESSAGES keeps the same margin).
@@ -91,13 +91,13 @@ mod tests {
         let mut w = ReplayWindow::new();
         assert_eq!(w.accept(3000), Ok(()));
         // Every counter the window reaches, backwards, once.
-        for c in (3000 - WINDOW..3000).rev() {
+        for c in (3000 - WINDOW + 1..3000).rev() {
             assert_eq!(w.accept(c), Ok(()));
         }
-        for c in 3000 - WINDOW..=3000 {
+        for c in 3000 - WINDOW + 1..=3000 {
             assert_eq!(w.accept(c), Err(Rejected::Replayed));
         }
-        assert_eq!(w.accept(3000 - WINDOW - 1), Err(Rejected::TooOld));
+        assert_eq!(w.accept(3000 - WINDOW), Err(Rejected::TooOld));
     }
 
     #[test]

@@ -329,7 +329,7 @@ mod tests {
     fn peer_with(primary: Option<u8>, first_counter: u64, ctx: &Process) -> Result<Pin<KBox<PeerKeys>>> {
         let keys = KBox::pin_init(PeerKeys::new(), GFP_KERNEL)?;
         if let Some(id) = primary {
-            let key = Key::new(id, Cipher::Aes256Gcm, &[1; KEY_LEN], &[2; KEY_LEN], first_counter, ctx)?;
+            let key = Key::new(id, Cipher::ChaCha20Poly1305, &[1; KEY_LEN], &[2; KEY_LEN], first_counter, ctx)?;
             drop(keys.install(Slot::Primary, key, &ctx.bh_off()));
         }
         Ok(keys)
