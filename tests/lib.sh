@@ -346,3 +346,69 @@ tun_iperf() {
 	echo "$out" | grep -E 'sender|receiver' | sed "s/^/# ns$1 -> ns$2: /"
 	wait $server || fail "ns$2: the iperf3 server failed: $(tail -n 3 /tmp/iperf3-server.log)"
 }
+
+# --- Secure mode (issue 15) ----------------------------------------------
+#
+# The same picture, each xt0 in secure mode: the peer is id $SECURE_ID at
+# both ends; ns1 seals with key "a" and opens with "b", ns2 the reverse
+# (one key per direction). TUN_CIPHER picks the AEAD.
+SECURE_ID=7
+TUN_CIPHER=${TUN_CIPHER:-chacha20-poly1305}
+TUN_KEYS=/tmp/xt-$$-keys
+
+# tun_genkeys NAME...: fresh random keys, in $TUN_KEYS/NAME.
+tun_genkeys() {
+	local k
+	mkdir -p $TUN_KEYS
+	for k; do
+		xtunctl genkey > $TUN_KEYS/$k || fail "xtunctl genkey"
+	done
+}
+
+# tun_key N KEY-ID SEND RECV [OPTION VALUE]...: a key for the peer of ns N,
+# sealing with key file SEND and opening with RECV; options (slot, counter)
+# go to `xtunctl key add`.
+tun_key() {
+	local n=$1 id=$2 send=$3 recv=$4
+	shift 4
+	nx $n xtunctl key add xt0 peer $SECURE_ID key-id $id cipher $TUN_CIPHER \
+		send-key $TUN_KEYS/$send recv-key $TUN_KEYS/$recv "$@" ||
+		fail "ns$n: xtunctl key add xt0 peer $SECURE_ID key-id $id ... $*"
+}
+
+# tun_secure_pair [EP1 [EP2]]: the picture in secure mode, keyed; ns1's
+# peer at EP1 (default ns2's 10.0.0.2:4789), ns2's at EP2 (ns1's).
+tun_secure_pair() {
+	tun_requires_xtun
+	tun_ns_setup
+	tun_add 1 10.0.0.1 secure on
+	tun_add 2 10.0.0.2 secure on
+	tun_peer 1 ${1:-10.0.0.2:$TUN_PORT} id $SECURE_ID
+	tun_peer 2 ${2:-10.0.0.1:$TUN_PORT} id $SECURE_ID
+	tun_genkeys a b
+	tun_key 1 1 a b
+	tun_key 2 1 b a
+	tun_up 1 10.100.0.1
+	tun_up 2 10.100.0.2
+}
+
+# tun_counter N KEY: a device counter of ns N's xt0 from xtunctl.
+tun_counter() { tun_field $1 $2; }
+
+# tun_mitm MODE...: xtun-mitm in ns2 on 10.0.0.2:5000, relaying to ns2's
+# xt0 and mangling ns1's datagrams as MODE says (ns1's peer is the relay);
+# its report goes to /tmp/mitm.out when mitm_stop ends it.
+tun_mitm() {
+	nx_bg 2 xtun-mitm --listen 10.0.0.2:5000 --server 10.0.0.2:$TUN_PORT "$@" > /tmp/mitm.out 2>&1
+	mitm=$!
+	wait_for "udp_bound 10.0.0.2 5000 xt-$$-2 || exited $mitm" 30
+	exited $mitm && fail "xtun-mitm $*: $(cat /tmp/mitm.out)"
+}
+
+# mitm_stop: ends the relay; its counters are then mitm_count NAME.
+mitm_stop() {
+	kill $mitm
+	wait $mitm
+	sed 's/^/# /' /tmp/mitm.out
+}
+mitm_count() { sed -n "s/.*\\b$1=\\([0-9]*\\).*/\\1/p" /tmp/mitm.out | tail -n 1; }
