@@ -23,6 +23,7 @@ pub const PROGRAMS: &[&str] = &[
     "tap-tcp-serve",
     "xtunctl",
     "xtun-udp",
+    "xtun-mitm",
 ];
 const TARGET: &str = "x86_64-unknown-linux-gnu";
 
