@@ -412,3 +412,11 @@ mitm_stop() {
 	sed 's/^/# /' /tmp/mitm.out
 }
 mitm_count() { sed -n "s/.*\\b$1=\\([0-9]*\\).*/\\1/p" /tmp/mitm.out | tail -n 1; }
+
+# udp_bound A.B.C.D PORT [NETNS]: a UDP socket is bound there.
+udp_bound() {
+	local want
+	want=$(echo "$1" | awk -F. '{ printf "%02X%02X%02X%02X", $4, $3, $2, $1 }'):$(printf %04X "$2")
+	${3:+/usr/sbin/ip netns exec "$3"} cat /proc/net/udp |
+		awk -v want="$want" '$2 == want { found = 1 } END { exit !found }'
+}
