@@ -1,0 +1,23 @@
+# A seeded fuzz of the secure receive path: short datagrams, wrong types,
+# unknown peers, forged bodies, every one dropped and counted in its
+# counter (rx_bad, rx_unknown_src, rx_auth_fail), nothing delivered, the
+# tunnel still working after. The seed is printed to replay a failure.
+. /xtun/tests/lib.sh
+tun_secure_pair
+tun_ping 1 10.100.0.2
+rx0=$(tun_stat 2 rx_packets)
+bad0=$(tun_counter 2 rx_bad); unk0=$(tun_counter 2 rx_unknown_src); auth0=$(tun_counter 2 rx_auth_fail)
+last=$(n1 xtun-udp secure-fuzz --from 10.0.0.1:$TUN_PORT --to 10.0.0.2:$TUN_PORT --peer-id $SECURE_ID --count 2000 ${XTUN_SEED:+--seed $XTUN_SEED} | tee /tmp/fuzz.out | tail -n 1)
+head -n 1 /tmp/fuzz.out | sed 's/^/# /'
+echo "# $last"
+count() { echo "$last" | sed -n "s/.*\\b$1=\\([0-9]*\\).*/\\1/p"; }
+want_bad=$(($(count short) + $(count bad_type)))
+want_unk=$(count unknown_peer)
+want_auth=$(count forged)
+wait_for "[ \$((\$(tun_counter 2 rx_auth_fail) - auth0)) -ge $want_auth ]" 30
+bad=$(($(tun_counter 2 rx_bad) - bad0)); unk=$(($(tun_counter 2 rx_unknown_src) - unk0)); auth=$(($(tun_counter 2 rx_auth_fail) - auth0))
+rx=$(($(tun_stat 2 rx_packets) - rx0))
+echo "# rx_bad +$bad (want $want_bad), rx_unknown_src +$unk (want $want_unk), rx_auth_fail +$auth (want $want_auth), rx_packets +$rx"
+[ $bad = $want_bad ] && [ $unk = $want_unk ] && [ $auth = $want_auth ] || fail "counters do not match what was sent"
+[ $rx = 0 ] || fail "ns2 delivered $rx fuzzed frames"
+tun_ping 1 10.100.0.2
