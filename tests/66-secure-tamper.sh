@@ -8,6 +8,7 @@
 # from the relay). Then the relay passes datagrams untouched and ping works.
 . /xtun/tests/lib.sh
 tun_secure_pair 10.0.0.2:5000
+tun_static_neigh
 tun_mitm flip 1,5,9,15,16,40,-1
 rx0=$(tun_stat 2 rx_packets)
 nx 1 ping -c 5 -i 0.2 -W 1 10.100.0.2 > /dev/null 2>&1 && fail "a ping crossed a relay that flips a byte of everything"

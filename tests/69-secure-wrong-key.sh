@@ -2,6 +2,7 @@
 # counted, nothing delivered: ns1 seals with "c", ns2 opens with "a".
 . /xtun/tests/lib.sh
 tun_secure_pair
+tun_static_neigh
 tun_genkeys c
 tun_key 1 1 c b
 rx0=$(tun_stat 2 rx_packets)

@@ -1,14 +1,14 @@
-# The server follows a client that moves, but only on proof: ns1 starts
-# sending from a new address (10.0.0.11) mid-traffic and ns2's peer moves
-# there with the first authenticated datagram; forged datagrams naming the
-# peer from yet another address (10.0.0.12) fail authentication and move
-# nothing.
+# The server follows a client that moves, but only on proof: ns1's tunnel
+# moves to a new address (10.0.0.11) between pings and ns2's peer follows
+# with the first authenticated datagram from there; forged datagrams naming
+# the peer from yet another address (10.0.0.12) fail authentication and
+# move nothing.
 . /xtun/tests/lib.sh
 tun_secure_pair
 tun_ping 1 10.100.0.2
 ipx 1 addr add 10.0.0.11/24 dev veth1 || fail "ns1: second address"
 ipx 1 addr add 10.0.0.12/24 dev veth1 || fail "ns1: third address"
-ipx 1 route replace 10.0.0.0/24 dev veth1 src 10.0.0.11 || fail "ns1: route from 10.0.0.11"
+nx 1 xtunctl set xt0 local 10.0.0.11 || fail "ns1: xtunctl set xt0 local 10.0.0.11"
 tun_ping 1 10.100.0.2
 [ "$(tun_endpoints 2)" = 10.0.0.11:$TUN_PORT ] || fail "ns2's peer is at $(tun_endpoints 2), not 10.0.0.11:$TUN_PORT"
 echo "# ns2's peer moved to $(tun_endpoints 2)"

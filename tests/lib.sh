@@ -392,6 +392,12 @@ tun_secure_pair() {
 	tun_up 2 10.100.0.2
 }
 
+# tun_static_neigh: ns1 knows ns2's overlay MAC, so its pings go at once
+# (no ARP first): one datagram per echo, for exact counts.
+tun_static_neigh() {
+	ipx 1 neigh replace 10.100.0.2 lladdr $(tun_mac 2) dev xt0 || fail "ns1: static neighbour"
+}
+
 # tun_counter N KEY: a device counter of ns N's xt0 from xtunctl.
 tun_counter() { tun_field $1 $2; }
 
