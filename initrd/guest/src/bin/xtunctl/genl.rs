@@ -45,6 +45,10 @@ pub enum Cmd {
     PeerGet = 5,
     PeerLearnedNtf = 6,
     PeerDelNtf = 7,
+    KeyNew = 8,
+    KeySwap = 9,
+    KeyDel = 10,
+    KeyExhaustedNtf = 11,
 }
 impl neli::consts::genl::Cmd for Cmd {}
 
@@ -67,6 +71,10 @@ pub enum Dev {
     RxWrongVni = 14,
     TxNoPeer = 15,
     Peer = 16,
+    Secure = 17,
+    RxAuthFail = 18,
+    RxReplay = 19,
+    TxNoKey = 20,
 }
 impl NlAttrType for Dev {}
 
@@ -86,13 +94,33 @@ pub enum Peer {
     TxPackets = 11,
     TxBytes = 12,
     DelReason = 13,
+    RxAuthFail = 14,
+    RxReplay = 15,
+    Keyconf = 16,
 }
 impl NlAttrType for Peer {}
+
+/// `XTUN_A_KEYCONF_*`: a key slot, nested in `XTUN_A_PEER_KEYCONF`.
+#[neli::neli_enum(serialized_type = "u16")]
+pub enum Keyconf {
+    Slot = 1,
+    KeyId = 2,
+    Cipher = 3,
+    SendKey = 4,
+    RecvKey = 5,
+    SendCounter = 6,
+    Driver = 7,
+}
+impl NlAttrType for Keyconf {}
 
 /// `enum xtun_mode`.
 pub const MODES: &[&str] = &["tap", "tunnel"];
 /// `enum xtun_del_reason`.
 pub const DEL_REASONS: &[&str] = &["userspace", "expired", "device-down"];
+/// `enum xtun_cipher`.
+pub const CIPHERS: &[&str] = &["aes-256-gcm", "chacha20-poly1305"];
+/// `enum xtun_key_slot`.
+pub const KEY_SLOTS: &[&str] = &["primary", "secondary"];
 
 /// A message of the family, as sent and as received.
 pub type Msg = Genlmsghdr<Cmd, Dev>;
@@ -134,6 +162,16 @@ pub fn message(cmd: Cmd, attrs: Vec<Attr<Dev>>) -> Msg {
 /// A message about the device `ifindex`: XTUN_A_IFINDEX, then `attrs`.
 pub fn dev_message(cmd: Cmd, ifindex: u32, attrs: Vec<Attr<Dev>>) -> Msg {
     message(cmd, [vec![attr(Dev::Ifindex, ifindex)], attrs].concat())
+}
+
+/// A key request (key-new, key-swap, key-del) about the peer `id` of the
+/// device `ifindex`: its `keyconf` nest only if there is something in it.
+pub fn key_message(cmd: Cmd, ifindex: u32, id: u32, keyconf: &[Attr<Keyconf>]) -> Msg {
+    let mut peer = vec![attr(Peer::Id, id)];
+    if !keyconf.is_empty() {
+        peer.push(nest(Peer::Keyconf, keyconf));
+    }
+    dev_message(cmd, ifindex, vec![nest(Dev::Peer, &peer)])
 }
 
 /// What went wrong talking to the kernel.
@@ -204,28 +242,49 @@ pub fn spec_name(variant: &impl fmt::Debug) -> String {
     name
 }
 
-/// The attribute of `msg` that starts `offset` bytes into the request (the
-/// extack's NLMSGERR_ATTR_OFFS): "vni", or "peer.remote-port" in the nest.
-fn attr_at(msg: &Msg, offset: usize) -> Option<String> {
-    // struct nlmsghdr, then struct genlmsghdr, then the attributes.
-    let mut at = 16 + 4;
-    for a in msg.attrs().iter() {
+/// The attribute of `attrs` (the first starting `at` bytes into the
+/// request) that holds the byte at `offset`, and where it starts.
+fn holding<'a, T: NlAttrType + 'a>(
+    attrs: impl IntoIterator<Item = &'a Attr<T>>,
+    mut at: usize,
+    offset: usize,
+) -> Option<(&'a Attr<T>, usize)> {
+    for a in attrs {
         let end = at + a.padded_size();
-        if offset == at {
-            return Some(spec_name(a.nla_type().nla_type()));
-        }
-        if (at..end).contains(&offset) && *a.nla_type().nla_type() == Dev::Peer {
-            let mut inner = at + 4;
-            for p in a.get_attr_handle::<Peer>().ok()?.iter() {
-                if offset == inner {
-                    return Some(format!("peer.{}", spec_name(p.nla_type().nla_type())));
-                }
-                inner += p.padded_size();
-            }
+        if (at..end).contains(&offset) {
+            return Some((a, at));
         }
         at = end;
     }
     None
+}
+
+/// The attribute of `msg` that starts `offset` bytes into the request (the
+/// extack's NLMSGERR_ATTR_OFFS): "vni", "peer.remote-port" in the peer
+/// nest, or "peer.keyconf.key-id" in its key nest.
+fn attr_at(msg: &Msg, offset: usize) -> Option<String> {
+    // struct nlmsghdr, then struct genlmsghdr, then the attributes.
+    let (a, at) = holding(msg.attrs().iter(), 16 + 4, offset)?;
+    let name = spec_name(a.nla_type().nla_type());
+    if at == offset {
+        return Some(name);
+    }
+    if *a.nla_type().nla_type() != Dev::Peer {
+        return None;
+    }
+    // A nest's own attributes start after its 4-byte header.
+    let peer = a.get_attr_handle::<Peer>().ok()?;
+    let (p, at) = holding(peer.iter(), at + 4, offset)?;
+    let name = format!("{name}.{}", spec_name(p.nla_type().nla_type()));
+    if at == offset {
+        return Some(name);
+    }
+    if *p.nla_type().nla_type() != Peer::Keyconf {
+        return None;
+    }
+    let conf = p.get_attr_handle::<Keyconf>().ok()?;
+    let (k, at) = holding(conf.iter(), at + 4, offset)?;
+    (at == offset).then(|| format!("{name}.{}", spec_name(k.nla_type().nla_type())))
 }
 
 /// Names the attribute at fault in a kernel error about `msg`.
@@ -454,11 +513,15 @@ mod tests {
         let cmds = (0..=u8::MAX).filter(|n| !matches!(Cmd::from(*n), Cmd::UnrecognizedConst(_))).count();
         let devs = (0..=u16::MAX).filter(|n| !matches!(Dev::from(*n), Dev::UnrecognizedConst(_))).count();
         let peers = (0..=u16::MAX).filter(|n| !matches!(Peer::from(*n), Peer::UnrecognizedConst(_))).count();
+        let confs = (0..=u16::MAX).filter(|n| !matches!(Keyconf::from(*n), Keyconf::UnrecognizedConst(_))).count();
         same("XTUN_CMD_DEV_GET", "XTUN_CMD_", |n| Cmd::from(n as u8), cmds);
         same("XTUN_A_IFINDEX", "XTUN_A_", |n| Dev::from(n as u16), devs);
         same("XTUN_A_PEER_ID", "XTUN_A_PEER_", |n| Peer::from(n as u16), peers);
+        same("XTUN_A_KEYCONF_SLOT", "XTUN_A_KEYCONF_", |n| Keyconf::from(n as u16), confs);
         same("XTUN_MODE_TAP", "XTUN_MODE_", |n| Quoted(MODES[n as usize]), MODES.len());
         same("XTUN_DEL_REASON_USERSPACE", "XTUN_DEL_REASON_", |n| Quoted(DEL_REASONS[n as usize]), DEL_REASONS.len());
+        same("XTUN_CIPHER_AES_256_GCM", "XTUN_CIPHER_", |n| Quoted(CIPHERS[n as usize]), CIPHERS.len());
+        same("XTUN_KEY_SLOT_PRIMARY", "XTUN_KEY_SLOT_", |n| Quoted(KEY_SLOTS[n as usize]), KEY_SLOTS.len());
     }
 
     /// Debug-prints a string without quotes, as a variant's name.
@@ -530,11 +593,54 @@ mod tests {
         assert_eq!(names, expected.map(|n| n.map(String::from)));
     }
 
+    /// peer.keyconf nested in peer: ifindex 20..28, peer 28.., its id
+    /// 32..40, keyconf 40.., its slot 44..52 and key-id 52..60.
+    #[test]
+    fn names_an_attribute_in_the_key_nest() {
+        let conf = [attr(Keyconf::Slot, 1u32), attr(Keyconf::KeyId, 300u32)];
+        let msg = key_message(Cmd::KeyNew, 4, 7, &conf);
+        let names: Vec<Option<String>> = [28, 32, 40, 44, 52, 42, 60].iter().map(|o| attr_at(&msg, *o)).collect();
+        let expected = [
+            Some("peer"),
+            Some("peer.id"),
+            Some("peer.keyconf"),
+            Some("peer.keyconf.slot"),
+            Some("peer.keyconf.key-id"),
+            None,
+            None,
+        ];
+        assert_eq!(names, expected.map(|n| n.map(String::from)));
+    }
+
+    #[test]
+    fn key_messages_nest_the_keyconf_in_the_peer() {
+        let key = [7u8; 32];
+        let conf = [attr(Keyconf::KeyId, 1u32), attr(Keyconf::SendKey, &key[..])];
+        let msg = key_message(Cmd::KeyNew, 4, 7, &conf);
+        assert_eq!(*msg.cmd(), Cmd::KeyNew);
+        let attrs = msg.attrs().get_attr_handle();
+        assert_eq!(attrs.get_attr_payload_as::<u32>(Dev::Ifindex).unwrap(), 4);
+        let peer = attrs.get_nested_attributes::<Peer>(Dev::Peer).unwrap();
+        assert_eq!(peer.get_attr_payload_as::<u32>(Peer::Id).unwrap(), 7);
+        let keyconf = peer.get_attribute(Peer::Keyconf).unwrap();
+        assert!(keyconf.nla_type().nla_nested());
+        let conf = keyconf.get_attr_handle::<Keyconf>().unwrap();
+        assert_eq!(conf.get_attr_payload_as::<u32>(Keyconf::KeyId).unwrap(), 1);
+        assert_eq!(conf.get_attribute(Keyconf::SendKey).unwrap().payload().as_ref(), key);
+
+        // key-swap names only the peer.
+        let swap = key_message(Cmd::KeySwap, 4, 7, &[]);
+        let attrs = swap.attrs().get_attr_handle();
+        let peer = attrs.get_nested_attributes::<Peer>(Dev::Peer).unwrap();
+        assert_eq!(peer.iter().map(|a| *a.nla_type().nla_type()).collect::<Vec<_>>(), [Peer::Id]);
+    }
+
     #[test]
     fn c_names() {
         assert_eq!(c_name("PeerLearnedNtf"), "PEER_LEARNED_NTF");
         assert_eq!(c_name("RemoteIpv4"), "REMOTE_IPV4");
         assert_eq!(c_name("device-down"), "DEVICE_DOWN");
+        assert_eq!(c_name("aes-256-gcm"), "AES_256_GCM");
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use crate::model::{Device, Event, Peer};
+use crate::model::{Device, Event, EventKind, KeySlot, Peer};
 
 /// Milliseconds as "3.2 s", "4 min 5 s" or "2 h 3 min" (rounded down).
 pub fn duration(ms: u64) -> String {
@@ -39,6 +39,7 @@ pub fn device(d: &Device) -> String {
     line(&mut out, "local", s.local);
     line(&mut out, "vni", s.vni);
     line(&mut out, "learn", s.learn.map(on_off));
+    line(&mut out, "secure", s.secure.map(on_off));
     line(&mut out, "peer timeout", s.peer_timeout.map(|secs| format!("{secs} s")));
     line(&mut out, "max peers", s.max_peers);
     line(&mut out, "max macs", s.max_macs);
@@ -47,6 +48,9 @@ pub fn device(d: &Device) -> String {
     line(&mut out, "rx-bad", d.rx_bad);
     line(&mut out, "rx-wrong-vni", d.rx_wrong_vni);
     line(&mut out, "tx-no-peer", d.tx_no_peer);
+    line(&mut out, "rx-auth-fail", d.rx_auth_fail);
+    line(&mut out, "rx-replay", d.rx_replay);
+    line(&mut out, "tx-no-key", d.tx_no_key);
     for p in &d.peer_list {
         out.push('\n');
         out += &peer(p);
@@ -65,7 +69,24 @@ pub fn peer(p: &Peer) -> String {
     let count = |packets: Option<u64>, bytes: Option<u64>| Some(format!("{} packets, {} bytes", packets?, bytes?));
     line(&mut out, "rx", count(p.rx_packets, p.rx_bytes));
     line(&mut out, "tx", count(p.tx_packets, p.tx_bytes));
+    line(&mut out, "rx-auth-fail", p.rx_auth_fail);
+    line(&mut out, "rx-replay", p.rx_replay);
+    for k in &p.key_slots {
+        line(&mut out, &format!("key {}", k.slot.as_deref().unwrap_or("?")), Some(key_slot(k)));
+    }
     out
+}
+
+/// "key-id 1, aes-256-gcm, send-counter 17, driver gcm-aes-aesni": what
+/// the slot holds, never the key.
+fn key_slot(k: &KeySlot) -> String {
+    let parts = [
+        k.key_id.map(|id| format!("key-id {id}")),
+        k.cipher.clone(),
+        k.send_counter.map(|n| format!("send-counter {n}")),
+        k.driver.as_ref().map(|d| format!("driver {d}")),
+    ];
+    parts.into_iter().flatten().collect::<Vec<_>>().join(", ")
 }
 
 /// Every device block, a blank line between them.
@@ -77,11 +98,18 @@ pub fn devices(devices: &[Device]) -> String {
 pub fn event(e: &Event, dev: &str) -> String {
     let id = e.peer.id.map_or("?".to_string(), |id| id.to_string());
     let endpoint = e.peer.endpoint.map_or("?".to_string(), |a| a.to_string());
-    if e.learned {
-        format!("peer-learned {dev} id {id} endpoint {endpoint}")
-    } else {
-        let reason = e.peer.del_reason.as_deref().unwrap_or("?");
-        format!("peer-del {dev} id {id} endpoint {endpoint} reason {reason}")
+    match e.kind {
+        EventKind::PeerLearned => format!("peer-learned {dev} id {id} endpoint {endpoint}"),
+        EventKind::PeerDel => {
+            let reason = e.peer.del_reason.as_deref().unwrap_or("?");
+            format!("peer-del {dev} id {id} endpoint {endpoint} reason {reason}")
+        }
+        EventKind::KeyExhausted => {
+            // The spent key is the primary's.
+            let primary = e.peer.key_slots.iter().find(|k| k.slot.as_deref() == Some("primary"));
+            let key_id = primary.and_then(|k| k.key_id).map_or("?".to_string(), |id| id.to_string());
+            format!("key-exhausted {dev} id {id} endpoint {endpoint} key-id {key_id}")
+        }
     }
 }
 
@@ -119,6 +147,7 @@ interface xt0
   local: 192.168.1.2
   vni: 42
   learn: on
+  secure: on
   peer timeout: 180 s
   max peers: 16384
   max macs: 1024
@@ -127,6 +156,9 @@ interface xt0
   rx-bad: 0
   rx-wrong-vni: 1
   tx-no-peer: 2
+  rx-auth-fail: 3
+  rx-replay: 4
+  tx-no-key: 5
 
 peer 3
   endpoint: 10.0.0.2:4789
@@ -180,16 +212,47 @@ peer 4
         assert_eq!(learned["rx_bytes"].as_u64(), Some(5_000_000_000));
         assert!(learned.get("del_reason").is_none());
         let keys: Vec<&String> = d.as_object().unwrap().keys().collect();
-        assert_eq!(keys.len(), 16, "{keys:?}");
+        assert_eq!((d["secure"].as_bool(), d["tx_no_key"].as_u64()), (Some(true), Some(5)));
+        assert_eq!(keys.len(), 20, "{keys:?}");
     }
 
     #[test]
     fn monitor_lines() {
-        let learned = Event { learned: true, ifindex: 5, peer: Device::default().peer_list.pop().unwrap_or_default() };
+        let learned = Event {
+            kind: EventKind::PeerLearned,
+            ifindex: 5,
+            peer: Device::default().peer_list.pop().unwrap_or_default(),
+        };
         assert_eq!(event(&learned, "xt0"), "peer-learned xt0 id ? endpoint ?");
         let mut peer = example().peer_list.remove(0);
         peer.del_reason = Some("expired".into());
-        let del = Event { learned: false, ifindex: 5, peer };
+        let del = Event { kind: EventKind::PeerDel, ifindex: 5, peer };
         assert_eq!(event(&del, "xt0"), "peer-del xt0 id 3 endpoint 10.0.0.2:4789 reason expired");
+        let peer = Peer::parse(&fake::secure_peer_nest(7)).unwrap();
+        let exhausted = Event { kind: EventKind::KeyExhausted, ifindex: 5, peer };
+        assert_eq!(event(&exhausted, "xt0"), "key-exhausted xt0 id 7 endpoint 10.0.0.2:4789 key-id 1");
+        let bare = Event { kind: EventKind::KeyExhausted, ifindex: 5, peer: Peer::default() };
+        assert_eq!(event(&bare, "xt0"), "key-exhausted xt0 id ? endpoint ? key-id ?");
+    }
+
+    #[test]
+    fn a_secure_peer_shows_its_counters_and_key_slots() {
+        let expected = "\
+peer 7
+  endpoint: 10.0.0.2:4789
+  type: static
+  rx-auth-fail: 3
+  rx-replay: 0
+  key primary: key-id 1, aes-256-gcm, send-counter 17, driver gcm-aes-aesni
+  key secondary: key-id 2, chacha20-poly1305, send-counter 0, driver rfc7539(chacha20-simd,poly1305-simd)
+";
+        assert_eq!(peer(&Peer::parse(&fake::secure_peer_nest(7)).unwrap()), expected);
+        let json = serde_json::to_value(Peer::parse(&fake::secure_peer_nest(7)).unwrap()).unwrap();
+        assert_eq!(json["rx_auth_fail"].as_u64(), Some(3));
+        let primary = &json["key_slots"][0];
+        assert_eq!((primary["slot"].as_str(), primary["key_id"].as_u64()), (Some("primary"), Some(1)));
+        assert_eq!((primary["cipher"].as_str(), primary["send_counter"].as_u64()), (Some("aes-256-gcm"), Some(17)));
+        assert_eq!(primary["driver"], "gcm-aes-aesni");
+        assert_eq!(primary.as_object().unwrap().len(), 5);
     }
 }
