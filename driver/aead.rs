@@ -30,6 +30,8 @@ struct CAead {
 }
 
 extern "C" {
+    fn xtun_aead_init() -> c_int;
+    fn xtun_aead_exit();
     fn xtun_aead_new(alg: *const c_char, key: *const u8, key_len: c_uint) -> *mut CAead;
     fn xtun_aead_free(tfm: *mut CAead);
     fn xtun_aead_driver_name(tfm: *mut CAead) -> *const c_char;
@@ -68,11 +70,33 @@ impl Cipher {
     }
 }
 
+/// The queue that frees dropped transforms (freeing may sleep; the last
+/// reference to a key can go in softirq). Module-wide: dropping it waits
+/// for every free, so it goes after every device.
+pub(crate) struct FreeQueue(());
+
+impl FreeQueue {
+    pub(crate) fn new() -> Result<Self> {
+        // SAFETY: called once, from module init (process context).
+        to_result(unsafe { xtun_aead_init() })?;
+        Ok(Self(()))
+    }
+}
+
+impl Drop for FreeQueue {
+    fn drop(&mut self) {
+        // SAFETY: created by `new`; module exit, process context; no key
+        // is left (the devices went first), so nothing queues after this.
+        unsafe { xtun_aead_exit() };
+    }
+}
+
 /// A keyed synchronous AEAD transform.
 ///
 /// # Invariants
 ///
-/// `tfm` is a transform from `xtun_aead_new`, freed only by `Drop`.
+/// `tfm` is a transform from `xtun_aead_new`, freed only by `Drop` (at
+/// once before module init, from the [`FreeQueue`] after).
 pub(crate) struct Aead {
     tfm: NonNull<CAead>,
     cipher: Cipher,
@@ -86,7 +110,7 @@ unsafe impl Sync for Aead {}
 
 impl Aead {
     /// A transform of `cipher` keyed with `key`. The caller wipes `key`;
-    /// the transform's copy is wiped when it is dropped.
+    /// the transform's copy is wiped when it is freed.
     pub(crate) fn new(cipher: Cipher, key: &[u8; KEY_LEN], _ctx: &Process) -> Result<Self> {
         // SAFETY: the name is a C string, the key `KEY_LEN` readable bytes;
         // process context may sleep, as allocation wants.
@@ -126,8 +150,8 @@ impl Aead {
 
 impl Drop for Aead {
     fn drop(&mut self) {
-        // SAFETY: ours by the type invariants, freed once; the crypto API
-        // wipes the key schedule as it frees it.
+        // SAFETY: ours by the type invariants, freed once (queued: any
+        // context); the crypto API wipes the key schedule as it frees it.
         unsafe { xtun_aead_free(self.tfm.as_ptr()) };
     }
 }

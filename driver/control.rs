@@ -13,7 +13,7 @@ use crate::nl;
 use crate::netdev::{self, DevRef, Found, NetDev, NetRef, RtnlGuard};
 use crate::aead::{Cipher, KEY_LEN};
 use crate::peers::{AddError, Peer, Tables};
-use crate::secure::{Key, PeerKeys, Slot};
+use crate::secure::{InstallError, Key, PeerKeys, Slot};
 use crate::port::Port;
 use crate::tunnel::{self, DelReason, Event, Tunnel, DEFAULT_PORT};
 use crate::udp_tunnel::{self, Endpoint, Route};
@@ -166,6 +166,13 @@ pub(crate) fn dev_set(req: &Request<'_>, ctx: &Process) -> Result {
     }
     let t = tunnel_of(req, &port)?;
     let s = &t.settings;
+    // Secure mode and learning exclude each other; checked before anything
+    // changes.
+    let secure = req.attr(nl::XTUN_A_SECURE).map_or(s.secure.load(Relaxed), |a| a.u8() != 0);
+    let learn = req.attr(nl::XTUN_A_LEARN).map_or(s.learn.load(Relaxed), |a| a.u8() != 0);
+    if secure && learn {
+        return Err(req.fail(EINVAL, c"secure mode learns no peers: set learn off"));
+    }
     let mut reopen = false;
     if let Some(a) = listen {
         reopen |= s.listen_port.xchg(u32::from(a.u16()), Relaxed) != u32::from(a.u16());
@@ -190,20 +197,20 @@ pub(crate) fn dev_set(req: &Request<'_>, ctx: &Process) -> Result {
         s.max_macs.store(a.u32(), Relaxed);
     }
     if let Some(a) = req.attr(nl::XTUN_A_SECURE) {
-        let secure = a.u8() != 0;
         if secure != s.secure.load(Relaxed) {
+            // Learning is off (above), so no peer can appear meanwhile.
             if t.tables.peer_count() > 0 {
                 return Err(req.fail_attr(EBUSY, &a, c"secure mode changes only on a device with no peers"));
             }
-            let overhead = if secure { tunnel::SECURE_OVERHEAD } else { tunnel::OVERHEAD };
-            udp_tunnel::make_tunnel_device(&dev, overhead as usize, 1500 - overhead, !secure, &rtnl)
-                .map_err(|e| req.fail_attr(e, &a, c"cannot change the device's MTU"))?;
             s.secure.store(secure, Relaxed);
+            let (overhead, tail) = if secure {
+                (tunnel::SECURE_OVERHEAD, crate::aead::TAG_LEN)
+            } else {
+                (tunnel::OVERHEAD, 0)
+            };
+            udp_tunnel::make_tunnel_device(&dev, (overhead as usize) - tail, tail, 1500 - overhead, !secure, &rtnl)
+                .map_err(|e| req.fail_attr(e, &a, c"cannot change the device's MTU"))?;
         }
-    }
-    if s.secure.load(Relaxed) && s.learn.load(Relaxed) {
-        s.learn.store(false, Relaxed);
-        return Err(req.fail(EINVAL, c"secure mode learns no peers: learn is off"));
     }
     if reopen && dev.is_running() {
         t.close(ctx);
@@ -213,7 +220,7 @@ pub(crate) fn dev_set(req: &Request<'_>, ctx: &Process) -> Result {
 }
 
 /// The `peer` nest of a request.
-fn peer_attrs<'a>(req: &Request<'a>) -> Result<Attr<'a>> {
+fn peer_attrs<'r>(req: &'r Request<'_>) -> Result<Attr<'r>> {
     req.attr(nl::XTUN_A_PEER).ok_or_else(|| req.fail(EINVAL, c"missing peer"))
 }
 
@@ -376,7 +383,7 @@ pub(crate) fn announce(dev: &NetDev, t: &Tunnel, events: impl IntoIterator<Item 
 }
 
 /// The secure peer a key request names (by id), and its keys.
-fn key_peer<'a>(req: &Request<'a>, t: &Tunnel, ctx: &Process) -> Result<(Arc<Peer>, Attr<'a>)> {
+fn key_peer<'r>(req: &'r Request<'_>, t: &Tunnel, ctx: &Process) -> Result<(Arc<Peer>, Attr<'r>)> {
     let attrs = peer_attrs(req)?;
     let Some(id) = attrs.nested().find(|a| a.kind() == nl::XTUN_A_PEER_ID) else {
         return Err(req.fail_attr(EINVAL, &attrs, c"missing the peer's id"));
@@ -391,7 +398,7 @@ fn key_peer<'a>(req: &Request<'a>, t: &Tunnel, ctx: &Process) -> Result<(Arc<Pee
 }
 
 /// The keyconf nest of a key request, and its slot.
-fn keyconf<'a>(req: &Request<'a>, attrs: &Attr<'a>) -> Result<(Attr<'a>, Slot)> {
+fn keyconf<'r>(req: &Request<'_>, attrs: &Attr<'r>) -> Result<(Attr<'r>, Slot)> {
     let Some(conf) = attrs.nested().find(|a| a.kind() == nl::XTUN_A_PEER_KEYCONF) else {
         return Err(req.fail_attr(EINVAL, attrs, c"missing keyconf"));
     };
@@ -402,7 +409,15 @@ fn keyconf<'a>(req: &Request<'a>, attrs: &Attr<'a>) -> Result<(Attr<'a>, Slot)> 
     Ok((conf, slot))
 }
 
-pub(crate) fn key_new(req: &Request<'_>, ctx: &Process) -> Result {
+pub(crate) fn key_new(req: Request<'_>, ctx: &Process) -> Result {
+    let result = install_key(&req, ctx);
+    // The request's copy of the keys goes whatever happened (an error
+    // reply would echo the request back), as WireGuard's.
+    req.wipe_keys();
+    result
+}
+
+fn install_key(req: &Request<'_>, ctx: &Process) -> Result {
     let rtnl = RtnlGuard::lock(ctx);
     let (port, _dev) = device(req, &rtnl)?;
     let t = tunnel_of(req, &port)?;
@@ -422,12 +437,20 @@ pub(crate) fn key_new(req: &Request<'_>, ctx: &Process) -> Result {
     let (Some(id), Some(cipher), Some(send), Some(recv)) = (id, cipher, send, recv) else {
         return Err(req.fail_attr(EINVAL, &conf, c"a key needs key-id, cipher, send-key and recv-key"));
     };
+    // One key both ways would give both ends the same nonces.
+    if send == recv {
+        return Err(req.fail_attr(EINVAL, &conf, c"send-key and recv-key must differ"));
+    }
     // The transforms copy the keys; the request's copy is netlink's.
     let key = Key::new(id, cipher, send, recv, first, ctx)
         .map_err(|e| req.fail_attr(e, &conf, c"the kernel's crypto API refused the cipher or key"))?;
-    let old = peer.keys.as_ref().and_then(|k| k.install(slot, key, &ctx.bh_off()));
-    // Freed here, in process context, unless the data path still holds it.
-    drop(old);
+    let Some(keys) = &peer.keys else { return Err(EINVAL) };
+    match keys.install(slot, key, &ctx.bh_off()) {
+        Ok(old) => drop(old),
+        Err(InstallError::SameId) => {
+            return Err(req.fail_attr(EEXIST, &conf, c"the other slot holds a key with this key-id"))
+        }
+    }
     Ok(())
 }
 

@@ -41,6 +41,7 @@ extern "C" {
     fn xtun_genl_has_listeners(net: *mut bindings::net) -> bool;
     fn xtun_genl_notify(net: *mut bindings::net, skb: *mut bindings::sk_buff);
     fn xtun_genl_free(skb: *mut bindings::sk_buff);
+    fn xtun_genl_wipe_keys(info: *mut CInfo);
     fn xtun_nla_nest_start(skb: *mut bindings::sk_buff, ty: c_int) -> *mut c_void;
     fn xtun_nla_nest_end(skb: *mut bindings::sk_buff, start: *mut c_void);
     fn xtun_nla_nest_cancel(skb: *mut bindings::sk_buff, start: *mut c_void);
@@ -177,8 +178,19 @@ pub(crate) struct Request<'a> {
 }
 
 impl<'a> Request<'a> {
-    /// A top-level attribute.
-    pub(crate) fn attr(&self, ty: u16) -> Option<Attr<'a>> {
+    /// Zeroes every key in the request (peer/keyconf send-key, recv-key),
+    /// so that neither the freed request nor an error reply (which echoes
+    /// the request) holds them. Takes `self` by value: no attribute of the
+    /// request is borrowed while its bytes change.
+    pub(crate) fn wipe_keys(self) {
+        // SAFETY: the request is live for the handler; nothing borrows its
+        // attributes any more (`self` is consumed, and `Attr`s borrow it).
+        unsafe { xtun_genl_wipe_keys(self.info.as_ptr()) };
+    }
+
+    /// A top-level attribute, borrowed from the request (so that
+    /// [`Request::wipe_keys`] can know none is left).
+    pub(crate) fn attr(&self, ty: u16) -> Option<Attr<'_>> {
         if ty > self.maxattr {
             return None;
         }
@@ -432,6 +444,21 @@ unsafe fn doit(info: *mut CInfo, maxattr: u16, f: fn(&Request<'_>, &Process) -> 
     }
 }
 
+/// Runs a `doit` handler that consumes its request (to wipe it).
+///
+/// # Safety
+///
+/// As `doit`.
+unsafe fn doit_owned(info: *mut CInfo, maxattr: u16, f: fn(Request<'_>, &Process) -> Result) -> c_int {
+    // SAFETY: as `doit`.
+    let ctx = unsafe { Process::new() };
+    let Some(info) = NonNull::new(info) else { return EINVAL.to_errno() };
+    match f(Request { info, maxattr, _p: PhantomData }, &ctx) {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
+}
+
 /// Runs a `dumpit` handler: its return is the bytes put, 0 at the end.
 ///
 /// # Safety
@@ -494,7 +521,7 @@ unsafe extern "C" fn xtun_nl_peer_del_doit(_skb: *mut bindings::sk_buff, info: *
 #[no_mangle]
 unsafe extern "C" fn xtun_nl_key_new_doit(_skb: *mut bindings::sk_buff, info: *mut CInfo) -> c_int {
     // SAFETY: as above.
-    unsafe { doit(info, MAXATTR_PEER, crate::control::key_new) }
+    unsafe { doit_owned(info, MAXATTR_PEER, crate::control::key_new) }
 }
 
 #[no_mangle]

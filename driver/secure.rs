@@ -110,6 +110,8 @@ pub(crate) struct Key {
     send: Aead,
     recv: Aead,
     next_counter: Atomic<u64>,
+    /// Its counters ran out and an event said so (once per key).
+    spent_told: Atomic<bool>,
     #[pin]
     window: SpinLock<ReplayWindow>,
 }
@@ -133,6 +135,7 @@ impl Key {
                 send,
                 recv,
                 next_counter: Atomic::new(first_counter),
+                spent_told: Atomic::new(false),
                 window <- new_spinlock!(ReplayWindow::new()),
             }),
             GFP_KERNEL,
@@ -153,15 +156,19 @@ impl Key {
     }
 
     /// Takes a counter for a datagram, `None` once they are spent (the
-    /// key then never sends again).
+    /// key then never sends again). A compare-and-swap, not an add: the
+    /// counter must never pass the limit, let alone wrap.
     fn take_counter(&self) -> Option<u64> {
-        let counter = self.next_counter.fetch_add(1, Relaxed);
-        if counter > COUNTER_LIMIT {
-            // Stay past the limit (a wrap would reuse nonces).
-            self.next_counter.store(COUNTER_LIMIT + 1, Relaxed);
-            return None;
+        let mut counter = self.next_counter.load(Relaxed);
+        loop {
+            if counter > COUNTER_LIMIT {
+                return None;
+            }
+            match self.next_counter.cmpxchg(counter, counter + 1, Relaxed) {
+                Ok(_) => return Some(counter),
+                Err(now) => counter = now,
+            }
         }
-        Some(counter)
     }
 }
 
@@ -172,6 +179,16 @@ pub(crate) enum RxError {
     Auth,
     /// Authentic, but its counter was seen or is too old.
     Replay,
+    /// Not checked: no memory, or an skb the scratch space cannot map.
+    Dropped,
+}
+
+/// Why a key could not be installed.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum InstallError {
+    /// The other slot holds a key with the same id: a datagram could not
+    /// say which it was sealed with.
+    SameId,
 }
 
 /// A peer's secure state.
@@ -195,10 +212,14 @@ impl PeerKeys {
         })
     }
 
-    /// Puts `key` in `slot`; returns what was there (dropped by the caller
-    /// in process context: freeing a transform may sleep).
-    pub(crate) fn install(&self, slot: Slot, key: Arc<Key>, _bh: &BhOff) -> Option<Arc<Key>> {
-        self.slots.lock()[slot as usize].replace(key)
+    /// Puts `key` in `slot`; returns what was there.
+    pub(crate) fn install(&self, slot: Slot, key: Arc<Key>, _bh: &BhOff) -> Result<Option<Arc<Key>>, InstallError> {
+        let mut slots = self.slots.lock();
+        let other = &slots[1 - slot as usize];
+        if other.as_ref().is_some_and(|k| k.id == key.id) {
+            return Err(InstallError::SameId);
+        }
+        Ok(slots[slot as usize].replace(key))
     }
 
     pub(crate) fn remove(&self, slot: Slot, _bh: &BhOff) -> Option<Arc<Key>> {
@@ -220,22 +241,25 @@ impl PeerKeys {
         self.slots.lock().clone()
     }
 
-    fn primary(&self) -> Option<Arc<Key>> {
+    fn primary(&self, _bh: &BhOff) -> Option<Arc<Key>> {
         self.slots.lock()[0].clone()
     }
 
-    fn by_id(&self, id: u8) -> Option<Arc<Key>> {
+    fn by_id(&self, id: u8, _bh: &BhOff) -> Option<Arc<Key>> {
         self.slots.lock().iter().flatten().find(|k| k.id == id).cloned()
     }
 
     /// What seals the next datagram to the peer `peer_id`: the primary key
     /// and the header with its next counter.
-    pub(crate) fn next_sealer(&self, peer_id: u32, _bh: &BhOff) -> Result<SealWith, NoKey> {
-        let key = self.primary().ok_or(NoKey::Missing)?;
+    pub(crate) fn next_sealer(&self, peer_id: u32, bh: &BhOff) -> Result<SealWith, NoKey> {
+        let key = self.primary(bh).ok_or(NoKey::Missing)?;
         match key.take_counter() {
             Some(counter) => Ok(SealWith { header: Header { key_id: key.id, peer_id, counter }, key }),
             None => {
-                self.exhausted_unannounced.store(true, Relaxed);
+                // Told once per key, however much traffic keeps trying.
+                if !key.spent_told.xchg(true, Relaxed) {
+                    self.exhausted_unannounced.store(true, Relaxed);
+                }
                 Err(NoKey::Spent)
             }
         }
@@ -248,14 +272,18 @@ impl PeerKeys {
 
     /// Opens `skb`, a datagram whose header `h` (at `offset`) named this
     /// peer, in place, and records its counter. Counts what it refuses.
-    pub(crate) fn open(&self, skb: &mut Skb, offset: usize, h: &Header, _bh: &BhOff) -> Result<(), RxError> {
-        let Some(key) = self.by_id(h.key_id) else {
+    pub(crate) fn open(&self, skb: &mut Skb, offset: usize, h: &Header, bh: &BhOff) -> Result<(), RxError> {
+        let Some(key) = self.by_id(h.key_id, bh) else {
             self.rx_auth_fail.add(1, Relaxed);
             return Err(RxError::Auth);
         };
-        if key.recv.open(skb, offset, HEADER_LEN, &h.nonce()).is_err() {
-            self.rx_auth_fail.add(1, Relaxed);
-            return Err(RxError::Auth);
+        match key.recv.open(skb, offset, HEADER_LEN, &h.nonce()) {
+            Ok(()) => {}
+            Err(e) if e.to_errno() == -(kernel::bindings::EBADMSG as i32) => {
+                self.rx_auth_fail.add(1, Relaxed);
+                return Err(RxError::Auth);
+            }
+            Err(_) => return Err(RxError::Dropped),
         }
         // Only now, with the datagram proven, may its counter move the
         // window.
@@ -346,6 +374,8 @@ mod tests {
                 assert!(keys.next_sealer(9, &ctx.bh_off()).is_err_and(|e| e == NoKey::Spent));
             }
             assert!(keys.take_exhausted());
+            // Told once: more tries on the spent key say nothing new.
+            assert!(keys.next_sealer(9, &ctx.bh_off()).is_err_and(|e| e == NoKey::Spent));
             assert!(!keys.take_exhausted());
             // No key at all is another matter.
             let none = peer_with(None, 0, ctx)?;
@@ -361,14 +391,19 @@ mod tests {
         let done = in_test_process(|ctx| -> Result {
             let keys = peer_with(Some(1), 0, ctx)?;
             let next = Key::new(2, Cipher::ChaCha20Poly1305, &[3; KEY_LEN], &[4; KEY_LEN], 0, ctx)?;
-            drop(keys.install(Slot::Secondary, next, &ctx.bh_off()));
+            assert!(keys.install(Slot::Secondary, next, &ctx.bh_off()).is_ok_and(|old| old.is_none()));
             assert!(keys.next_sealer(5, &ctx.bh_off()).is_ok_and(|s| s.header.key_id == 1));
             assert!(keys.swap(&ctx.bh_off()));
             assert!(keys.next_sealer(5, &ctx.bh_off()).is_ok_and(|s| s.header.key_id == 2));
             // The old key still opens (it is the secondary now): found by id.
-            assert!(keys.by_id(1).is_some() && keys.by_id(2).is_some());
+            let bh = ctx.bh_off();
+            assert!(keys.by_id(1, &bh).is_some() && keys.by_id(2, &bh).is_some());
+            drop(bh);
             drop(keys.remove(Slot::Secondary, &ctx.bh_off()));
-            assert!(keys.by_id(1).is_none());
+            assert!(keys.by_id(1, &ctx.bh_off()).is_none());
+            // Two slots never hold one id.
+            let twin = Key::new(2, Cipher::ChaCha20Poly1305, &[5; KEY_LEN], &[6; KEY_LEN], 0, ctx)?;
+            assert!(keys.install(Slot::Secondary, twin, &ctx.bh_off()).is_err_and(|e| e == InstallError::SameId));
             Ok(())
         });
         assert!(done.is_ok());

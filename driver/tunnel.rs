@@ -288,6 +288,13 @@ impl Tunnel {
         }
         let len = skb.len();
         let sent = match &peer.keys {
+            // Never clear text from a secure device (dev_set refuses to
+            // turn secure on over peers, but a learned one could race it).
+            None if self.settings.secure.load(Relaxed) => {
+                self.drops.tx_no_key.add(1, Relaxed);
+                dev.count_tx_dropped();
+                return false;
+            }
             None => socket.send(dev, skb, peer.route.as_ref(), sport, peer.remote(), &Encap::Vxlan(header), OVERHEAD, bh),
             Some(keys) => {
                 let sealer = match keys.next_sealer(peer.id, bh) {
@@ -412,6 +419,7 @@ impl Tunnel {
             Ok(()) => {}
             Err(RxError::Auth) => return self.bad(dev, &self.drops.rx_auth_fail),
             Err(RxError::Replay) => return self.bad(dev, &self.drops.rx_replay),
+            Err(RxError::Dropped) => return dev.count_rx_dropped(),
         }
         peer.roam_to(dgram.source());
         if dgram.len() == UDP_HLEN + secure::HEADER_LEN {

@@ -11,21 +11,54 @@
 #include <crypto/aead.h>
 #include <linux/scatterlist.h>
 #include <linux/skbuff.h>
+#include <linux/workqueue.h>
 
 #include "xtun_shim.h"
 
 #define XTUN_AEAD_TAG_LEN 16
 #define XTUN_AEAD_NONCE_LEN 12
 
-struct crypto_aead *xtun_aead_new(const char *alg, const u8 *key,
-				  unsigned int key_len)
+/* A transform and the work that frees it: the last reference to a key
+ * can go in softirq (a datagram in flight held it), and freeing a
+ * transform may sleep, so it is freed from a work, as ovpn's key slots
+ * (ovpn_crypto_key_slot_release). */
+struct xtun_aead {
+	struct crypto_aead *tfm;
+	struct work_struct free_work;
+};
+
+/* The module's own queue, so that unloading can wait for every free
+ * (destroy_workqueue drains it). NULL before module init: KUnit runs the
+ * suites first, in process context, and they free at once. */
+static struct workqueue_struct *xtun_aead_wq;
+
+int xtun_aead_init(void)
+{
+	xtun_aead_wq = alloc_workqueue("xtun_aead", WQ_UNBOUND, 0);
+	return xtun_aead_wq ? 0 : -ENOMEM;
+}
+
+void xtun_aead_exit(void)
+{
+	destroy_workqueue(xtun_aead_wq);
+	xtun_aead_wq = NULL;
+}
+
+struct xtun_aead *xtun_aead_new(const char *alg, const u8 *key,
+				unsigned int key_len)
 {
 	struct crypto_aead *tfm;
+	struct xtun_aead *x;
 	int err;
 
+	x = kzalloc(sizeof(*x), GFP_KERNEL);
+	if (!x)
+		return ERR_PTR(-ENOMEM);
 	tfm = crypto_alloc_aead(alg, 0, CRYPTO_ALG_ASYNC);
-	if (IS_ERR(tfm))
-		return tfm;
+	if (IS_ERR(tfm)) {
+		kfree(x);
+		return ERR_CAST(tfm);
+	}
 	err = crypto_aead_setkey(tfm, key, key_len);
 	if (!err)
 		err = crypto_aead_setauthsize(tfm, XTUN_AEAD_TAG_LEN);
@@ -34,19 +67,37 @@ struct crypto_aead *xtun_aead_new(const char *alg, const u8 *key,
 	if (err) {
 		/* crypto_destroy_tfm wipes the key schedule (kfree_sensitive). */
 		crypto_free_aead(tfm);
+		kfree(x);
 		return ERR_PTR(err);
 	}
-	return tfm;
+	x->tfm = tfm;
+	return x;
 }
 
-void xtun_aead_free(struct crypto_aead *tfm)
+static void xtun_aead_free_work(struct work_struct *work)
 {
-	crypto_free_aead(tfm);
+	struct xtun_aead *x = container_of(work, struct xtun_aead, free_work);
+
+	crypto_free_aead(x->tfm);
+	kfree(x);
 }
 
-const char *xtun_aead_driver_name(struct crypto_aead *tfm)
+/* Any context. */
+void xtun_aead_free(struct xtun_aead *x)
 {
-	return crypto_tfm_alg_driver_name(crypto_aead_tfm(tfm));
+	if (!xtun_aead_wq) {
+		might_sleep();
+		crypto_free_aead(x->tfm);
+		kfree(x);
+		return;
+	}
+	INIT_WORK(&x->free_work, xtun_aead_free_work);
+	queue_work(xtun_aead_wq, &x->free_work);
+}
+
+const char *xtun_aead_driver_name(struct xtun_aead *x)
+{
+	return crypto_tfm_alg_driver_name(crypto_aead_tfm(x->tfm));
 }
 
 /* ovpn_aead_crypto_tmp_size and friends: the IV aligned for the transform,
@@ -103,9 +154,10 @@ out:
 
 /* Encrypts in place the bytes of @skb after its first @ad_len (which are
  * authenticated, not encrypted) and appends the tag. */
-int xtun_aead_seal(struct crypto_aead *tfm, struct sk_buff *skb,
+int xtun_aead_seal(struct xtun_aead *x, struct sk_buff *skb,
 		   unsigned int ad_len, const u8 *nonce)
 {
+	struct crypto_aead *tfm = x->tfm;
 	struct sk_buff *trailer;
 	unsigned int text_len;
 	int nfrags;
@@ -116,6 +168,9 @@ int xtun_aead_seal(struct crypto_aead *tfm, struct sk_buff *skb,
 	nfrags = skb_cow_data(skb, XTUN_AEAD_TAG_LEN, &trailer);
 	if (nfrags < 0)
 		return nfrags;
+	/* As ovpn: a bound on the scratch scatterlist. */
+	if (nfrags > MAX_SKB_FRAGS + 2)
+		return -ENOSPC;
 	pskb_put(skb, trailer, XTUN_AEAD_TAG_LEN);
 	return xtun_aead_run(tfm, skb, 0, ad_len, text_len, skb->len, nfrags,
 			     nonce, true);
@@ -124,9 +179,10 @@ int xtun_aead_seal(struct crypto_aead *tfm, struct sk_buff *skb,
 /* Checks and decrypts in place the bytes of @skb from @offset: @ad_len
  * bytes of associated data, the ciphertext, the tag; then trims the tag.
  * -EBADMSG: not authentic (the skb's bytes are then undefined). */
-int xtun_aead_open(struct crypto_aead *tfm, struct sk_buff *skb,
+int xtun_aead_open(struct xtun_aead *x, struct sk_buff *skb,
 		   unsigned int offset, unsigned int ad_len, const u8 *nonce)
 {
+	struct crypto_aead *tfm = x->tfm;
 	struct sk_buff *trailer;
 	unsigned int sg_len;
 	int nfrags, err;
@@ -137,14 +193,18 @@ int xtun_aead_open(struct crypto_aead *tfm, struct sk_buff *skb,
 	nfrags = skb_cow_data(skb, 0, &trailer);
 	if (nfrags < 0)
 		return nfrags;
+	if (nfrags > MAX_SKB_FRAGS + 2)
+		return -ENOSPC;
 	err = xtun_aead_run(tfm, skb, offset, ad_len, sg_len - ad_len, sg_len,
 			    nfrags, nonce, false);
 	if (err)
 		return err;
-	/* As WireGuard: the tag proved the frame unchanged since the sender
-	 * checksummed it (secure mode offers no checksum offload), and the
-	 * checksum the NIC took was over the ciphertext. */
-	skb->ip_summed = CHECKSUM_UNNECESSARY;
-	skb->csum_level = ~0;
+	/* As ovpn_netdev_write: the checksum a NIC took was over the
+	 * ciphertext, and a frame bridged into the sender's tunnel may never
+	 * have been checked: the stack checks it. The outer flow's hash and
+	 * GSO state say nothing of the inner frame. */
+	skb->ip_summed = CHECKSUM_NONE;
+	skb_clear_hash(skb);
+	skb_gso_reset(skb);
 	return pskb_trim(skb, skb->len - XTUN_AEAD_TAG_LEN);
 }

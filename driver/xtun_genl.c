@@ -127,3 +127,21 @@ struct net *xtun_dump_net_get(struct netlink_callback *cb)
 {
 	return get_net(sock_net(cb->skb->sk));
 }
+
+/* Zeroes every key the request carries (peer > keyconf > send-key,
+ * recv-key), as WireGuard's memzero_explicit(nla_data(...)) in
+ * wg_set_device: the request is freed unwiped, and an error reply echoes
+ * it back. */
+void xtun_genl_wipe_keys(struct genl_info *info)
+{
+	const struct nlattr *conf, *a;
+	int rem, rem2;
+
+	if (!info->attrs[XTUN_A_PEER])
+		return;
+	nla_for_each_nested_type(conf, XTUN_A_PEER_KEYCONF, info->attrs[XTUN_A_PEER], rem)
+		nla_for_each_nested(a, conf, rem2)
+			if (nla_type(a) == XTUN_A_KEYCONF_SEND_KEY ||
+			    nla_type(a) == XTUN_A_KEYCONF_RECV_KEY)
+				memzero_explicit(nla_data(a), nla_len(a));
+}

@@ -78,11 +78,14 @@ struct XtunModule {
     _chardev: Pin<KBox<chardev::Registration<XtunFile>>>,
     _link: LinkRegistration<Port>,
     _genl: genl::Registration,
+    // Last: waits for the keys the devices dropped to be freed.
+    _aead: aead::FreeQueue,
 }
 
 impl kernel::Module for XtunModule {
     fn init(ctx: &'static ThisModule) -> Result<Self> {
         let _ = ctx;
+        let aead = aead::FreeQueue::new()?;
         let link = LinkRegistration::<Port>::register()?;
         // The device a file gets without TUNSETIFF, persistent, in the
         // initial namespace; the driver picks the name, the same on every
@@ -99,6 +102,6 @@ impl kernel::Module for XtunModule {
         let genl = genl::Registration::register()?;
         let driver = Arc::new(Driver, GFP_KERNEL)?;
         let chardev = KBox::pin_init(chardev::Registration::register(c"xtun", driver), GFP_KERNEL)?;
-        Ok(Self { _chardev: chardev, _link: link, _genl: genl })
+        Ok(Self { _chardev: chardev, _link: link, _genl: genl, _aead: aead })
     }
 }

@@ -158,7 +158,7 @@ struct gro_cells *xtun_gro_cells_new(struct net_device *dev);
 void xtun_gro_cells_free(struct gro_cells *cells);
 void xtun_gro_cells_receive(struct gro_cells *cells, struct sk_buff *skb);
 void xtun_dev_set_tunnel_features(struct net_device *dev, unsigned int headroom,
-				  bool offloads);
+				  unsigned int tailroom, bool offloads);
 int xtun_dev_set_mtu(struct net_device *dev, unsigned int mtu);
 struct xtun_work *xtun_work_new(void (*fn)(const void *), const void *data);
 void xtun_work_schedule(struct xtun_work *x, unsigned long delay_ms);
@@ -167,15 +167,19 @@ void xtun_work_free(struct xtun_work *x);
 u64 xtun_jiffies_ms(void);
 
 /* xtun_aead.c: secure mode's AEAD through the kernel crypto API. */
-struct crypto_aead;
-struct crypto_aead *xtun_aead_new(const char *alg, const u8 *key,
-				  unsigned int key_len);
-void xtun_aead_free(struct crypto_aead *tfm);
-const char *xtun_aead_driver_name(struct crypto_aead *tfm);
-int xtun_aead_seal(struct crypto_aead *tfm, struct sk_buff *skb,
+struct xtun_aead;
+int xtun_aead_init(void);
+void xtun_aead_exit(void);
+struct xtun_aead *xtun_aead_new(const char *alg, const u8 *key,
+				unsigned int key_len);
+void xtun_aead_free(struct xtun_aead *x);
+const char *xtun_aead_driver_name(struct xtun_aead *x);
+int xtun_aead_seal(struct xtun_aead *x, struct sk_buff *skb,
 		   unsigned int ad_len, const u8 *nonce);
-int xtun_aead_open(struct crypto_aead *tfm, struct sk_buff *skb,
+int xtun_aead_open(struct xtun_aead *x, struct sk_buff *skb,
 		   unsigned int offset, unsigned int ad_len, const u8 *nonce);
+struct genl_info;
+void xtun_genl_wipe_keys(struct genl_info *info);
 u32 xtun_random_u32(void);
 u32 xtun_jhash_3words(u32 a, u32 b, u32 c, u32 initval);
 struct net *xtun_maybe_get_net(struct net *net);

@@ -352,7 +352,7 @@ void xtun_gro_cells_receive(struct gro_cells *cells, struct sk_buff *skb)
  * encrypted whole), none the stack would have to finish after xmit: it
  * checksums and segments before. */
 void xtun_dev_set_tunnel_features(struct net_device *dev, unsigned int headroom,
-				  bool offloads)
+				  unsigned int tailroom, bool offloads)
 {
 	netdev_features_t all = NETIF_F_SG | NETIF_F_HW_CSUM | NETIF_F_FRAGLIST |
 				NETIF_F_RXCSUM | NETIF_F_GSO_SOFTWARE;
@@ -366,6 +366,7 @@ void xtun_dev_set_tunnel_features(struct net_device *dev, unsigned int headroom,
 	dev->vlan_features = (dev->vlan_features & ~all) | f;
 	dev->hw_enc_features = (dev->hw_enc_features & ~all) | f;
 	dev->needed_headroom = headroom;
+	dev->needed_tailroom = tailroom;
 	/* Keep the inner route, so skb_tunnel_check_pmtu can lower its PMTU
 	 * (vxlan_setup, wireguard, ovpn). */
 	netif_keep_dst(dev);

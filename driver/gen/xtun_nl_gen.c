@@ -36,14 +36,13 @@ static const struct netlink_range_validation xtun_a_max_macs_range = {
 };
 
 /* Common nested types */
-const struct nla_policy xtun_keyconf_nl_policy[XTUN_A_KEYCONF_DRIVER + 1] = {
+const struct nla_policy xtun_keyconf_input_nl_policy[XTUN_A_KEYCONF_SEND_COUNTER + 1] = {
 	[XTUN_A_KEYCONF_SLOT] = NLA_POLICY_MAX(NLA_U32, 1),
 	[XTUN_A_KEYCONF_KEY_ID] = NLA_POLICY_MAX(NLA_U32, 255),
 	[XTUN_A_KEYCONF_CIPHER] = NLA_POLICY_MAX(NLA_U32, 1),
 	[XTUN_A_KEYCONF_SEND_KEY] = NLA_POLICY_EXACT_LEN(32),
 	[XTUN_A_KEYCONF_RECV_KEY] = NLA_POLICY_EXACT_LEN(32),
 	[XTUN_A_KEYCONF_SEND_COUNTER] = { .type = NLA_UINT, },
-	[XTUN_A_KEYCONF_DRIVER] = { .type = NLA_NUL_STRING, },
 };
 
 const struct nla_policy xtun_peer_del_input_nl_policy[XTUN_A_PEER_REMOTE_PORT + 1] = {
@@ -54,7 +53,7 @@ const struct nla_policy xtun_peer_del_input_nl_policy[XTUN_A_PEER_REMOTE_PORT + 
 
 const struct nla_policy xtun_peer_key_input_nl_policy[XTUN_A_PEER_KEYCONF + 1] = {
 	[XTUN_A_PEER_ID] = NLA_POLICY_MIN(NLA_U32, 1),
-	[XTUN_A_PEER_KEYCONF] = NLA_POLICY_NESTED(xtun_keyconf_nl_policy),
+	[XTUN_A_PEER_KEYCONF] = NLA_POLICY_NESTED(xtun_keyconf_input_nl_policy),
 };
 
 const struct nla_policy xtun_peer_new_input_nl_policy[XTUN_A_PEER_MAC + 1] = {

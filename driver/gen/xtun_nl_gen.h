@@ -13,7 +13,7 @@
 #include <uapi/xtun_nl.h>
 
 /* Common nested types */
-extern const struct nla_policy xtun_keyconf_nl_policy[XTUN_A_KEYCONF_DRIVER + 1];
+extern const struct nla_policy xtun_keyconf_input_nl_policy[XTUN_A_KEYCONF_SEND_COUNTER + 1];
 extern const struct nla_policy xtun_peer_del_input_nl_policy[XTUN_A_PEER_REMOTE_PORT + 1];
 extern const struct nla_policy xtun_peer_key_input_nl_policy[XTUN_A_PEER_KEYCONF + 1];
 extern const struct nla_policy xtun_peer_new_input_nl_policy[XTUN_A_PEER_MAC + 1];
