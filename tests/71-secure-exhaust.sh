@@ -3,13 +3,13 @@
 # tx_no_key, and `xtunctl monitor` reports key-exhausted; a new key swapped
 # in gets traffic going again.
 . /xtun/tests/lib.sh
-# The last counter a key may use: u64::MAX less the 1984-packet window, less 1.
-LAST=18446744073709549631
 tun_secure_pair
 tun_static_neigh
-# Key 1 again, its counter moved to three before the end (it has sent
-# nothing yet: no counter is used twice).
-tun_key 1 1 a b counter $((LAST - 2))
+# Key 1 again, its counter moved to three before the last a key may use
+# (u64::MAX less the 1984-packet window, less 1: ...631); it has sent
+# nothing yet, so no counter is used twice. (Shell arithmetic is signed
+# 64-bit: the numbers are written out.)
+tun_key 1 1 a b counter 18446744073709549629
 nx_bg 1 xtunctl monitor --count 1 --timeout 60 > /tmp/monitor.out 2>&1
 monitor=$!
 wait_for "sleeping_in $monitor 45 47 7 271 232 281 || exited $monitor" 30

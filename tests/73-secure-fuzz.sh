@@ -7,9 +7,12 @@ tun_secure_pair
 tun_ping 1 10.100.0.2
 rx0=$(tun_stat 2 rx_packets)
 bad0=$(tun_counter 2 rx_bad); unk0=$(tun_counter 2 rx_unknown_src); auth0=$(tun_counter 2 rx_auth_fail)
-last=$(n1 xtun-udp secure-fuzz --from 10.0.0.1:$TUN_PORT --to 10.0.0.2:$TUN_PORT --peer-id $SECURE_ID --count 2000 ${XTUN_SEED:+--seed $XTUN_SEED} | tee /tmp/fuzz.out | tail -n 1)
+# From another port: ns1's xt0 holds 10.0.0.1:4789 (the peer id, not the
+# source, names the peer in secure mode).
+last=$(n1 xtun-udp secure-fuzz --from 10.0.0.1:4790 --to 10.0.0.2:$TUN_PORT --peer-id $SECURE_ID --count 2000 ${XTUN_SEED:+--seed $XTUN_SEED} | tee /tmp/fuzz.out | tail -n 1)
 head -n 1 /tmp/fuzz.out | sed 's/^/# /'
 echo "# $last"
+echo "$last" | grep -q '^sent total=' || fail "xtun-udp secure-fuzz: $(tail -n 3 /tmp/fuzz.out)"
 count() { echo "$last" | sed -n "s/.*\\b$1=\\([0-9]*\\).*/\\1/p"; }
 want_bad=$(($(count short) + $(count bad_type)))
 want_unk=$(count unknown_peer)
