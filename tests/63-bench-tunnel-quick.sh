@@ -1,7 +1,9 @@
 # The tunnel benchmark program runs end to end on every variant (the
 # underlay, xtun's tunnel, the kernel's vxlan, the userspace forwarder
-# xtun-forward, xtun with 10 and with 100 peers) and yields a positive
-# figure for each metric, so the bench code cannot rot. (Figures come from
+# xtun-forward, xtun with 10 and with 100 peers, xtun's secure mode with
+# ChaCha20-Poly1305 and with AES-256-GCM, the kernel's WireGuard) and
+# yields a positive figure for each metric, and names the AEAD drivers the
+# kernel picked, so the bench code cannot rot. (Figures come from
 # `cargo xtask bench --tunnel`, not here.)
 . /xtun/tests/lib.sh
 load_xtun
@@ -17,7 +19,10 @@ check() { # METRIC VARIANT...
 		awk "BEGIN { exit !($value > 0) }" || fail "$metric for $v is $value"
 	done
 }
-check ping_rtt_us underlay xtun vxlan forwarder
-check tcp_mbit_s underlay xtun vxlan forwarder
+check ping_rtt_us underlay xtun vxlan forwarder xtun-chacha xtun-aes wireguard
+check tcp_mbit_s underlay xtun vxlan forwarder xtun-chacha xtun-aes wireguard
 check udp_pps underlay xtun vxlan forwarder xtun10 xtun10k
+crypto=$(grep '^# crypto: ' /tmp/tbench.json) || fail "no crypto line"
+case "$crypto" in *"not instantiated"*) fail "a secure-mode AEAD is not in /proc/crypto: $crypto" ;; esac
 ! ip netns list | grep -q xtb || fail "namespaces left behind: $(ip netns list)"
+[ ! -e /tmp/xtb-keys ] || fail "key files left behind"

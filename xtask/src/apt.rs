@@ -37,11 +37,15 @@ fn update(sh: &Shell, options: &[String], what: &str) -> Result<()> {
     Err(last.unwrap()).with_context(|| format!("cannot read package lists ({what}); check the network and apt's sources"))
 }
 
-/// Installs `packages` (`-t suite` if given) through the system's apt.
-pub fn install(sh: &Shell, packages: &[&str], suite: Option<&str>) -> Result<()> {
+/// Installs `packages` (`-t suite` if given) through the system's apt,
+/// with their recommended packages or without.
+pub fn install(sh: &Shell, packages: &[&str], suite: Option<&str>, recommends: bool) -> Result<()> {
     let _env = sh.push_env("DEBIAN_FRONTEND", "noninteractive");
-    let target: Vec<&str> = suite.map(|s| vec!["-t", s]).unwrap_or_default();
-    cmd!(sh, "apt-get -o DPkg::Lock::Timeout={LOCK_TIMEOUT_SECS} install -y -q {target...} {packages...}")
+    let mut options: Vec<&str> = suite.map(|s| vec!["-t", s]).unwrap_or_default();
+    if !recommends {
+        options.push("--no-install-recommends");
+    }
+    cmd!(sh, "apt-get -o DPkg::Lock::Timeout={LOCK_TIMEOUT_SECS} install -y -q {options...} {packages...}")
         .ignore_stdout()
         .run()
         .with_context(|| format!("apt-get install {} failed: see the message above", packages.join(" ")))

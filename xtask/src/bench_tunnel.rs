@@ -1,6 +1,6 @@
 //! `cargo xtask bench --tunnel`: xtun's tunnel mode against the underlay
-//! alone, the kernel's vxlan and a userspace forwarder, in two namespaces
-//! of one guest (the topology is drawn in the guest program,
+//! alone, the kernel's vxlan and a userspace forwarder, and its secure
+//! mode against the kernel's WireGuard, in two namespaces of one guest (the topology is drawn in the guest program,
 //! initrd/guest/src/bin/xtun-tbench.rs). `xtun-tbench all` measures ping
 //! RTT, TCP (iperf3) and UDP datagrams/s on each variant in interleaved
 //! rounds and prints one JSON object per measurement; this module boots
@@ -19,7 +19,8 @@ use crate::{
 };
 
 /// The comparisons: (metric, numerator, denominator, higher is better,
-/// target ratio). The targets are issue 14's; None is reported only.
+/// target ratio). The targets are issue 14's, then issue 15's for secure
+/// mode against WireGuard; None is reported only.
 const ROWS: &[(&str, &str, &str, bool, Option<f64>)] = &[
     ("ping_rtt_us", "xtun", "underlay", false, Some(1.2)),
     ("ping_rtt_us", "xtun", "vxlan", false, Some(1.05)),
@@ -33,6 +34,14 @@ const ROWS: &[(&str, &str, &str, bool, Option<f64>)] = &[
     // The issue's "within 10% of each other": a bigger table must not
     // cost more than 10%; a faster one is noise.
     ("udp_pps", "xtun10k", "xtun10", true, Some(0.9)),
+    ("ping_rtt_us", "xtun-chacha", "wireguard", false, Some(1.1)),
+    ("tcp_mbit_s", "xtun-chacha", "wireguard", true, Some(0.9)),
+    ("tcp_mbit_s", "xtun-aes", "wireguard", true, None),
+    // What secure mode costs against the plain tunnel.
+    ("ping_rtt_us", "xtun-chacha", "xtun", false, None),
+    ("ping_rtt_us", "xtun-aes", "xtun", false, None),
+    ("tcp_mbit_s", "xtun-chacha", "xtun", true, None),
+    ("tcp_mbit_s", "xtun-aes", "xtun", true, None),
 ];
 
 /// What the issue aims at beyond a target: TCP level with vxlan.
@@ -40,13 +49,32 @@ const AIM: (&str, &str, &str, f64) = ("tcp_mbit_s", "xtun", "vxlan", 1.0);
 
 /// The variants each metric runs on in a round (as xtun-tbench's METRICS).
 const MEASURED: &[(&str, &[&str])] = &[
-    ("ping_rtt_us", &["underlay", "xtun", "vxlan", "forwarder"]),
-    ("tcp_mbit_s", &["underlay", "xtun", "vxlan", "forwarder"]),
+    ("ping_rtt_us", &["underlay", "xtun", "vxlan", "forwarder", "xtun-chacha", "xtun-aes", "wireguard"]),
+    ("tcp_mbit_s", &["underlay", "xtun", "vxlan", "forwarder", "xtun-chacha", "xtun-aes", "wireguard"]),
     ("udp_pps", &["underlay", "xtun", "vxlan", "forwarder", "xtun10", "xtun10k"]),
 ];
 
 /// The variants that need xtunctl in the guest.
-const XTUN_VARIANTS: &[&str] = &["xtun", "xtun10", "xtun10k"];
+const XTUN_VARIANTS: &[&str] = &["xtun", "xtun10", "xtun10k", "xtun-chacha", "xtun-aes"];
+/// The variant that needs wg in the guest.
+const WG_VARIANTS: &[&str] = &["wireguard"];
+
+/// What the guest skipped: each tool's line says so (`# xtunctl missing`).
+#[derive(Clone, Copy, Default)]
+struct Missing {
+    xtunctl: bool,
+    wg: bool,
+}
+
+impl Missing {
+    fn of(text: &str) -> Missing {
+        Missing { xtunctl: text.contains("xtunctl missing"), wg: text.contains("wg missing") }
+    }
+
+    fn skips(self, variant: &str) -> bool {
+        (self.xtunctl && XTUN_VARIANTS.contains(&variant)) || (self.wg && WG_VARIANTS.contains(&variant))
+    }
+}
 
 /// The runs the tunnel profile makes (as /init's list).
 const PERF_RUNS: usize = 8;
@@ -70,26 +98,41 @@ pub fn run(ws: &Workspace, flags: &Flags, artifacts: &Artifacts, accel: Accel) -
         return profile_boot(ws, flags, artifacts, accel, &[format!("xtunperftunnel={}", plan.peers)], PERF_RUNS, "perf-tunnel");
     }
     let mut samples = Vec::new();
-    let mut xtun_missing = false;
+    let mut missing_any = Missing::default();
+    // The guest's comment lines (which AEAD drivers the kernel picked),
+    // shown once each after the table.
+    let mut notes: Vec<String> = Vec::new();
     for boot in 0..plan.boots {
         eprintln!("==> tunnel bench boot {}/{} ({}, {} rounds)", boot + 1, plan.boots, accel.name(), plan.rounds);
         let arg = format!("xtuntbench={},{},{},{},{boot}", plan.rounds, plan.seconds, plan.tcp_seconds, plan.peers);
         let (run, text) = boot_once(ws, flags, artifacts, accel, Mode::Bench, &[arg], "bench-tunnel")?;
         let got: Vec<Sample> = text.lines().filter_map(Sample::parse).collect();
-        let missing = text.contains("xtunctl missing");
+        let missing = Missing::of(&text);
         let expected = expected_samples(plan.rounds, missing);
         if got.len() != expected || run.timed_out {
             let tail: Vec<&str> = run.console.lines().rev().take(30).collect();
             let tail: Vec<&str> = tail.into_iter().rev().collect();
             bail!("tunnel bench boot {} gave {} of {expected} measurements; console tail:\n{}", boot + 1, got.len(), tail.join("\n"));
         }
-        xtun_missing |= missing;
+        missing_any.xtunctl |= missing.xtunctl;
+        missing_any.wg |= missing.wg;
+        for line in text.lines().filter(|l| l.starts_with("# ")) {
+            if !notes.iter().any(|n| n == line) {
+                notes.push(line.to_string());
+            }
+        }
         samples.extend(got);
     }
     let rows = rows(&samples);
     print!("{}", table(&rows, accel.name(), &plan));
-    if xtun_missing {
+    if missing_any.xtunctl {
         println!("xtunctl is missing in the guest: xtun's variants were skipped, their ratios are NaN");
+    }
+    if missing_any.wg {
+        println!("wg is missing in the guest: wireguard was skipped, its ratios are NaN");
+    }
+    for note in &notes {
+        println!("{note}");
     }
     let json = ws.target.join("xtun-bench-tunnel.json");
     std::fs::write(&json, to_json(&rows, accel.name(), &samples)).context("cannot write target/xtun-bench-tunnel.json")?;
@@ -97,12 +140,10 @@ pub fn run(ws: &Workspace, flags: &Flags, artifacts: &Artifacts, accel: Accel) -
     Ok(())
 }
 
-/// Measurements a boot of `rounds` rounds prints (xtun's skipped if xtunctl is).
-fn expected_samples(rounds: usize, xtun_missing: bool) -> usize {
-    let per_round: usize = MEASURED
-        .iter()
-        .map(|(_, variants)| variants.iter().filter(|v| !(xtun_missing && XTUN_VARIANTS.contains(v))).count())
-        .sum();
+/// Measurements a boot of `rounds` rounds prints (without the variants
+/// whose tool is missing).
+fn expected_samples(rounds: usize, missing: Missing) -> usize {
+    let per_round: usize = MEASURED.iter().map(|(_, variants)| variants.iter().filter(|v| !missing.skips(v)).count()).sum();
     rounds * per_round
 }
 
@@ -118,14 +159,15 @@ fn rows(samples: &[Sample]) -> Vec<Row> {
 fn table(rows: &[Row], accel: &str, plan: &Plan) -> String {
     let columns = Columns { stats: 30, ratio: 7 };
     let mut out = format!(
-        "xtun tunnel vs underlay, vxlan, userspace forwarder: {} boot(s) x {} interleaved round(s) (ping and UDP {} s, TCP {} s, {} peers for xtun10k), {accel}, -smp 2\n",
+        "xtun tunnel vs underlay, vxlan, userspace forwarder, WireGuard: {} boot(s) x {} interleaved round(s) (ping and UDP {} s, TCP {} s, {} peers for xtun10k), {accel}, -smp 2\n",
         plan.boots, plan.rounds, plan.seconds, plan.tcp_seconds, plan.peers
     );
     let header = columns.header("numerator median (min..max)", "denominator median (min..max)", "ratio");
-    out += &format!("{:<12} {:<17} {header}\n", "metric", "ratio");
+    // Wide enough for xtun-chacha/wireguard.
+    out += &format!("{:<12} {:<21} {header}\n", "metric", "ratio");
     for r in rows {
         let pair = format!("{}/{}", r.num, r.den);
-        out += &format!("{:<12} {pair:<17} {}\n", r.metric, columns.row(r));
+        out += &format!("{:<12} {pair:<21} {}\n", r.metric, columns.row(r));
     }
     out
 }
@@ -192,25 +234,34 @@ mod tests {
         samples.extend([
             s(0, 0, "udp_pps", "xtun10", 1000.0),
             s(0, 0, "udp_pps", "xtun10k", 950.0),
+            s(0, 0, "tcp_mbit_s", "xtun-chacha", 180.0),
+            s(0, 0, "tcp_mbit_s", "wireguard", 200.0),
         ]);
         let rows = rows(&samples);
         let plan = Plan { boots: 1, rounds: 6, seconds: "1", tcp_seconds: 3, peers: 10_000 };
         assert_eq!(
             table(&rows, "TCG", &plan),
             "\
-xtun tunnel vs underlay, vxlan, userspace forwarder: 1 boot(s) x 6 interleaved round(s) (ping and UDP 1 s, TCP 3 s, 10000 peers for xtun10k), TCG, -smp 2
-metric       ratio                numerator median (min..max)  denominator median (min..max)   ratio  95% interval  target  met
-ping_rtt_us  xtun/underlay               112.5 (100.0..125.0)           100.0 (100.0..100.0)   1.125    1.00..1.25   <=1.2  yes (within noise)
-ping_rtt_us  xtun/vxlan                  112.5 (100.0..125.0)           110.0 (110.0..110.0)   1.023    0.91..1.14  <=1.05  yes (within noise)
-ping_rtt_us  xtun/forwarder              112.5 (100.0..125.0)                NaN (inf..-inf)     NaN       too few       -  -
-tcp_mbit_s   xtun/underlay                    NaN (inf..-inf)                NaN (inf..-inf)     NaN       too few       -  -
-tcp_mbit_s   xtun/vxlan                       NaN (inf..-inf)                NaN (inf..-inf)     NaN       too few   >=0.9  NO
-tcp_mbit_s   xtun/forwarder                   NaN (inf..-inf)                NaN (inf..-inf)     NaN       too few   >=3.0  NO
-udp_pps      xtun/underlay                    NaN (inf..-inf)                NaN (inf..-inf)     NaN       too few       -  -
-udp_pps      xtun/vxlan                       NaN (inf..-inf)                NaN (inf..-inf)     NaN       too few       -  -
-udp_pps      xtun/forwarder                   NaN (inf..-inf)                NaN (inf..-inf)     NaN       too few       -  -
-udp_pps      xtun10k/xtun10              950.0 (950.0..950.0)        1000.0 (1000.0..1000.0)   0.950       too few   >=0.9  yes
-tcp (aim)    xtun/vxlan                       NaN (inf..-inf)                NaN (inf..-inf)     NaN       too few   >=1.0  NO
+xtun tunnel vs underlay, vxlan, userspace forwarder, WireGuard: 1 boot(s) x 6 interleaved round(s) (ping and UDP 1 s, TCP 3 s, 10000 peers for xtun10k), TCG, -smp 2
+metric       ratio                    numerator median (min..max)  denominator median (min..max)   ratio  95% interval  target  met
+ping_rtt_us  xtun/underlay                   112.5 (100.0..125.0)           100.0 (100.0..100.0)   1.125    1.00..1.25   <=1.2  yes (within noise)
+ping_rtt_us  xtun/vxlan                      112.5 (100.0..125.0)           110.0 (110.0..110.0)   1.023    0.91..1.14  <=1.05  yes (within noise)
+ping_rtt_us  xtun/forwarder                  112.5 (100.0..125.0)                NaN (inf..-inf)     NaN       too few       -  -
+tcp_mbit_s   xtun/underlay                        NaN (inf..-inf)                NaN (inf..-inf)     NaN       too few       -  -
+tcp_mbit_s   xtun/vxlan                           NaN (inf..-inf)                NaN (inf..-inf)     NaN       too few   >=0.9  NO
+tcp_mbit_s   xtun/forwarder                       NaN (inf..-inf)                NaN (inf..-inf)     NaN       too few   >=3.0  NO
+udp_pps      xtun/underlay                        NaN (inf..-inf)                NaN (inf..-inf)     NaN       too few       -  -
+udp_pps      xtun/vxlan                           NaN (inf..-inf)                NaN (inf..-inf)     NaN       too few       -  -
+udp_pps      xtun/forwarder                       NaN (inf..-inf)                NaN (inf..-inf)     NaN       too few       -  -
+udp_pps      xtun10k/xtun10                  950.0 (950.0..950.0)        1000.0 (1000.0..1000.0)   0.950       too few   >=0.9  yes
+ping_rtt_us  xtun-chacha/wireguard                NaN (inf..-inf)                NaN (inf..-inf)     NaN       too few   <=1.1  NO
+tcp_mbit_s   xtun-chacha/wireguard           180.0 (180.0..180.0)           200.0 (200.0..200.0)   0.900       too few   >=0.9  yes
+tcp_mbit_s   xtun-aes/wireguard                   NaN (inf..-inf)           200.0 (200.0..200.0)     NaN       too few       -  -
+ping_rtt_us  xtun-chacha/xtun                     NaN (inf..-inf)           112.5 (100.0..125.0)     NaN       too few       -  -
+ping_rtt_us  xtun-aes/xtun                        NaN (inf..-inf)           112.5 (100.0..125.0)     NaN       too few       -  -
+tcp_mbit_s   xtun-chacha/xtun                180.0 (180.0..180.0)                NaN (inf..-inf)     NaN       too few       -  -
+tcp_mbit_s   xtun-aes/xtun                        NaN (inf..-inf)                NaN (inf..-inf)     NaN       too few       -  -
+tcp (aim)    xtun/vxlan                           NaN (inf..-inf)                NaN (inf..-inf)     NaN       too few   >=1.0  NO
 "
         );
         let head = r#"{
@@ -242,9 +293,16 @@ tcp (aim)    xtun/vxlan                       NaN (inf..-inf)                NaN
     }
 
     #[test]
-    fn a_boot_without_xtunctl_expects_fewer_measurements() {
-        assert_eq!(expected_samples(6, false), 6 * 14);
-        assert_eq!(expected_samples(6, true), 6 * 9);
+    fn a_boot_without_xtunctl_or_wg_expects_fewer_measurements() {
+        let missing = |xtunctl, wg| Missing { xtunctl, wg };
+        // ping and TCP on 7 variants, UDP on 6.
+        assert_eq!(expected_samples(6, missing(false, false)), 6 * 20);
+        // Without xtun, xtun-chacha, xtun-aes (ping, TCP), xtun10, xtun10k.
+        assert_eq!(expected_samples(6, missing(true, false)), 6 * 11);
+        assert_eq!(expected_samples(6, missing(false, true)), 6 * 18);
+        assert_eq!(expected_samples(6, missing(true, true)), 6 * 9);
+        let m = Missing::of("# wg missing (/usr/bin/wg): wireguard skipped\n{\"boot\":0}");
+        assert!(m.wg && !m.xtunctl);
     }
 
     #[test]
@@ -260,5 +318,10 @@ tcp (aim)    xtun/vxlan                       NaN (inf..-inf)                NaN
         assert_eq!(summary[0]["ratio_median"], Value::Null);
         assert_eq!(summary[2]["target"], Value::Null);
         assert_eq!(back["samples"][1]["round"], 0);
+        // Issue 15's: secure mode (ChaCha20-Poly1305) against WireGuard.
+        let wg: Vec<&Value> = summary.iter().filter(|r| r["numerator"] == "xtun-chacha" && r["denominator"] == "wireguard").collect();
+        assert_eq!(wg.len(), 2);
+        assert_eq!((&wg[0]["metric"], &wg[0]["target"], &wg[0]["higher_is_better"]), (&"ping_rtt_us".into(), &1.1.into(), &false.into()));
+        assert_eq!((&wg[1]["metric"], &wg[1]["target"], &wg[1]["higher_is_better"]), (&"tcp_mbit_s".into(), &0.9.into(), &true.into()));
     }
 }

@@ -41,12 +41,18 @@ const PACKAGES: &[(&str, &str)] = &[
     ("iperf3", "/usr/bin/iperf3"),
     // nft for the tunnel tests' NAT router (masquerade with a port rewrite).
     ("nftables", "/usr/sbin/nft"),
+    // wg, for the tunnel bench's WireGuard variant (bench_tunnel.rs).
+    ("wireguard-tools", "/usr/bin/wg"),
     // The kernel's tun selftest (selftest.rs): static glibc, and YNL's
     // code generator.
     ("libc6-dev", "/usr/lib/x86_64-linux-gnu/libc.a"),
     ("python3-yaml", "/usr/lib/python3/dist-packages/yaml/__init__.py"),
     ("python3-jsonschema", "/usr/lib/python3/dist-packages/jsonschema/__init__.py"),
 ];
+
+/// Installed without their recommends: wireguard-tools recommends
+/// wireguard-modules, which apt satisfies with a whole kernel image.
+const NO_RECOMMENDS: &[&str] = &["wireguard-tools"];
 
 const QEMU: (&str, &str) = ("qemu-system-x86", "/usr/bin/qemu-system-x86_64");
 
@@ -99,22 +105,24 @@ fn install_packages(sh: &Shell, extra: &[(&str, &str)]) -> Result<()> {
     let codename = apt::codename().unwrap_or_else(|| "bookworm".into());
     let backports = format!("{codename}-backports");
     let qemu = QEMU.0;
+    let (lean, full): (Vec<&str>, Vec<&str>) = missing.iter().partition(|pkg| NO_RECOMMENDS.contains(pkg));
     if !nix::unistd::geteuid().is_root() {
-        bail!(
-            "missing packages; as root run:\n  apt-get install {}\n  apt-get install -t {backports} {qemu}",
-            missing.join(" ")
-        );
+        let lean = if lean.is_empty() { String::new() } else { format!("\n  apt-get install --no-install-recommends {}", lean.join(" ")) };
+        bail!("missing packages; as root run:\n  apt-get install {}{lean}\n  apt-get install -t {backports} {qemu}", full.join(" "));
     }
     if need_qemu && !has_suite(sh, &backports) {
         add_backports(sh, &codename)?;
     }
     eprintln!("    apt-get install {} {}", missing.join(" "), if need_qemu { qemu } else { "" });
     apt::update_system(sh)?;
-    if !missing.is_empty() {
-        apt::install(sh, &missing, None)?;
+    if !full.is_empty() {
+        apt::install(sh, &full, None, true)?;
+    }
+    if !lean.is_empty() {
+        apt::install(sh, &lean, None, false)?;
     }
     if need_qemu {
-        apt::install(sh, &[qemu], Some(&backports)).context("cannot install qemu-system-x86 from backports")?;
+        apt::install(sh, &[qemu], Some(&backports), true).context("cannot install qemu-system-x86 from backports")?;
     }
     Ok(())
 }

@@ -27,6 +27,8 @@ const TOOLS: &[(&str, &str)] = &[
     ("/usr/bin/ping", "/usr/bin/ping"),
     // The NAT router of the tunnel tests (tests/lib.sh, tun_nat_setup).
     ("/usr/sbin/nft", "/usr/sbin/nft"),
+    // WireGuard's tool, for the tunnel bench's wireguard variant.
+    ("/usr/bin/wg", "/usr/bin/wg"),
 ];
 
 /// One line of a gen_init_cpio spec, keyed by guest path.

@@ -1,6 +1,7 @@
 //! The tunnel benchmark (`cargo xtask bench --tunnel`): xtun's tunnel mode
 //! against the underlay alone, the kernel's vxlan and a userspace
-//! forwarder (xtun-forward), in two namespaces of one guest:
+//! forwarder (xtun-forward), and xtun's secure mode against the kernel's
+//! WireGuard, in two namespaces of one guest:
 //!
 //! ```text
 //!   netns xtb1                                         netns xtb2
@@ -10,17 +11,28 @@
 //!   fw0   10.102.0.1 ---- xtun-forward, UDP 4791 ----- fw0   10.102.0.2    forwarder
 //!   xs0   10.103.0.1 ---- xtun, UDP 4792, 10 peers --- xs0   10.103.0.2    xtun10
 //!   xs1   10.104.0.1 ---- xtun, UDP 4793, N peers ---- xs1   10.104.0.2    xtun10k
+//!   xc0   10.105.0.1 ---- xtun secure, UDP 4794 ------ xc0   10.105.0.2    xtun-chacha
+//!   xa0   10.106.0.1 ---- xtun secure, UDP 4795 ------ xa0   10.106.0.2    xtun-aes
+//!   wg0   10.107.0.1 ---- WireGuard, UDP 4796 -------- wg0   10.107.0.2    wireguard
 //! ```
 //!
-//! Every overlay device has MTU 1450 (1500 - 50), IPv6 off, fixed MACs and
-//! permanent neighbour entries, so no ARP or flood runs during a
-//! measurement; xtun's real peer carries the far side's MAC. fw0 are
-//! xtun's own tap devices, so forwarder against xtun is the same driver
-//! with the tunnel in userspace or in the kernel. The extra peers of xs0
-//! and xs1 (in both namespaces) are static peers at addresses nothing
-//! routes to; no frame goes to them. xs0 and xs1 are down but during their
-//! own runs, so that what a table of 10,000 peers costs in the background
-//! (xtun ages it every second) falls on xtun10k's figures alone.
+//! Every overlay device has IPv6 off, fixed MACs and permanent neighbour
+//! entries, so no ARP or flood runs during a measurement (wg0 carries IP
+//! packets: no MACs); xtun's real peer carries the far side's MAC. Each
+//! variant runs at its own device's MTU: 1450 (1500 - 50) for the
+//! VXLAN-format ones, 1426 for secure mode (1500 - 74, the device sets it
+//! itself) and 1420 for WireGuard (its default).
+//!
+//! fw0 are xtun's own tap devices, so forwarder against xtun is the same
+//! driver with the tunnel in userspace or in the kernel. The extra peers
+//! of xs0 and xs1 (in both namespaces) are static peers at addresses
+//! nothing routes to; no frame goes to them. xs0 and xs1 are down but
+//! during their own runs, so that what a table of 10,000 peers costs in
+//! the background (xtun ages it every second) falls on xtun10k's figures
+//! alone. xtun-chacha and xtun-aes are xtun's secure mode (ChaCha20-Poly1305,
+//! AES-256-GCM), one peer and a key per direction from `xtunctl genkey`;
+//! wireguard has a key pair per side from `wg genkey` and the far side as
+//! its one peer.
 //!
 //! `all` measures every metric as interleaved rounds: each round runs the
 //! variants one after the other, in an order that is reversed every other
@@ -61,18 +73,28 @@ tagged with boot number B (default 0), tear down.
 setup: set up the namespaces and leave them (with the forwarders and the
 iperf3 server running), for single runs.
 ping|tcp|udp: one run on variant V (underlay, xtun, vxlan, forwarder,
-xtun10, xtun10k) of a set-up guest, printed as text.
+xtun10, xtun10k, xtun-chacha, xtun-aes, wireguard) of a set-up guest,
+printed as text.
 
 ping: echo requests one after the other for S seconds (20..1000), median RTT.
 tcp: iperf3 for T whole seconds (default 3), the receiver's Mbit/s.
 udp: 18-byte datagrams as fast as one socket sends them for S seconds
 (default 1), frames per second out of the far side's device.
 --peers N: the table size of xtun10k (default 10000).
-xtun's variants need /usr/bin/xtunctl; without it they are skipped.
+xtun's variants need /usr/bin/xtunctl, wireguard /usr/bin/wg; without
+them they are skipped.
 ";
 
+const VARIANT_NAMES: &str = "want underlay, xtun, vxlan, forwarder, xtun10, xtun10k, xtun-chacha, xtun-aes or wireguard";
 const NS: [&str; 2] = ["xtb1", "xtb2"];
 const XTUNCTL: &str = "/usr/bin/xtunctl";
+const WG: &str = "/usr/bin/wg";
+/// The key files of the secure and WireGuard variants.
+const KEYS: &str = "/tmp/xtb-keys";
+/// The peer id of the secure variants' one peer (the same at both ends).
+const SECURE_ID: &str = "7";
+/// The MTU of the VXLAN-format overlays (1500 - 50); the secure and
+/// WireGuard devices keep their own (see [`Variant::own_mtu`]).
 const MTU: &str = "1450";
 const IPERF_PORT: u16 = 5201;
 const UDP_PORT: u16 = 9000;
@@ -85,12 +107,35 @@ enum Variant {
     Forwarder,
     Xtun10,
     Xtun10k,
+    XtunChacha,
+    XtunAes,
+    Wireguard,
 }
 
-const VARIANTS: [Variant; 6] =
-    [Variant::Underlay, Variant::Xtun, Variant::Vxlan, Variant::Forwarder, Variant::Xtun10, Variant::Xtun10k];
-/// The four the issue compares RTT and TCP on.
-const COMPARED: [Variant; 4] = [Variant::Underlay, Variant::Xtun, Variant::Vxlan, Variant::Forwarder];
+const VARIANTS: [Variant; 9] = [
+    Variant::Underlay,
+    Variant::Xtun,
+    Variant::Vxlan,
+    Variant::Forwarder,
+    Variant::Xtun10,
+    Variant::Xtun10k,
+    Variant::XtunChacha,
+    Variant::XtunAes,
+    Variant::Wireguard,
+];
+/// RTT and TCP run on issue 14's four and on issue 15's secure mode and
+/// WireGuard.
+const COMPARED: [Variant; 7] = [
+    Variant::Underlay,
+    Variant::Xtun,
+    Variant::Vxlan,
+    Variant::Forwarder,
+    Variant::XtunChacha,
+    Variant::XtunAes,
+    Variant::Wireguard,
+];
+/// UDP runs on issue 14's four and on the table-size pair.
+const UDP: [Variant; 6] = [Variant::Underlay, Variant::Xtun, Variant::Vxlan, Variant::Forwarder, Variant::Xtun10, Variant::Xtun10k];
 
 impl Variant {
     fn name(self) -> &'static str {
@@ -101,6 +146,9 @@ impl Variant {
             Variant::Forwarder => "forwarder",
             Variant::Xtun10 => "xtun10",
             Variant::Xtun10k => "xtun10k",
+            Variant::XtunChacha => "xtun-chacha",
+            Variant::XtunAes => "xtun-aes",
+            Variant::Wireguard => "wireguard",
         }
     }
 
@@ -113,6 +161,9 @@ impl Variant {
             Variant::Forwarder => "fw0",
             Variant::Xtun10 => "xs0",
             Variant::Xtun10k => "xs1",
+            Variant::XtunChacha => "xc0",
+            Variant::XtunAes => "xa0",
+            Variant::Wireguard => "wg0",
         }
     }
 
@@ -125,6 +176,9 @@ impl Variant {
             Variant::Forwarder => 102,
             Variant::Xtun10 => 103,
             Variant::Xtun10k => 104,
+            Variant::XtunChacha => 105,
+            Variant::XtunAes => 106,
+            Variant::Wireguard => 107,
         }
     }
 
@@ -137,6 +191,9 @@ impl Variant {
             Variant::Forwarder => 4791,
             Variant::Xtun10 => 4792,
             Variant::Xtun10k => 4793,
+            Variant::XtunChacha => 4794,
+            Variant::XtunAes => 4795,
+            Variant::Wireguard => 4796,
         }
     }
 
@@ -154,7 +211,23 @@ impl Variant {
     }
 
     fn is_xtun(self) -> bool {
-        matches!(self, Variant::Xtun | Variant::Xtun10 | Variant::Xtun10k)
+        matches!(self, Variant::Xtun | Variant::Xtun10 | Variant::Xtun10k | Variant::XtunChacha | Variant::XtunAes)
+    }
+
+    /// Secure mode's cipher (`xtunctl key add ... cipher`).
+    fn cipher(self) -> Option<&'static str> {
+        match self {
+            Variant::XtunChacha => Some("chacha20-poly1305"),
+            Variant::XtunAes => Some("aes-256-gcm"),
+            _ => None,
+        }
+    }
+
+    /// Whether the device keeps the MTU it sets itself rather than
+    /// [`MTU`]: the veth's 1500, secure mode's 1426 and WireGuard's 1420.
+    /// Each tunnel runs at what its own overhead leaves, as a user would.
+    fn own_mtu(self) -> bool {
+        matches!(self, Variant::Underlay | Variant::Wireguard) || self.cipher().is_some()
     }
 
     fn parse(name: &str) -> Option<Variant> {
@@ -181,7 +254,7 @@ type Metric = fn(Variant, Durations) -> Result<Figure, String>;
 const METRICS: &[(&str, Metric, &str, &[Variant])] = &[
     ("ping_rtt_us", ping_rtt, "us", &COMPARED),
     ("tcp_mbit_s", tcp, "Mbit/s", &COMPARED),
-    ("udp_pps", udp_pps, "frames/s", &VARIANTS),
+    ("udp_pps", udp_pps, "frames/s", &UDP),
 ];
 
 enum Cmd {
@@ -216,7 +289,7 @@ fn parse_args(p: &mut Parser) -> Result<(Cmd, Durations), Error> {
             Long("rounds") => rounds = p.value()?.parse()?,
             Long("boot") => boot = p.value()?.parse()?,
             Long("peers") => peers = p.value()?.parse()?,
-            Long("variant") => variant = Some(p.value()?.parse_with(|v| Variant::parse(v).ok_or("want underlay, xtun, vxlan, forwarder, xtun10 or xtun10k"))?),
+            Long("variant") => variant = Some(p.value()?.parse_with(|v| Variant::parse(v).ok_or(VARIANT_NAMES))?),
             Value(word) if words.is_empty() => words.push(word.string()?),
             Short('h') | Long("help") => cli::help(USAGE),
             _ => return Err(arg.unexpected()),
@@ -281,10 +354,12 @@ fn order(variants: &[Variant], round: usize) -> Vec<Variant> {
 }
 
 /// The two namespaces with every variant's devices, the forwarders and the
-/// iperf3 server; dropping it stops them and deletes the namespaces.
+/// iperf3 server; dropping it stops them and deletes the namespaces and
+/// the key files.
 struct Topology {
     children: Vec<Child>,
     xtun: bool,
+    wireguard: bool,
 }
 
 impl Topology {
@@ -295,9 +370,23 @@ impl Topology {
         let xtun = Path::new(XTUNCTL).exists();
         if !xtun {
             // On stdout, which reaches the results port.
-            println!("# xtunctl missing ({XTUNCTL}): xtun, xtun10 and xtun10k skipped");
+            println!("# xtunctl missing ({XTUNCTL}): xtun, xtun10, xtun10k, xtun-chacha and xtun-aes skipped");
         }
-        let mut topology = Topology { children: Vec::new(), xtun };
+        let wireguard = Path::new(WG).exists();
+        if !wireguard {
+            println!("# wg missing ({WG}): wireguard skipped");
+        }
+        let mut topology = Topology { children: Vec::new(), xtun, wireguard };
+        std::fs::create_dir_all(KEYS).map_err(|e| format!("{KEYS}: {e}"))?;
+        if xtun {
+            for v in [Variant::XtunChacha, Variant::XtunAes] {
+                for (from, to) in [(0, 1), (1, 0)] {
+                    let key = run(Command::new(XTUNCTL).arg("genkey"))?.stdout;
+                    write_key(&key_file(v, from, to), &key)?;
+                }
+            }
+        }
+        let wg_public = if wireguard { [wg_keypair(0)?, wg_keypair(1)?] } else { Default::default() };
         for ns in NS {
             ip(&["netns", "add", ns])?;
             in_netns(ns, || {
@@ -336,6 +425,12 @@ impl Topology {
                 for (v, count) in [(Variant::Xtun, 1), (Variant::Xtun10, 10), (Variant::Xtun10k, peers)] {
                     topology.xtun_device(v, side, count)?;
                 }
+                for v in [Variant::XtunChacha, Variant::XtunAes] {
+                    secure_device(v, side)?;
+                }
+            }
+            if wireguard {
+                wireguard_device(side, &wg_public[1 - side])?;
             }
         }
         let server = spawn_in(NS[1], Command::new("/usr/bin/iperf3").args(["-s", "-p", &IPERF_PORT.to_string()]).stdout(Stdio::null()))?;
@@ -343,16 +438,25 @@ impl Topology {
         in_netns(NS[1], || wait_for("the iperf3 server", || listening(IPERF_PORT)))?;
         // A broken variant fails here, by name, not in the middle of a run.
         for v in VARIANTS.into_iter().filter(|v| topology.has(*v)) {
+            if v == Variant::Wireguard {
+                // The first packet waits for the handshake, which under TCG
+                // may take longer than an echo's 1 s: one echo to start
+                // it, allowed to go unanswered.
+                let _ = in_netns(NS[0], || ping::ping(v.addr(1).octets(), None, 1));
+            }
             in_netns(NS[0], || ping::ping(v.addr(1).octets(), None, 3)).map_err(|e| format!("{}: ping {}: {e}", v.name(), v.addr(1)))?;
             if v.parked() {
                 (0..2).try_for_each(|side| park(v, side))?;
             }
         }
+        // Which implementations the secure variants' AEADs got (instantiated
+        // by `key add`), for the report's closing note; the host shows it.
+        println!("{}", crypto_drivers(&std::fs::read_to_string("/proc/crypto").unwrap_or_default()));
         Ok(topology)
     }
 
     fn has(&self, v: Variant) -> bool {
-        self.xtun || !v.is_xtun()
+        (self.xtun || !v.is_xtun()) && (self.wireguard || v != Variant::Wireguard)
     }
 
     /// An xtun tunnel device for `v` on `side` with its real peer (the far
@@ -381,13 +485,108 @@ impl Drop for Topology {
         for ns in NS {
             let _ = ip(&["netns", "del", ns]);
         }
+        let _ = std::fs::remove_dir_all(KEYS);
     }
 }
 
-/// The address and MTU (overlays) of `v` on `side`, then [`up`].
+/// The key file of secure variant `v` for the direction from side `from`
+/// to side `to`.
+fn key_file(v: Variant, from: usize, to: usize) -> String {
+    format!("{KEYS}/{}-{from}{to}", v.name())
+}
+
+/// Writes a key file readable by its owner only (as `wg` wants them).
+fn write_key(path: &str, key: &[u8]) -> Result<(), String> {
+    use std::{fs::OpenOptions, io::Write, os::unix::fs::OpenOptionsExt};
+    OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .and_then(|mut f| f.write_all(key))
+        .map_err(|e| format!("{path}: {e}"))
+}
+
+/// A secure-mode xtun device for `v` (xtun-chacha, xtun-aes) on `side`: as
+/// the xtun variant's, in secure mode, its one peer with id [`SECURE_ID`]
+/// and a key that seals with this side's direction and opens with the
+/// other's. `secure on` sets the MTU (1426).
+fn secure_device(v: Variant, side: usize) -> Result<(), String> {
+    let (ns, dev) = (NS[side], v.ifname(side));
+    let far = format!("{}:{}", Variant::Underlay.addr(1 - side), v.port());
+    let cipher = v.cipher().ok_or("not a secure variant")?;
+    ip(&["-n", ns, "link", "add", dev, "address", &v.mac(side), "type", "xtun"])?;
+    xtunctl(ns, &["set", dev, "listen-port", &v.port().to_string(), "secure", "on"])?;
+    xtunctl(ns, &["peer", "add", dev, "endpoint", &far, "id", SECURE_ID, "mac", &v.mac(1 - side)])?;
+    let (send, recv) = (key_file(v, side, 1 - side), key_file(v, 1 - side, side));
+    #[rustfmt::skip]
+    xtunctl(ns, &["key", "add", dev, "peer", SECURE_ID, "key-id", "1", "cipher", cipher, "send-key", &send, "recv-key", &recv])?;
+    address(v, side)
+}
+
+/// The private key file of WireGuard's side `side`.
+fn wg_key_file(side: usize) -> String {
+    format!("{KEYS}/wireguard-{side}")
+}
+
+/// A private key for side `side` from `wg genkey`, into its file: its
+/// public key (`wg pubkey < file`).
+fn wg_keypair(side: usize) -> Result<String, String> {
+    let (path, private) = (wg_key_file(side), run(Command::new(WG).arg("genkey"))?.stdout);
+    write_key(&path, &private)?;
+    let file = std::fs::File::open(&path).map_err(|e| format!("{path}: {e}"))?;
+    let out = Command::new(WG).arg("pubkey").stdin(file).output().map_err(|e| format!("wg pubkey: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("wg pubkey: {}: {}", out.status, String::from_utf8_lossy(&out.stderr).trim()));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// WireGuard's wg0 on `side`: the far side (public key `far_public`) its
+/// one peer, at the far underlay address, allowed the far overlay address
+/// alone. MTU: WireGuard's own 1420.
+fn wireguard_device(side: usize, far_public: &str) -> Result<(), String> {
+    let v = Variant::Wireguard;
+    let (ns, dev, port) = (NS[side], v.ifname(side), v.port().to_string());
+    let (far, allowed) = (format!("{}:{port}", Variant::Underlay.addr(1 - side)), format!("{}/32", v.addr(1 - side)));
+    ip(&["-n", ns, "link", "add", dev, "type", "wireguard"])?;
+    #[rustfmt::skip]
+    let args = ["set", dev, "listen-port", &port, "private-key", &wg_key_file(side),
+        "peer", far_public, "allowed-ips", &allowed, "endpoint", &far];
+    in_netns(ns, || run(Command::new(WG).args(args)).map(drop))?;
+    address(v, side)
+}
+
+/// One comment line: the drivers /proc/crypto lists for secure mode's two
+/// AEADs, highest priority (the one the kernel hands out) first.
+fn crypto_drivers(proc_crypto: &str) -> String {
+    let entries: Vec<Vec<(&str, &str)>> = proc_crypto
+        .split("\n\n")
+        .map(|block| block.lines().filter_map(|l| l.split_once(':')).map(|(k, v)| (k.trim(), v.trim())).collect())
+        .collect();
+    let field = |e: &[(&str, &str)], key: &str| e.iter().find(|(k, _)| *k == key).map(|(_, v)| v.to_string()).unwrap_or_default();
+    let algs: Vec<String> = ["gcm(aes)", "rfc7539(chacha20,poly1305)"]
+        .iter()
+        .map(|name| {
+            let mut drivers: Vec<(i64, String)> = entries
+                .iter()
+                .filter(|e| field(e, "name") == *name)
+                .map(|e| (field(e, "priority").parse().unwrap_or(0), field(e, "driver")))
+                .collect();
+            drivers.sort_by_key(|d| std::cmp::Reverse(d.0));
+            let list: Vec<String> = drivers.iter().map(|(prio, driver)| format!("{driver} (priority {prio})")).collect();
+            format!("{name} {}", if list.is_empty() { "not instantiated".into() } else { list.join(", ") })
+        })
+        .collect();
+    format!("# crypto: {}", algs.join("; "))
+}
+
+/// The address and MTU (but where the device's own is kept) of `v` on
+/// `side`, then [`up`].
 fn address(v: Variant, side: usize) -> Result<(), String> {
     let (ns, dev) = (NS[side], v.ifname(side));
-    if v != Variant::Underlay {
+    if !v.own_mtu() {
         ip(&["-n", ns, "link", "set", dev, "mtu", MTU])?;
     }
     ip(&["-n", ns, "addr", "add", &format!("{}/24", v.addr(side)), "dev", dev])?;
@@ -395,10 +594,13 @@ fn address(v: Variant, side: usize) -> Result<(), String> {
 }
 
 /// Link up, and the far side's permanent neighbour entry (a link going
-/// down takes it away).
+/// down takes it away; WireGuard has no link layer).
 fn up(v: Variant, side: usize) -> Result<(), String> {
     let (ns, dev) = (NS[side], v.ifname(side));
     ip(&["-n", ns, "link", "set", dev, "up"])?;
+    if v == Variant::Wireguard {
+        return Ok(());
+    }
     ip(&["-n", ns, "neigh", "replace", &v.addr(1 - side).to_string(), "lladdr", &v.mac(1 - side), "dev", dev, "nud", "permanent"])
 }
 
@@ -650,5 +852,47 @@ Inter-|   Receive                                                |  Transmit
         }
         assert_eq!(Variant::Xtun.mac(1), "02:00:00:64:00:02");
         assert_eq!(Variant::Vxlan.addr(0), Ipv4Addr::new(10, 101, 0, 1));
+        assert_eq!(Variant::parse("xtun-chacha"), Some(Variant::XtunChacha));
+        assert_eq!(Variant::XtunAes.cipher(), Some("aes-256-gcm"));
+        assert!(Variant::XtunChacha.is_xtun() && !Variant::Wireguard.is_xtun());
+    }
+
+    #[test]
+    fn secure_and_wireguard_keep_their_own_mtu() {
+        let own: Vec<&str> = VARIANTS.iter().filter(|v| v.own_mtu()).map(|v| v.name()).collect();
+        assert_eq!(own, ["underlay", "xtun-chacha", "xtun-aes", "wireguard"]);
+    }
+
+    #[test]
+    fn each_direction_has_its_own_key_file() {
+        let v = Variant::XtunChacha;
+        assert_eq!(key_file(v, 0, 1), "/tmp/xtb-keys/xtun-chacha-01");
+        assert_ne!(key_file(v, 0, 1), key_file(v, 1, 0));
+        assert_ne!(key_file(v, 0, 1), key_file(Variant::XtunAes, 0, 1));
+    }
+
+    #[test]
+    fn crypto_line_names_the_drivers_best_first() {
+        let text = "\
+name         : gcm(aes)
+driver       : gcm_base(ctr(aes-generic),ghash-generic)
+module       : kernel
+priority     : 100
+type         : aead
+
+name         : gcm(aes)
+driver       : generic-gcm-aesni
+priority     : 400
+type         : aead
+
+name         : chacha20
+driver       : chacha20-generic
+priority     : 100
+";
+        assert_eq!(
+            crypto_drivers(text),
+            "# crypto: gcm(aes) generic-gcm-aesni (priority 400), gcm_base(ctr(aes-generic),ghash-generic) (priority 100); \
+             rfc7539(chacha20,poly1305) not instantiated"
+        );
     }
 }
