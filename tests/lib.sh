@@ -398,6 +398,13 @@ tun_static_neigh() {
 	ipx 1 neigh replace 10.100.0.2 lladdr $(tun_mac 2) dev xt0 || fail "ns1: static neighbour"
 }
 
+# tun_static_neighs: both ends know each other's MAC for good: no ARP at
+# all, not even the reachability probes a neighbour entry makes later.
+tun_static_neighs() {
+	tun_static_neigh
+	ipx 2 neigh replace 10.100.0.1 lladdr $(tun_mac 1) dev xt0 || fail "ns2: static neighbour"
+}
+
 # tun_counter N KEY: a device counter of ns N's xt0 from xtunctl.
 tun_counter() { tun_field $1 $2; }
 
