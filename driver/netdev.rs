@@ -407,11 +407,11 @@ impl DevSlot {
         if ptr.is_null() {
             return None;
         }
-        // SAFETY: bottom halves off is an RCU read-side section (`_bh`, for
-        // its lifetime). Non-null: `ndo_uninit` has not emptied the slot
-        // yet, and the unregistration waits a grace period after it (see
-        // `get`) before it frees anything, so the device stays live while
-        // the borrow does.
+        // Non-null: `ndo_uninit` has not emptied the slot yet, and the
+        // unregistration waits a grace period after it (see `get`) before it
+        // frees anything.
+        // SAFETY: BH off (`_bh`) is an RCU read-side section for 'a, so the
+        // device stays live while the borrow does (above).
         let dev = unsafe { NetDev::from_raw(ptr) };
         Some(dev)
     }
