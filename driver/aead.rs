@@ -61,11 +61,14 @@ impl Cipher {
         }
     }
 
-    /// The crypto API's name of the algorithm (ovpn's choices).
-    fn algorithm(self) -> &'static CStr {
+    /// The crypto API's name of the algorithm (ovpn's choice), or none
+    /// for WireGuard's: the ChaCha20-Poly1305 library, one pass over the
+    /// data, whose state it wipes (crypto/chacha.c leaves the key's words
+    /// on the stack, where secure-key-wipe found them).
+    fn algorithm(self) -> Option<&'static CStr> {
         match self {
-            Self::Aes256Gcm => c"gcm(aes)",
-            Self::ChaCha20Poly1305 => c"rfc7539(chacha20,poly1305)",
+            Self::Aes256Gcm => Some(c"gcm(aes)"),
+            Self::ChaCha20Poly1305 => None,
         }
     }
 }
@@ -111,10 +114,16 @@ unsafe impl Sync for Aead {}
 impl Aead {
     /// A transform of `cipher` keyed with `key`. The caller wipes `key`;
     /// the transform's copy is wiped when it is freed.
-    pub(crate) fn new(cipher: Cipher, key: &[u8; KEY_LEN], _ctx: &Process) -> Result<Self> {
-        // SAFETY: the name is a C string, the key `KEY_LEN` readable bytes;
-        // process context may sleep, as allocation wants.
-        let raw = from_err_ptr(unsafe { xtun_aead_new(cipher.algorithm().as_char_ptr(), key.as_ptr(), KEY_LEN as c_uint) })?;
+    pub(crate) fn new(cipher: Cipher, key: &[u8; KEY_LEN], ctx: &Process) -> Result<Self> {
+        Self::with_algorithm(cipher, cipher.algorithm(), key, ctx)
+    }
+
+    /// `cipher` from the crypto API's `algorithm`, or from the library.
+    fn with_algorithm(cipher: Cipher, algorithm: Option<&CStr>, key: &[u8; KEY_LEN], _ctx: &Process) -> Result<Self> {
+        let name = algorithm.map_or(core::ptr::null(), |a| a.as_char_ptr());
+        // SAFETY: the name is a C string or null, the key `KEY_LEN` readable
+        // bytes; process context may sleep, as allocation wants.
+        let raw = from_err_ptr(unsafe { xtun_aead_new(name, key.as_ptr(), KEY_LEN as c_uint) })?;
         Ok(Self { tfm: NonNull::new(raw).ok_or(ENOMEM)?, cipher })
     }
 
@@ -203,6 +212,24 @@ mod tests {
                 assert!(opened.is_ok_and(|o| o.is_err_and(|e| e.to_errno() == -(bindings::EBADMSG as i32))));
             }
         }
+    }
+
+    /// The library's ChaCha20-Poly1305 and the crypto API's (RFC 8439)
+    /// make the same bytes: the wire format does not depend on which.
+    #[test]
+    fn chacha_library_matches_the_crypto_api() {
+        let sealed = |aead: &Aead| -> Result<KVec<u8>> {
+            let mut skb = Skb::from_parts(&[AD, TEXT], 24)?;
+            aead.seal(&mut skb, AD.len(), &[0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8])?;
+            skb.to_vec(GFP_KERNEL)
+        };
+        let both = in_test_process(|ctx| -> Result<_> {
+            let cipher = Cipher::ChaCha20Poly1305;
+            let library = Aead::new(cipher, &[9; KEY_LEN], ctx)?;
+            let api = Aead::with_algorithm(cipher, Some(c"rfc7539(chacha20,poly1305)"), &[9; KEY_LEN], ctx)?;
+            Ok((sealed(&library)?, sealed(&api)?, library.driver_name() == api.driver_name()))
+        });
+        assert!(both.is_ok_and(|(library, api, same_driver)| library == api && !same_driver));
     }
 
     #[test]

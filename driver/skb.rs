@@ -54,6 +54,10 @@ extern "C" {
     fn xtun_skb_data(skb: *const bindings::sk_buff) -> *const u8;
     fn xtun_skb_headlen(skb: *const bindings::sk_buff) -> c_uint;
     fn xtun_skb_clone_atomic(skb: *mut bindings::sk_buff) -> *mut bindings::sk_buff;
+    fn xtun_skb_is_gso(skb: *const bindings::sk_buff) -> bool;
+    fn xtun_skb_gso_segment(skb: *mut bindings::sk_buff) -> *mut bindings::sk_buff;
+    fn xtun_skb_list_take(skb: *mut bindings::sk_buff) -> *mut bindings::sk_buff;
+    fn xtun_kfree_skb_list(skb: *mut bindings::sk_buff);
 }
 
 /// A socket buffer owned by the driver.
@@ -202,6 +206,29 @@ impl Skb {
         unsafe { Self::from_raw(xtun_skb_clone_atomic(self.as_raw())) }
     }
 
+    /// Whether the skb is a GSO super-frame (many wire frames in one).
+    pub(crate) fn is_gso(&self) -> bool {
+        // SAFETY: the skb is valid.
+        unsafe { xtun_skb_is_gso(self.as_raw()) }
+    }
+
+    /// The wire frames of a GSO super-frame, cut in software
+    /// (`skb_gso_segment`), or the frame itself if it needs no cutting. On
+    /// error the frame is dropped.
+    pub(crate) fn gso_segments(self) -> Result<SkbList> {
+        let raw = self.into_raw();
+        // SAFETY: the skb was ours; on success it is consumed (or returned
+        // as the list's only member), on error it is still ours.
+        let first = unsafe { xtun_skb_gso_segment(raw) };
+        if let Err(e) = kernel::error::from_err_ptr(first) {
+            // SAFETY: on error the skb is still ours; freed once here.
+            drop(unsafe { Self::from_raw(raw) });
+            return Err(e);
+        }
+        // INVARIANT: a fresh list of segments, each ours alone.
+        Ok(SkbList { next: first })
+    }
+
     /// An skb holding `parts` one after another, the first `linear` bytes
     /// in its head and the rest in page fragments: a test's frame, in
     /// either layout.
@@ -247,6 +274,38 @@ impl Drop for Skb {
     fn drop(&mut self) {
         // SAFETY: we own the skb by the type invariants and free it once.
         unsafe { xtun_kfree_skb(self.ptr.as_ptr()) };
+    }
+}
+
+/// A list of skbs linked by `next`, taken one by one.
+///
+/// # Invariants
+///
+/// `next` is null or the first of a list of valid skbs, each ours alone.
+pub(crate) struct SkbList {
+    next: *mut bindings::sk_buff,
+}
+
+impl Iterator for SkbList {
+    type Item = Skb;
+
+    fn next(&mut self) -> Option<Skb> {
+        if self.next.is_null() {
+            return None;
+        }
+        let skb = self.next;
+        // SAFETY: `skb` is on our list (type invariants); taking it off
+        // leaves it ours alone, and the rest is still a list of ours.
+        self.next = unsafe { xtun_skb_list_take(skb) };
+        // SAFETY: taken off the list above: its only reference is ours.
+        unsafe { Skb::from_raw(skb) }
+    }
+}
+
+impl Drop for SkbList {
+    fn drop(&mut self) {
+        // SAFETY: the rest of the list is ours (type invariants), freed once.
+        unsafe { xtun_kfree_skb_list(self.next) };
     }
 }
 

@@ -286,6 +286,20 @@ impl Tunnel {
             dev.count_tx_dropped();
             return false;
         }
+        // Each wire frame is sealed under its own counter: a GSO frame is
+        // cut here, as wg_xmit and ovpn_net_xmit do (vxlan's GSO happens
+        // after encapsulation, on the outer UDP, which sealing forbids).
+        if peer.keys.is_some() && skb.is_gso() {
+            let Ok(segments) = skb.gso_segments() else {
+                dev.count_tx_dropped();
+                return false;
+            };
+            let mut sent = false;
+            for segment in segments {
+                sent |= self.send_to(dev, socket, segment, peer, sport, header, now, bh);
+            }
+            return sent;
+        }
         let len = skb.len();
         let sent = match &peer.keys {
             // Never clear text from a secure device (dev_set refuses to

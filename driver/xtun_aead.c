@@ -1,16 +1,19 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Glue for secure mode (aead.rs calls): the kernel crypto API's AEAD,
- * which Rust cannot reach because its request helpers are inline. The
- * sequences are ovpn's (drivers/net/ovpn/crypto_aead.c): one scratch
- * block holds the IV, the request and the scatterlist; the skb is
- * sealed and opened in place. Synchronous transforms only: the data path
- * runs in softirq or with bottom halves off and needs the result before
- * it goes on, as WireGuard's.
+ * which Rust cannot reach because its request helpers are inline, and the
+ * ChaCha20-Poly1305 library WireGuard uses. The crypto API's sequences
+ * are ovpn's (drivers/net/ovpn/crypto_aead.c): one scratch block holds
+ * the IV, the request and the scatterlist; the library's are WireGuard's
+ * (encrypt_packet, decrypt_packet). The skb is sealed and opened in place.
+ * Synchronous only: the data path runs in softirq or with bottom halves
+ * off and needs the result before it goes on, as WireGuard's.
  */
 #include <crypto/aead.h>
+#include <crypto/chacha20poly1305.h>
 #include <linux/scatterlist.h>
 #include <linux/skbuff.h>
+#include <linux/unaligned.h>
 #include <linux/workqueue.h>
 
 #include "xtun_shim.h"
@@ -18,12 +21,14 @@
 #define XTUN_AEAD_TAG_LEN 16
 #define XTUN_AEAD_NONCE_LEN 12
 
-/* A transform and the work that frees it: the last reference to a key
- * can go in softirq (a datagram in flight held it), and freeing a
- * transform may sleep, so it is freed from a work, as ovpn's key slots
- * (ovpn_crypto_key_slot_release). */
+/* A transform, or the library's key, and the work that frees it: the
+ * last reference to a key can go in softirq (a datagram in flight held
+ * it), and freeing a transform may sleep, so it is freed from a work, as
+ * ovpn's key slots (ovpn_crypto_key_slot_release). */
 struct xtun_aead {
+	/* NULL: the ChaCha20-Poly1305 library with @key. */
 	struct crypto_aead *tfm;
+	u8 key[CHACHA20POLY1305_KEY_SIZE];
 	struct work_struct free_work;
 };
 
@@ -44,6 +49,8 @@ void xtun_aead_exit(void)
 	xtun_aead_wq = NULL;
 }
 
+/* @alg of the crypto API keyed with @key; with @alg NULL, the
+ * ChaCha20-Poly1305 library (its own copy of @key, wiped when freed). */
 struct xtun_aead *xtun_aead_new(const char *alg, const u8 *key,
 				unsigned int key_len)
 {
@@ -54,6 +61,14 @@ struct xtun_aead *xtun_aead_new(const char *alg, const u8 *key,
 	x = kzalloc(sizeof(*x), GFP_KERNEL);
 	if (!x)
 		return ERR_PTR(-ENOMEM);
+	if (!alg) {
+		if (key_len != sizeof(x->key)) {
+			kfree(x);
+			return ERR_PTR(-EINVAL);
+		}
+		memcpy(x->key, key, key_len);
+		return x;
+	}
 	tfm = crypto_alloc_aead(alg, 0, CRYPTO_ALG_ASYNC);
 	if (IS_ERR(tfm)) {
 		kfree(x);
@@ -74,12 +89,16 @@ struct xtun_aead *xtun_aead_new(const char *alg, const u8 *key,
 	return x;
 }
 
+static void xtun_aead_destroy(struct xtun_aead *x)
+{
+	if (x->tfm)
+		crypto_free_aead(x->tfm);
+	kfree_sensitive(x);
+}
+
 static void xtun_aead_free_work(struct work_struct *work)
 {
-	struct xtun_aead *x = container_of(work, struct xtun_aead, free_work);
-
-	crypto_free_aead(x->tfm);
-	kfree(x);
+	xtun_aead_destroy(container_of(work, struct xtun_aead, free_work));
 }
 
 /* Any context. */
@@ -87,8 +106,7 @@ void xtun_aead_free(struct xtun_aead *x)
 {
 	if (!xtun_aead_wq) {
 		might_sleep();
-		crypto_free_aead(x->tfm);
-		kfree(x);
+		xtun_aead_destroy(x);
 		return;
 	}
 	INIT_WORK(&x->free_work, xtun_aead_free_work);
@@ -97,6 +115,8 @@ void xtun_aead_free(struct xtun_aead *x)
 
 const char *xtun_aead_driver_name(struct xtun_aead *x)
 {
+	if (!x->tfm)
+		return "chacha20poly1305-lib";
 	return crypto_tfm_alg_driver_name(crypto_aead_tfm(x->tfm));
 }
 
@@ -113,20 +133,56 @@ static size_t xtun_aead_tmp_size(struct crypto_aead *tfm, int nsg)
 	return len + array_size(sizeof(struct scatterlist), nsg);
 }
 
+/* The library over @skb's bytes from @offset, as xtun_aead_run: the
+ * associated data must be in the linear head. Its nonce is 0^4 || le64(n);
+ * secure.rs's are 0^4 || 8 bytes, which the library gets as they are. */
+static int xtun_aead_lib_run(const u8 *key, struct sk_buff *skb,
+			     unsigned int offset, unsigned int ad_len,
+			     unsigned int crypt_len, int nfrags,
+			     const u8 *nonce, bool seal)
+{
+	struct scatterlist sg[MAX_SKB_FRAGS + 2];
+	u64 n = get_unaligned_le64(nonce + 4);
+	bool ok;
+	int err;
+
+	if (skb_headlen(skb) < offset + ad_len)
+		return -EINVAL;
+	sg_init_table(sg, nfrags);
+	err = skb_to_sgvec_nomark(skb, sg, offset + ad_len,
+				  crypt_len + (seal ? XTUN_AEAD_TAG_LEN : 0));
+	if (err < 0)
+		return err;
+	sg_mark_end(&sg[err - 1]);
+	if (seal)
+		ok = chacha20poly1305_encrypt_sg_inplace(sg, crypt_len,
+				skb->data + offset, ad_len, n, key);
+	else
+		ok = chacha20poly1305_decrypt_sg_inplace(sg, crypt_len,
+				skb->data + offset, ad_len, n, key);
+	if (!ok)
+		return seal ? -EINVAL : -EBADMSG;
+	return 0;
+}
+
 /* One request over @skb's bytes from @offset: @ad_len bytes of associated
  * data, then @crypt_len bytes to encrypt (@seal) or to decrypt and check
  * (the ciphertext and its tag). */
-static int xtun_aead_run(struct crypto_aead *tfm, struct sk_buff *skb,
+static int xtun_aead_run(struct xtun_aead *x, struct sk_buff *skb,
 			 unsigned int offset, unsigned int ad_len,
 			 unsigned int crypt_len, unsigned int sg_len,
 			 int nfrags, const u8 *nonce, bool seal)
 {
+	struct crypto_aead *tfm = x->tfm;
 	struct aead_request *req;
 	struct scatterlist *sg;
 	void *tmp;
 	u8 *iv;
 	int err;
 
+	if (!tfm)
+		return xtun_aead_lib_run(x->key, skb, offset, ad_len, crypt_len,
+					 nfrags, nonce, seal);
 	tmp = kmalloc(xtun_aead_tmp_size(tfm, nfrags), GFP_ATOMIC);
 	if (!tmp)
 		return -ENOMEM;
@@ -157,7 +213,6 @@ out:
 int xtun_aead_seal(struct xtun_aead *x, struct sk_buff *skb,
 		   unsigned int ad_len, const u8 *nonce)
 {
-	struct crypto_aead *tfm = x->tfm;
 	struct sk_buff *trailer;
 	unsigned int text_len;
 	int nfrags;
@@ -172,7 +227,7 @@ int xtun_aead_seal(struct xtun_aead *x, struct sk_buff *skb,
 	if (nfrags > MAX_SKB_FRAGS + 2)
 		return -ENOSPC;
 	pskb_put(skb, trailer, XTUN_AEAD_TAG_LEN);
-	return xtun_aead_run(tfm, skb, 0, ad_len, text_len, skb->len, nfrags,
+	return xtun_aead_run(x, skb, 0, ad_len, text_len, skb->len, nfrags,
 			     nonce, true);
 }
 
@@ -182,7 +237,6 @@ int xtun_aead_seal(struct xtun_aead *x, struct sk_buff *skb,
 int xtun_aead_open(struct xtun_aead *x, struct sk_buff *skb,
 		   unsigned int offset, unsigned int ad_len, const u8 *nonce)
 {
-	struct crypto_aead *tfm = x->tfm;
 	struct sk_buff *trailer;
 	unsigned int sg_len;
 	int nfrags, err;
@@ -195,7 +249,7 @@ int xtun_aead_open(struct xtun_aead *x, struct sk_buff *skb,
 		return nfrags;
 	if (nfrags > MAX_SKB_FRAGS + 2)
 		return -ENOSPC;
-	err = xtun_aead_run(tfm, skb, offset, ad_len, sg_len - ad_len, sg_len,
+	err = xtun_aead_run(x, skb, offset, ad_len, sg_len - ad_len, sg_len,
 			    nfrags, nonce, false);
 	if (err)
 		return err;

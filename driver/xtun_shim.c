@@ -13,6 +13,7 @@
 #include <linux/ethtool.h>
 #include <linux/module.h>
 #include <linux/nsproxy.h>
+#include <net/gso.h>
 #include <net/net_namespace.h>
 #include <net/rtnetlink.h>
 
@@ -483,6 +484,38 @@ void xtun_kfree_skb(struct sk_buff *skb)
 void xtun_consume_skb(struct sk_buff *skb)
 {
 	consume_skb(skb);
+}
+
+bool xtun_skb_is_gso(const struct sk_buff *skb)
+{
+	return skb_is_gso(skb);
+}
+
+/* validate_xmit_skb's software segmentation (features 0), as wg_xmit and
+ * ovpn_net_xmit: the list of segments, with @skb freed, or @skb itself when
+ * it needs none; an ERR_PTR leaves @skb to the caller. */
+struct sk_buff *xtun_skb_gso_segment(struct sk_buff *skb)
+{
+	struct sk_buff *segs = skb_gso_segment(skb, 0);
+
+	if (IS_ERR_OR_NULL(segs))
+		return segs ?: skb;
+	consume_skb(skb);
+	return segs;
+}
+
+/* The skb after @skb on its list, with @skb taken off it. */
+struct sk_buff *xtun_skb_list_take(struct sk_buff *skb)
+{
+	struct sk_buff *next = skb->next;
+
+	skb_mark_not_on_list(skb);
+	return next;
+}
+
+void xtun_kfree_skb_list(struct sk_buff *skb)
+{
+	kfree_skb_list(skb);
 }
 
 void xtun_skb_queue_init(struct sk_buff_head *queue)

@@ -219,8 +219,8 @@ int xtun_udp_xmit(struct xtun_udp_sock *x, struct net_device *dev,
 	if (err)
 		goto drop;
 	if (seal) {
-		/* As ovpn: encryption wants the whole frame, checksummed; the
-		 * device offers no offloads in secure mode, so no GSO here. */
+		/* As ovpn: encryption wants the whole frame, checksummed;
+		 * tunnel.rs cut GSO frames before (a GSO frame here is a bug). */
 		err = -EINVAL;
 		if (skb_is_gso(skb))
 			goto drop;
@@ -347,24 +347,21 @@ void xtun_gro_cells_receive(struct gro_cells *cells, struct sk_buff *skb)
 	gro_cells_receive(cells, skb);
 }
 
-/* The features of a tunnel device: vxlan_setup's. */
-/* With @offloads, vxlan's; without (secure mode, whose frames are
- * encrypted whole), none the stack would have to finish after xmit: it
- * checksums and segments before. */
+/* The features of a tunnel device: vxlan_setup's (and WireGuard's:
+ * secure mode cuts GSO frames and completes checksums in xmit, before it
+ * seals each wire frame). */
 void xtun_dev_set_tunnel_features(struct net_device *dev, unsigned int headroom,
-				  unsigned int tailroom, bool offloads)
+				  unsigned int tailroom)
 {
-	netdev_features_t all = NETIF_F_SG | NETIF_F_HW_CSUM | NETIF_F_FRAGLIST |
-				NETIF_F_RXCSUM | NETIF_F_GSO_SOFTWARE;
-	netdev_features_t f = offloads ? all : NETIF_F_RXCSUM;
+	netdev_features_t f = NETIF_F_SG | NETIF_F_HW_CSUM | NETIF_F_FRAGLIST |
+			      NETIF_F_RXCSUM | NETIF_F_GSO_SOFTWARE;
 
-	/* Offered and wanted: netdev_update_features turns them on (or off)
+	/* Offered and wanted: netdev_update_features turns them on
 	 * and tells the stack (uppers, RTM_NEWLINK). */
-	dev->features &= ~(all & ~f);
-	dev->hw_features = (dev->hw_features & ~all) | f;
-	dev->wanted_features = (dev->wanted_features & ~all) | f;
-	dev->vlan_features = (dev->vlan_features & ~all) | f;
-	dev->hw_enc_features = (dev->hw_enc_features & ~all) | f;
+	dev->hw_features |= f;
+	dev->wanted_features |= f;
+	dev->vlan_features |= f;
+	dev->hw_enc_features |= f;
 	dev->needed_headroom = headroom;
 	dev->needed_tailroom = tailroom;
 	/* Keep the inner route, so skb_tunnel_check_pmtu can lower its PMTU

@@ -24,6 +24,7 @@ pub const PROGRAMS: &[&str] = &[
     "xtunctl",
     "xtun-udp",
     "xtun-mitm",
+    "xtun-memscan",
 ];
 const TARGET: &str = "x86_64-unknown-linux-gnu";
 
