@@ -177,7 +177,7 @@ mod tests {
     /// `tamper` changed the sealed bytes; the opened bytes, or the error.
     fn round_trip(cipher: Cipher, open_key: u8, tamper: impl FnOnce(&mut [u8])) -> Result<Result<KVec<u8>>> {
         in_test_process(|ctx| {
-            let nonce = [7u8; NONCE_LEN];
+            let nonce = [0, 0, 0, 0, 7, 7, 7, 7, 7, 7, 7, 7];
             let sealer = Aead::new(cipher, &[1; KEY_LEN], ctx)?;
             let opener = Aead::new(cipher, &[open_key; KEY_LEN], ctx)?;
             let mut skb = Skb::from_parts(&[AD, TEXT], 24)?;
@@ -215,21 +215,47 @@ mod tests {
     }
 
     /// The library's ChaCha20-Poly1305 and the crypto API's (RFC 8439)
-    /// make the same bytes: the wire format does not depend on which.
+    /// make the same bytes, and each opens the other's: the wire format
+    /// does not depend on which. The text spans a frag list, so the
+    /// scatterlist has many entries, and blocks and the tag cross them.
     #[test]
     fn chacha_library_matches_the_crypto_api() {
+        const NONCE: [u8; NONCE_LEN] = [0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8];
         let sealed = |aead: &Aead| -> Result<KVec<u8>> {
             let mut skb = Skb::from_parts(&[AD, TEXT], 24)?;
-            aead.seal(&mut skb, AD.len(), &[0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8])?;
+            aead.seal(&mut skb, AD.len(), &NONCE)?;
             skb.to_vec(GFP_KERNEL)
         };
-        let both = in_test_process(|ctx| -> Result<_> {
+        let opened = |aead: &Aead, sealed: &[u8]| -> Result<KVec<u8>> {
+            let mut skb = Skb::from_list(&[&sealed[..21], &sealed[21..50], &sealed[50..]])?;
+            aead.open(&mut skb, 0, AD.len(), &NONCE)?;
+            skb.to_vec(GFP_KERNEL)
+        };
+        let checked = in_test_process(|ctx| -> Result<bool> {
             let cipher = Cipher::ChaCha20Poly1305;
             let library = Aead::new(cipher, &[9; KEY_LEN], ctx)?;
             let api = Aead::with_algorithm(cipher, Some(c"rfc7539(chacha20,poly1305)"), &[9; KEY_LEN], ctx)?;
-            Ok((sealed(&library)?, sealed(&api)?, library.driver_name() == api.driver_name()))
+            let (by_library, by_api) = (sealed(&library)?, sealed(&api)?);
+            let plain = |o: KVec<u8>| o[..AD.len()] == *AD && o[AD.len()..] == *TEXT;
+            Ok(by_library == by_api
+                && library.driver_name() != api.driver_name()
+                && plain(opened(&library, &by_api)?)
+                && plain(opened(&api, &by_library)?))
         });
-        assert!(both.is_ok_and(|(library, api, same_driver)| library == api && !same_driver));
+        assert!(checked.is_ok_and(|same| same));
+    }
+
+    /// The library's nonces are 0^4 || 8 bytes: another is refused, not
+    /// silently cut.
+    #[test]
+    fn chacha_library_refuses_other_nonces() {
+        let refused = in_test_process(|ctx| -> Result<bool> {
+            let library = Aead::new(Cipher::ChaCha20Poly1305, &[9; KEY_LEN], ctx)?;
+            let mut skb = Skb::from_parts(&[AD, TEXT], 24)?;
+            let sealed = library.seal(&mut skb, AD.len(), &[1; NONCE_LEN]);
+            Ok(sealed.is_err_and(|e| e.to_errno() == -(bindings::EINVAL as i32)))
+        });
+        assert!(refused.is_ok_and(|r| r));
     }
 
     #[test]

@@ -208,7 +208,7 @@ pub(crate) fn dev_set(req: &Request<'_>, ctx: &Process) -> Result {
             } else {
                 (tunnel::OVERHEAD, 0)
             };
-            udp_tunnel::make_tunnel_device(&dev, (overhead as usize) - tail, tail, 1500 - overhead, &rtnl)
+            udp_tunnel::make_tunnel_device(&dev, (overhead as usize) - tail, tail, 1500 - overhead, secure, &rtnl)
                 .map_err(|e| req.fail_attr(e, &a, c"cannot change the device's MTU"))?;
         }
     }

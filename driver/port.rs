@@ -228,7 +228,7 @@ impl Port {
         if !this.tunnel.populate(tunnel) {
             return Err(EBUSY);
         }
-        udp_tunnel::make_tunnel_device(dev, tunnel::OVERHEAD as usize, 0, 1500 - tunnel::OVERHEAD, rtnl)?;
+        udp_tunnel::make_tunnel_device(dev, tunnel::OVERHEAD as usize, 0, 1500 - tunnel::OVERHEAD, false, rtnl)?;
         dev.set_carrier(true);
         match this.tunnel() {
             Some(tunnel) if dev.is_running() => tunnel.open(dev, this.clone(), ctx),

@@ -58,6 +58,8 @@ extern "C" {
     fn xtun_skb_gso_segment(skb: *mut bindings::sk_buff) -> *mut bindings::sk_buff;
     fn xtun_skb_list_take(skb: *mut bindings::sk_buff) -> *mut bindings::sk_buff;
     fn xtun_kfree_skb_list(skb: *mut bindings::sk_buff);
+    #[cfg(CONFIG_KUNIT = "y")]
+    fn xtun_skb_append_frag(head: *mut bindings::sk_buff, frag: *mut bindings::sk_buff);
 }
 
 /// A socket buffer owned by the driver.
@@ -213,12 +215,11 @@ impl Skb {
     }
 
     /// The wire frames of a GSO super-frame, cut in software
-    /// (`skb_gso_segment`), or the frame itself if it needs no cutting. On
-    /// error the frame is dropped.
+    /// (`skb_gso_segment`). On error the frame is dropped.
     pub(crate) fn gso_segments(self) -> Result<SkbList> {
         let raw = self.into_raw();
-        // SAFETY: the skb was ours; on success it is consumed (or returned
-        // as the list's only member), on error it is still ours.
+        // SAFETY: the skb was ours; on success it is consumed, on error it
+        // is still ours.
         let first = unsafe { xtun_skb_gso_segment(raw) };
         if let Err(e) = kernel::error::from_err_ptr(first) {
             // SAFETY: on error the skb is still ours; freed once here.
@@ -250,6 +251,21 @@ impl Skb {
             at += part.len();
         }
         Ok(skb)
+    }
+
+    /// An skb whose head holds `parts[0]` and whose frag list holds the
+    /// rest, one skb each: a test's frame in the layout of a GRO'd one.
+    #[cfg(CONFIG_KUNIT = "y")]
+    pub(crate) fn from_list(parts: &[&[u8]]) -> Result<Self> {
+        let (first, rest) = parts.split_first().ok_or(EINVAL)?;
+        let head = Self::from_parts(&[first], first.len())?;
+        for part in rest {
+            let frag = Self::from_parts(&[part], part.len())?;
+            // SAFETY: both are ours; the head takes the fragment's only
+            // reference (freed with the head).
+            unsafe { xtun_skb_append_frag(head.as_raw(), frag.into_raw()) };
+        }
+        Ok(head)
     }
 
     /// A copy of the skb's bytes.

@@ -231,7 +231,27 @@ impl Tunnel {
 
     /// Sends `skb`, an Ethernet frame of `dev`, to the peers its
     /// destination calls for. Returns whether anything was sent.
-    pub(crate) fn xmit(&self, dev: &NetDev, mut skb: Skb, bh: &BhOff) -> bool {
+    pub(crate) fn xmit(&self, dev: &NetDev, skb: Skb, bh: &BhOff) -> bool {
+        // In secure mode each wire frame is sealed under its own counter:
+        // a GSO frame is cut first, once for all its peers, as wg_xmit and
+        // ovpn_net_xmit do (vxlan's GSO happens after encapsulation, on
+        // the outer UDP, which sealing forbids).
+        if !(self.settings.secure.load(Relaxed) && skb.is_gso()) {
+            return self.xmit_frame(dev, skb, bh);
+        }
+        let Ok(segments) = skb.gso_segments() else {
+            dev.count_tx_dropped();
+            return false;
+        };
+        let mut sent = false;
+        for segment in segments {
+            sent |= self.xmit_frame(dev, segment, bh);
+        }
+        sent
+    }
+
+    /// [`Tunnel::xmit`] for one frame that needs no cutting.
+    fn xmit_frame(&self, dev: &NetDev, mut skb: Skb, bh: &BhOff) -> bool {
         let Some(socket) = self.socket.get(bh) else {
             dev.count_tx_dropped();
             return false;
@@ -285,20 +305,6 @@ impl Tunnel {
         if peer.is_dead() {
             dev.count_tx_dropped();
             return false;
-        }
-        // Each wire frame is sealed under its own counter: a GSO frame is
-        // cut here, as wg_xmit and ovpn_net_xmit do (vxlan's GSO happens
-        // after encapsulation, on the outer UDP, which sealing forbids).
-        if peer.keys.is_some() && skb.is_gso() {
-            let Ok(segments) = skb.gso_segments() else {
-                dev.count_tx_dropped();
-                return false;
-            };
-            let mut sent = false;
-            for segment in segments {
-                sent |= self.send_to(dev, socket, segment, peer, sport, header, now, bh);
-            }
-            return sent;
         }
         let len = skb.len();
         let sent = match &peer.keys {

@@ -85,7 +85,7 @@ extern "C" {
     fn xtun_gro_cells_new(dev: *mut bindings::net_device) -> *mut CGroCells;
     fn xtun_gro_cells_free(cells: *mut CGroCells);
     fn xtun_gro_cells_receive(cells: *mut CGroCells, skb: *mut bindings::sk_buff);
-    fn xtun_dev_set_tunnel_features(dev: *mut bindings::net_device, headroom: c_uint, tailroom: c_uint);
+    fn xtun_dev_set_tunnel_features(dev: *mut bindings::net_device, headroom: c_uint, tailroom: c_uint, secure: bool);
     fn xtun_dev_set_mtu(dev: *mut bindings::net_device, mtu: c_uint) -> c_int;
     fn xtun_work_new(f: unsafe extern "C" fn(*const c_void), data: *const c_void) -> *mut CWork;
     fn xtun_work_schedule(work: *mut CWork, delay_ms: c_ulong);
@@ -485,17 +485,19 @@ impl Drop for GroCells {
 }
 
 /// Gives `dev` a tunnel device's features (vxlan's: checksum offload,
-/// software GSO so TCP reaches xmit unsegmented), `headroom` and
-/// `tailroom` (secure mode's tag), and the MTU `mtu`.
+/// software GSO so TCP reaches xmit unsegmented; `secure`: WireGuard's,
+/// without frag lists), `headroom` and `tailroom` (secure mode's tag), and
+/// the MTU `mtu`.
 pub(crate) fn make_tunnel_device(
     dev: &NetDev,
     headroom: usize,
     tailroom: usize,
     mtu: u32,
+    secure: bool,
     _rtnl: &crate::netdev::Rtnl,
 ) -> Result {
     // SAFETY: `dev` is live; RTNL is held, as feature and MTU changes want.
-    unsafe { xtun_dev_set_tunnel_features(dev.as_raw(), headroom as c_uint, tailroom as c_uint) };
+    unsafe { xtun_dev_set_tunnel_features(dev.as_raw(), headroom as c_uint, tailroom as c_uint, secure) };
     // SAFETY: as above.
     to_result(unsafe { xtun_dev_set_mtu(dev.as_raw(), mtu) })
 }

@@ -7,7 +7,9 @@
  * the IV, the request and the scatterlist; the library's are WireGuard's
  * (encrypt_packet, decrypt_packet). The skb is sealed and opened in place.
  * Synchronous only: the data path runs in softirq or with bottom halves
- * off and needs the result before it goes on, as WireGuard's.
+ * off and needs the result before it goes on, as WireGuard's. The library
+ * (CRYPTO_LIB_CHACHA20POLY1305) has no prompt: a kernel has it when
+ * something selects it, here CONFIG_WIREGUARD (qemu/kernel.config).
  */
 #include <crypto/aead.h>
 #include <crypto/chacha20poly1305.h>
@@ -135,24 +137,32 @@ static size_t xtun_aead_tmp_size(struct crypto_aead *tfm, int nsg)
 
 /* The library over @skb's bytes from @offset, as xtun_aead_run: the
  * associated data must be in the linear head. Its nonce is 0^4 || le64(n);
- * secure.rs's are 0^4 || 8 bytes, which the library gets as they are. */
+ * secure.rs's are 0^4 || 8 bytes, which the library gets as they are.
+ * The scatterlist is on the stack when short (skb_cow_data linearizes
+ * page fragments: one entry, but for a frag list), as WireGuard's is in
+ * its workers; here it may be softirq, so a long one is allocated. */
 static int xtun_aead_lib_run(const u8 *key, struct sk_buff *skb,
 			     unsigned int offset, unsigned int ad_len,
 			     unsigned int crypt_len, int nfrags,
 			     const u8 *nonce, bool seal)
 {
-	struct scatterlist sg[MAX_SKB_FRAGS + 2];
+	struct scatterlist sg_short[2], *sg = sg_short;
 	u64 n = get_unaligned_le64(nonce + 4);
 	bool ok;
 	int err;
 
-	if (skb_headlen(skb) < offset + ad_len)
+	if (get_unaligned_le32(nonce) || skb_headlen(skb) < offset + ad_len)
 		return -EINVAL;
+	if (nfrags > ARRAY_SIZE(sg_short)) {
+		sg = kmalloc_array(nfrags, sizeof(*sg), GFP_ATOMIC);
+		if (!sg)
+			return -ENOMEM;
+	}
 	sg_init_table(sg, nfrags);
 	err = skb_to_sgvec_nomark(skb, sg, offset + ad_len,
 				  crypt_len + (seal ? XTUN_AEAD_TAG_LEN : 0));
 	if (err < 0)
-		return err;
+		goto out;
 	sg_mark_end(&sg[err - 1]);
 	if (seal)
 		ok = chacha20poly1305_encrypt_sg_inplace(sg, crypt_len,
@@ -160,9 +170,11 @@ static int xtun_aead_lib_run(const u8 *key, struct sk_buff *skb,
 	else
 		ok = chacha20poly1305_decrypt_sg_inplace(sg, crypt_len,
 				skb->data + offset, ad_len, n, key);
-	if (!ok)
-		return seal ? -EINVAL : -EBADMSG;
-	return 0;
+	err = ok ? 0 : seal ? -EINVAL : -EBADMSG;
+out:
+	if (sg != sg_short)
+		kfree(sg);
+	return err;
 }
 
 /* One request over @skb's bytes from @offset: @ad_len bytes of associated

@@ -491,15 +491,15 @@ bool xtun_skb_is_gso(const struct sk_buff *skb)
 	return skb_is_gso(skb);
 }
 
-/* validate_xmit_skb's software segmentation (features 0), as wg_xmit and
- * ovpn_net_xmit: the list of segments, with @skb freed, or @skb itself when
- * it needs none; an ERR_PTR leaves @skb to the caller. */
+/* Software segmentation (features 0), as wg_xmit and ovpn_net_xmit: the
+ * list of segments, with @skb freed; an ERR_PTR leaves @skb to the caller,
+ * as does NULL (a GSO skb the stack would send whole), made an error. */
 struct sk_buff *xtun_skb_gso_segment(struct sk_buff *skb)
 {
 	struct sk_buff *segs = skb_gso_segment(skb, 0);
 
 	if (IS_ERR_OR_NULL(segs))
-		return segs ?: skb;
+		return segs ?: ERR_PTR(-EINVAL);
 	consume_skb(skb);
 	return segs;
 }
@@ -516,6 +516,19 @@ struct sk_buff *xtun_skb_list_take(struct sk_buff *skb)
 void xtun_kfree_skb_list(struct sk_buff *skb)
 {
 	kfree_skb_list(skb);
+}
+
+/* KUnit: @frag goes last on @head's frag list (a GRO'd frame's layout). */
+void xtun_skb_append_frag(struct sk_buff *head, struct sk_buff *frag)
+{
+	struct sk_buff **last = &skb_shinfo(head)->frag_list;
+
+	while (*last)
+		last = &(*last)->next;
+	*last = frag;
+	head->len += frag->len;
+	head->data_len += frag->len;
+	head->truesize += frag->truesize;
 }
 
 void xtun_skb_queue_init(struct sk_buff_head *queue)

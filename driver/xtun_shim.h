@@ -102,6 +102,7 @@ bool xtun_skb_is_gso(const struct sk_buff *skb);
 struct sk_buff *xtun_skb_gso_segment(struct sk_buff *skb);
 struct sk_buff *xtun_skb_list_take(struct sk_buff *skb);
 void xtun_kfree_skb_list(struct sk_buff *skb);
+void xtun_skb_append_frag(struct sk_buff *head, struct sk_buff *frag);
 void xtun_skb_queue_init(struct sk_buff_head *queue);
 u32 xtun_skb_queue_len(const struct sk_buff_head *queue);
 bool xtun_skb_queue_tail_bounded(struct sk_buff_head *queue,
@@ -162,7 +163,7 @@ struct gro_cells *xtun_gro_cells_new(struct net_device *dev);
 void xtun_gro_cells_free(struct gro_cells *cells);
 void xtun_gro_cells_receive(struct gro_cells *cells, struct sk_buff *skb);
 void xtun_dev_set_tunnel_features(struct net_device *dev, unsigned int headroom,
-				  unsigned int tailroom);
+				  unsigned int tailroom, bool secure);
 int xtun_dev_set_mtu(struct net_device *dev, unsigned int mtu);
 struct xtun_work *xtun_work_new(void (*fn)(const void *), const void *data);
 void xtun_work_schedule(struct xtun_work *x, unsigned long delay_ms);

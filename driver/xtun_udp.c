@@ -222,7 +222,7 @@ int xtun_udp_xmit(struct xtun_udp_sock *x, struct net_device *dev,
 		/* As ovpn: encryption wants the whole frame, checksummed;
 		 * tunnel.rs cut GSO frames before (a GSO frame here is a bug). */
 		err = -EINVAL;
-		if (skb_is_gso(skb))
+		if (WARN_ON_ONCE(skb_is_gso(skb)))
 			goto drop;
 		if (skb->ip_summed == CHECKSUM_PARTIAL) {
 			err = skb_checksum_help(skb);
@@ -347,21 +347,24 @@ void xtun_gro_cells_receive(struct gro_cells *cells, struct sk_buff *skb)
 	gro_cells_receive(cells, skb);
 }
 
-/* The features of a tunnel device: vxlan_setup's (and WireGuard's:
- * secure mode cuts GSO frames and completes checksums in xmit, before it
- * seals each wire frame). */
+/* The features of a tunnel device: vxlan_setup's; with @secure,
+ * WireGuard's (no frag lists: the core linearizes them, so a sealed frame
+ * fits the scatterlist). Secure mode cuts GSO frames and completes
+ * checksums in xmit, before it seals each wire frame. */
 void xtun_dev_set_tunnel_features(struct net_device *dev, unsigned int headroom,
-				  unsigned int tailroom)
+				  unsigned int tailroom, bool secure)
 {
-	netdev_features_t f = NETIF_F_SG | NETIF_F_HW_CSUM | NETIF_F_FRAGLIST |
-			      NETIF_F_RXCSUM | NETIF_F_GSO_SOFTWARE;
+	netdev_features_t all = NETIF_F_SG | NETIF_F_HW_CSUM | NETIF_F_FRAGLIST |
+				NETIF_F_RXCSUM | NETIF_F_GSO_SOFTWARE;
+	netdev_features_t f = secure ? all & ~NETIF_F_FRAGLIST : all;
 
-	/* Offered and wanted: netdev_update_features turns them on
+	/* Offered and wanted: netdev_update_features turns them on (or off)
 	 * and tells the stack (uppers, RTM_NEWLINK). */
-	dev->hw_features |= f;
-	dev->wanted_features |= f;
-	dev->vlan_features |= f;
-	dev->hw_enc_features |= f;
+	dev->features &= ~(all & ~f);
+	dev->hw_features = (dev->hw_features & ~all) | f;
+	dev->wanted_features = (dev->wanted_features & ~all) | f;
+	dev->vlan_features = (dev->vlan_features & ~all) | f;
+	dev->hw_enc_features = (dev->hw_enc_features & ~all) | f;
 	dev->needed_headroom = headroom;
 	dev->needed_tailroom = tailroom;
 	/* Keep the inner route, so skb_tunnel_check_pmtu can lower its PMTU

@@ -1,11 +1,15 @@
 # A deleted key leaves no copy in memory: while the tunnel is keyed, the
 # bytes of both its keys are found in the kernel's RAM (the transforms'
 # copies: the check can see them); after ns1 deletes its key and ns2 its
-# device, they are found nowhere, not in freed memory, netlink's request,
-# a stack, or xtunctl's pages. The scan reads all RAM through /proc/kcore.
+# device, no copy is left in RAM: not in freed memory, netlink's request,
+# a stack, or xtunctl's pages. The scan reads all RAM through /proc/kcore
+# and finds the 32 bytes where they lie in a row in physical memory.
 . /xtun/tests/lib.sh
 tun_secure_pair
+# Traffic through every path that holds a key: small frames, GSO frames
+# cut and sealed, an opened stream.
 tun_ping 1 10.100.0.2
+tun_iperf 1 2 10.100.0.2 1M
 keys="$TUN_KEYS/a $TUN_KEYS/b"
 
 # scan: one line per key file, `FILE COPIES`, into /tmp/memscan.out.

@@ -1,7 +1,9 @@
 //! Counts the copies of keys in the kernel's RAM, read through /proc/kcore:
 //! the secure mode's test that a deleted key leaves no copy behind. All of
 //! RAM is in kcore's direct-map segments (slab objects, stacks, user pages
-//! and freed pages alike), so a key wiped nowhere is found.
+//! and freed pages alike), so a key wiped nowhere is found, if its 32
+//! bytes lie in a row in physical memory (not across the pages of a
+//! virtually mapped stack, nor in pieces).
 
 use std::{
     fs::File,
@@ -112,7 +114,9 @@ fn run(paths: &[String]) -> Result<(), String> {
         return Err("/proc/kcore shows no RAM".into());
     }
     let start = Instant::now();
-    let mut buf = Vec::with_capacity(CHUNK);
+    // Wiped when dropped: a chunk may hold a live key, and the pages of
+    // this process are in the next scan's RAM.
+    let mut buf = Zeroizing::new(Vec::with_capacity(CHUNK));
     for &segment in &segments {
         scan(&kcore, segment, &mut needles, &mut buf)?;
     }
