@@ -3,8 +3,11 @@
 # crosses the underlay: ns2's xt0 counts the bytes, every datagram opened
 # (no auth failures, no replays). `xtunctl show` names the cipher, the key
 # ids, counters and the kernel's implementation, never the key bytes.
+# xt0 takes TCP's GSO super-frames (TSO), which xmit cuts and seals one by one.
 . /xtun/tests/lib.sh
 tun_secure_pair
+nx 1 ethtool -k xt0 | grep -q '^tcp-segmentation-offload: on' ||
+	fail "ns1's xt0 takes no TCP super-frames: $(nx 1 ethtool -k xt0 | grep '^tcp-segmentation-offload')"
 tun_ping 1 10.100.0.2
 tun_ping 2 10.100.0.1
 rx0=$(tun_stat 2 rx_bytes)
