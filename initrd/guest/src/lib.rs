@@ -3,6 +3,7 @@
 
 pub mod checks;
 pub mod cli;
+pub mod key;
 pub mod packet;
 pub mod phy;
 pub mod ping;

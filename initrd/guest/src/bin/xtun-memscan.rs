@@ -5,12 +5,7 @@
 //! bytes lie in a row in physical memory (not across the pages of a
 //! virtually mapped stack, nor in pieces).
 
-use std::{
-    fs::File,
-    io::Read,
-    os::unix::fs::FileExt,
-    time::Instant,
-};
+use std::{fs::File, os::unix::fs::FileExt, time::Instant};
 
 use memchr::memmem::Finder;
 use object::{
@@ -18,7 +13,10 @@ use object::{
     read::elf::{FileHeader, ProgramHeader},
     LittleEndian,
 };
-use xtun_guest::cli::{self, *};
+use xtun_guest::{
+    cli::{self, *},
+    key::{self, KEY_LEN},
+};
 use zeroize::Zeroizing;
 
 const USAGE: &str = "\
@@ -29,7 +27,6 @@ Reads the kernel's RAM through /proc/kcore and prints, for each key file
 where the key's 32 bytes lie. Then `# scanned M MiB in S s`.
 ";
 
-const KEY_LEN: usize = 32;
 const HALF: usize = KEY_LEN / 2;
 /// kcore's segments of the kernel image (`KCORE_TEXT`) lie above this; the
 /// image's pages are in the direct map as well.
@@ -46,13 +43,7 @@ struct Needle {
 }
 
 fn needle(path: &str) -> Result<Needle, String> {
-    let mut text = Zeroizing::new(String::new());
-    File::open(path).and_then(|mut f| f.read_to_string(&mut text)).map_err(|e| format!("{path}: {e}"))?;
-    let mut key = Zeroizing::new([0u8; KEY_LEN]);
-    match base64::Engine::decode_slice(&base64::engine::general_purpose::STANDARD, text.trim(), &mut key[..]) {
-        Ok(KEY_LEN) => {}
-        _ => return Err(format!("{path}: not a base64 key of {KEY_LEN} bytes")),
-    }
+    let key = key::read("key", path)?;
     let (mut head, mut tail) = (Box::new([0u8; HALF]), Box::new([0u8; HALF]));
     head.copy_from_slice(&key[..HALF]);
     tail.copy_from_slice(&key[HALF..]);

@@ -12,7 +12,6 @@
 
 mod args;
 mod genl;
-mod key;
 mod model;
 mod show;
 
@@ -27,7 +26,7 @@ use genl::{
     attr, dev_message, endpoint_attrs, key_message, message, nest, Cmd, Dev, Error, Genl, Keyconf, Peer, MCGRP_PEERS,
 };
 use model::{peers_of, Device, Event, Settings};
-use xtun_guest::{cli, cli::*};
+use xtun_guest::{cli, cli::*, key};
 
 const USAGE: &str = "\
 usage: xtunctl set DEV [listen-port PORT] [local ADDR] [vni N] [learn on|off]
